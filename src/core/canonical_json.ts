@@ -1,0 +1,74 @@
+/**
+ * Canonical JSON (RFC 8785, JCS) for the contract's value space (§1): objects, arrays,
+ * strings, booleans, null and integers in 0..2^53-1. In that space JCS is: object keys sorted
+ * by UTF-16 code units, no whitespace, strings escaped as ECMAScript `JSON.stringify` does.
+ * Anything outside the space (floats, negatives, bigint, undefined, functions, cycles)
+ * throws a `TypeError`: a document we hash or sign must never be ambiguous.
+ *
+ * @example
+ * ```ts
+ * canonicalJson({ b: 1, a: [true, null, "x"] }); // '{"a":[true,null,"x"],"b":1}'
+ * ```
+ *
+ * @module
+ */
+import { JSON_INT_MAX } from "./limits.ts";
+
+/** Nesting depth bound for canonicalization (our documents nest at most 4 deep). */
+const CANONICAL_DEPTH_MAX = 64;
+
+/** RFC 8785 canonical JSON text of `value`. */
+export function canonicalJson(value: unknown): string {
+  const out: string[] = [];
+  write(value, out, 0);
+  return out.join("");
+}
+
+/** UTF-8 bytes of {@link canonicalJson}. */
+export function canonicalBytes(value: unknown): Uint8Array {
+  return new TextEncoder().encode(canonicalJson(value));
+}
+
+function write(value: unknown, out: string[], depth: number): void {
+  if (depth > CANONICAL_DEPTH_MAX) {
+    throw new TypeError(`Cannot canonicalize value: depth exceeds ${CANONICAL_DEPTH_MAX}`);
+  }
+  if (value === null) {
+    out.push("null");
+  } else if (typeof value === "string") {
+    out.push(JSON.stringify(value));
+  } else if (typeof value === "boolean") {
+    out.push(value ? "true" : "false");
+  } else if (typeof value === "number") {
+    if (!Number.isInteger(value) || value < 0 || value > JSON_INT_MAX || Object.is(value, -0)) {
+      throw new TypeError("Cannot canonicalize number: only integers in 0..2^53-1 are allowed");
+    }
+    out.push(String(value));
+  } else if (Array.isArray(value)) {
+    out.push("[");
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out.push(",");
+      write(value[i], out, depth + 1);
+    }
+    out.push("]");
+  } else if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    const record = value as Record<string, unknown>;
+    // Default sort compares UTF-16 code units, exactly what RFC 8785 §3.2.3 asks for.
+    const keys = Object.keys(record).sort();
+    out.push("{");
+    let first = true;
+    for (const key of keys) {
+      const item = record[key];
+      if (item === undefined) {
+        throw new TypeError("Cannot canonicalize object: a property is undefined");
+      }
+      if (!first) out.push(",");
+      first = false;
+      out.push(JSON.stringify(key), ":");
+      write(item, out, depth + 1);
+    }
+    out.push("}");
+  } else {
+    throw new TypeError(`Cannot canonicalize value of type ${typeof value}`);
+  }
+}
