@@ -1,0 +1,183 @@
+/**
+ * The caps key file (contract §12) and the reloading {@link KeyRing} (contract §9, security
+ * §4: a revoked key epoch stops working within 60 s, without restart).
+ *
+ * File: `{"current_epoch":1,"epochs":{"1":"<base64url 32 bytes>"},"revoked":[]}`, strictly
+ * validated (no other keys; canonical epoch numbers; the current epoch present and not
+ * revoked). Mode: no group/other permission bits (0600, or the stricter 0400); checked on
+ * the open file handle with `node:fs`, so it works on Deno, Bun and Node and has no
+ * stat/read race.
+ *
+ * @module
+ */
+import { open } from "node:fs/promises";
+import { fromBase64Url } from "../../core/base64url.ts";
+import { KEY_EPOCHS_MAX, KEY_FILE_BYTES_MAX, KEY_RELOAD_INTERVAL_MS_MAX } from "./limits.ts";
+
+/** A validated caps key file. */
+export interface CapsKeys {
+  currentEpoch: number;
+  /** Master secrets by key epoch (32 bytes each). */
+  epochs: ReadonlyMap<number, Uint8Array>;
+  revoked: ReadonlySet<number>;
+}
+
+/** Reads a key file: its permission bits and text. Injectable for tests. */
+export type KeyFileReader = (path: string) => Promise<{ mode: number; text: string }>;
+
+/** Reads with `node:fs` through one handle (mode and bytes from the same inode). */
+export const readKeyFileWithMode: KeyFileReader = async (path) => {
+  const handle = await open(path, "r");
+  try {
+    const st = await handle.stat();
+    if (st.size > KEY_FILE_BYTES_MAX) throw new Error("Cannot read caps key file: too large");
+    return { mode: Number(st.mode) & 0o777, text: await handle.readFile({ encoding: "utf8" }) };
+  } finally {
+    await handle.close();
+  }
+};
+
+const EPOCH_KEY = /^[1-9][0-9]{0,8}$/;
+
+function fail(what: string): never {
+  throw new Error(`Cannot load caps key file as ${what}`);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Validates key file text; throws Error naming the rule broken (never a secret). */
+export function parseCapsKeys(text: string): CapsKeys {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    fail("it is not JSON");
+  }
+  if (!isPlainObject(doc)) fail("it is not an object");
+  const keys = Object.keys(doc).sort().join(",");
+  if (keys !== "current_epoch,epochs,revoked") {
+    fail("its keys are not exactly current_epoch, epochs, revoked");
+  }
+  const { current_epoch: current, epochs, revoked } = doc;
+  if (typeof current !== "number" || !EPOCH_KEY.test(String(current))) {
+    fail("current_epoch is not an integer ≥ 1");
+  }
+  if (!isPlainObject(epochs)) fail("epochs is not an object");
+  const entries = Object.entries(epochs);
+  if (entries.length === 0 || entries.length > KEY_EPOCHS_MAX) {
+    fail("epochs has too few or too many entries");
+  }
+  const secrets = new Map<number, Uint8Array>();
+  for (const [k, v] of entries) {
+    if (!EPOCH_KEY.test(k)) fail("an epoch key is not a canonical integer ≥ 1");
+    let bytes: Uint8Array;
+    try {
+      bytes = fromBase64Url(typeof v === "string" ? v : "!");
+    } catch {
+      fail("a master secret is not base64url");
+    }
+    if (bytes.length !== 32) fail("a master secret is not 32 bytes");
+    secrets.set(Number(k), bytes);
+  }
+  if (!Array.isArray(revoked) || revoked.length > KEY_EPOCHS_MAX) {
+    fail("revoked is not a short array");
+  }
+  const revokedSet = new Set<number>();
+  for (const r of revoked) {
+    if (typeof r !== "number" || !EPOCH_KEY.test(String(r))) {
+      fail("a revoked epoch is not an integer ≥ 1");
+    }
+    if (revokedSet.has(r)) fail("revoked lists an epoch twice");
+    revokedSet.add(r);
+  }
+  if (!secrets.has(current)) fail("current_epoch has no master secret");
+  if (revokedSet.has(current)) fail("current_epoch is revoked");
+  return { currentEpoch: current, epochs: secrets, revoked: revokedSet };
+}
+
+/** Loads and validates a key file, refusing modes looser than 0600. */
+export async function loadCapsKeys(
+  path: string,
+  reader: KeyFileReader = readKeyFileWithMode,
+): Promise<CapsKeys> {
+  const { mode, text } = await reader(path);
+  if ((mode & 0o077) !== 0) fail(`its mode ${mode.toString(8)} is looser than 0600`);
+  return parseCapsKeys(text);
+}
+
+/** Options of {@link openKeyRing}. */
+export interface KeyRingOptions {
+  path: string;
+  /** Reload period; at most 60 000 ms (the revocation deadline). Default 60 000. */
+  reloadIntervalMs?: number;
+  /** Clock in epoch ms (injectable). Default Date.now. */
+  nowMs?: () => number;
+  /** File reader (injectable). Default {@link readKeyFileWithMode}. */
+  reader?: KeyFileReader;
+}
+
+/** The live caps keys: reloads lazily on use once the interval has passed, and on demand. */
+export interface KeyRing {
+  /** The epoch's master secret, or undefined when unknown or revoked. May reload first. */
+  masterSecretFor(keyEpoch: number): Promise<Uint8Array | undefined>;
+  /** The epoch new tokens are minted under (last good file). */
+  currentEpoch(): number;
+  /** `unreadable` while the last reload failed (the last good keys stay in use); for /readyz. */
+  status(): "ok" | "unreadable";
+  /** Reloads now; never throws (a failure keeps the last good keys and flips status). */
+  reload(): Promise<void>;
+  /** Starts a background timer reloading every interval (unref'd); returns its stopper. */
+  startTimer(): () => void;
+}
+
+/**
+ * Opens the key ring. Throws (the service must refuse to start) when the file is missing,
+ * invalid or too permissive at startup.
+ */
+export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
+  const intervalMs = options.reloadIntervalMs ?? KEY_RELOAD_INTERVAL_MS_MAX;
+  if (!(intervalMs > 0 && intervalMs <= KEY_RELOAD_INTERVAL_MS_MAX)) {
+    throw new RangeError(
+      `Cannot open key ring as reloadIntervalMs is ${intervalMs}: must be in (0, 60000]`,
+    );
+  }
+  const nowMs = options.nowMs ?? Date.now;
+  const reader = options.reader ?? readKeyFileWithMode;
+  let keys = await loadCapsKeys(options.path, reader);
+  let loadedAtMs = nowMs();
+  let healthy = true;
+  let inflight: Promise<void> | undefined;
+
+  function reload(): Promise<void> {
+    inflight ??= (async () => {
+      try {
+        keys = await loadCapsKeys(options.path, reader);
+        healthy = true;
+      } catch {
+        healthy = false; // keep the last good keys; /readyz reports it
+      } finally {
+        loadedAtMs = nowMs();
+        inflight = undefined;
+      }
+    })();
+    return inflight;
+  }
+
+  return {
+    async masterSecretFor(keyEpoch) {
+      if (nowMs() - loadedAtMs >= intervalMs) await reload();
+      if (keys.revoked.has(keyEpoch)) return undefined;
+      return keys.epochs.get(keyEpoch);
+    },
+    currentEpoch: () => keys.currentEpoch,
+    status: () => (healthy ? "ok" : "unreadable"),
+    reload,
+    startTimer() {
+      const timer = setInterval(() => void reload(), intervalMs);
+      (timer as unknown as { unref?: () => void }).unref?.();
+      return () => clearInterval(timer);
+    },
+  };
+}
