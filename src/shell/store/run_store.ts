@@ -1,0 +1,168 @@
+/**
+ * The storage interface behind the run registry and the outbox (issue 5). Small on purpose so
+ * that a PostgreSQL backend (issue 8) can implement it with one table per concept and one
+ * transaction for {@link RunStore.commitRun}.
+ *
+ * Concepts, all per tenant except the flag and the counters:
+ * - runs by run key: the stored run record (without `replayed`/`emission`, which the registry
+ *   derives), the sealed envelope, and meta (policy hash, inputs CID, created sequence, time);
+ * - epoch commitments: epoch_id → run key, exclusive (the single-writer rule of contract §10);
+ * - outbox entries: run key → intent + delivery state;
+ * - a global quarantine-only flag and `max_runs` counters.
+ *
+ * @module
+ */
+import type { Cid, LedgerIntent, RunRecord, SealedEnvelope } from "../../core/types.ts";
+import { RewarderError } from "../../core/errors.ts";
+
+/** The persisted part of a run record: `replayed` and `emission` are derived on read. */
+export type StoredRecord = Omit<RunRecord, "replayed" | "emission">;
+
+/** Metadata kept beside a run, for listing and retention. Never part of hashed data. */
+export interface RunMeta {
+  policyHash: Cid;
+  inputsCid: Cid;
+  /** Store-assigned creation order; listing pages by (createdSeq, runKey). */
+  createdSeq: number;
+  /** Injected-clock time of the first write, for retention only. */
+  createdAtMs: number;
+}
+
+/** One run as stored. */
+export interface StoredRun {
+  tenant: string;
+  record: StoredRecord;
+  envelope: SealedEnvelope;
+  meta: RunMeta;
+}
+
+/** Delivery state of an outbox entry (contract §7). */
+export type OutboxState = "pending" | "accepted" | "duplicate" | "failed";
+
+/** One outbox entry: at most one intent per (tenant, run key) (MAX_LEDGER_EMITS_PER_RUN = 1). */
+export interface OutboxEntry {
+  tenant: string;
+  runKey: Cid;
+  intent: LedgerIntent;
+  state: OutboxState;
+  /** Delivery attempts made so far (all cycles). */
+  attempts: number;
+  /** Earliest injected-clock time of the next delivery cycle. */
+  nextAttemptAtMs: number;
+  /** Injected-clock time the entry was enqueued (for oldest-pending age). */
+  enqueuedAtMs: number;
+  /** Set when the ledger answered 409: the run is quarantined and never retried. */
+  conflict: boolean;
+}
+
+/** Answer of {@link RunStore.commitRun}. */
+export type CommitResult = { committed: true } | { committed: false; holder: Cid };
+
+/** Filters and page of {@link RunStore.listRuns}. */
+export interface ListQuery {
+  epochId?: string;
+  policyHash?: Cid;
+  inputsCid?: Cid;
+  status?: "sealed" | "quarantined";
+  /** Exclusive lower bound in (createdSeq, runKey) order. */
+  after?: { seq: number; runKey: Cid };
+  limit: number;
+}
+
+/** Readiness input for /readyz. */
+export type StoreHealth = "ok" | "undecryptable" | "unreadable";
+
+/** What one retention sweep did. */
+export interface PurgeReport {
+  purgedRuns: number;
+  /** True when the batch limit stopped the sweep (call again). */
+  more: boolean;
+}
+
+/** The storage interface. Every method is async so that remote backends fit. */
+export interface RunStore {
+  /** Which backend this is (for logs and /readyz). */
+  readonly kind: "memory" | "file" | "postgres";
+  /** The run, or undefined. A committed run is returned in its committed form. */
+  getRun(tenant: string, runKey: Cid): Promise<StoredRun | undefined>;
+  /** Upserts a run that does not commit (dry runs, quarantined runs). */
+  putRun(run: StoredRun): Promise<void>;
+  /**
+   * THE atomic step: commits `run.record.epoch_id` to `run.record.run_key`, stores the run in
+   * its committed form and enqueues `intent` (pending), all or nothing. If the epoch is already
+   * committed nothing is written and the holder's run key is returned.
+   */
+  commitRun(run: StoredRun, intent: LedgerIntent | null, nowMs: number): Promise<CommitResult>;
+  /** The run key holding the epoch's commitment, or undefined. */
+  getCommitment(tenant: string, epochId: string): Promise<Cid | undefined>;
+  /** Runs of a tenant in (createdSeq, runKey) order. */
+  listRuns(tenant: string, query: ListQuery): Promise<StoredRun[]>;
+  /** Next created sequence number (monotonic within this store instance). */
+  nextSeq(): Promise<number>;
+
+  /** The outbox entry of a run, or undefined. */
+  getOutbox(tenant: string, runKey: Cid): Promise<OutboxEntry | undefined>;
+  /** Pending entries due at `nowMs`, oldest first, at most `limit`. */
+  duePending(nowMs: number, limit: number): Promise<OutboxEntry[]>;
+  /** Updates the delivery state of an existing entry (the intent never changes). */
+  updateOutbox(entry: OutboxEntry): Promise<void>;
+  /** Pending entries count and the oldest pending enqueue time. */
+  outboxStats(): Promise<{ depth: number; oldestEnqueuedAtMs: number | undefined }>;
+
+  getQuarantineOnly(): Promise<boolean>;
+  setQuarantineOnly(on: boolean): Promise<void>;
+
+  /** `max_runs` counters (contract §9), by an opaque key chosen by the caller. */
+  count(key: string): Promise<number>;
+  increment(key: string): Promise<number>;
+  /** Increments only if the count is below `max`; answers whether it did (check+set atomic). */
+  tryIncrement(key: string, max: number): Promise<boolean>;
+
+  /**
+   * Retention: removes uncommitted runs (dry, quarantined) created before `cutoffMs`, at most
+   * `batchMax` per call. Committed runs and their outbox entries are kept whole (manifest hash,
+   * signatures and payouts): they are the ledger's evidence.
+   */
+  purgeOlderThan(cutoffMs: number, options: { batchMax: number }): Promise<PurgeReport>;
+  /** Readiness input. */
+  health(): Promise<StoreHealth>;
+  close(): Promise<void>;
+}
+
+/** Largest page of {@link RunStore.listRuns}. */
+export const LIST_LIMIT_MAX = 500;
+
+/** The typed error for a stored artifact that fails authentication (tamper, wrong key). */
+export function storeUndecryptable(): RewarderError {
+  return new RewarderError("INTERNAL", "store_undecryptable");
+}
+
+/** True when `err` is the tamper error of {@link storeUndecryptable}. */
+export function isStoreUndecryptable(err: unknown): boolean {
+  return err instanceof RewarderError && err.reason === "store_undecryptable";
+}
+
+/** Deep copy through JSON: stores never hand out references to their state. */
+export function cloneJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** Shared filter for listing (memory and file backends). */
+export function matchesQuery(run: StoredRun, q: ListQuery): boolean {
+  if (q.epochId !== undefined && run.record.epoch_id !== q.epochId) return false;
+  if (q.policyHash !== undefined && run.meta.policyHash !== q.policyHash) return false;
+  if (q.inputsCid !== undefined && run.meta.inputsCid !== q.inputsCid) return false;
+  if (q.status !== undefined && run.record.status !== q.status) return false;
+  if (q.after !== undefined) {
+    const { seq, runKey } = q.after;
+    if (run.meta.createdSeq < seq) return false;
+    if (run.meta.createdSeq === seq && run.record.run_key <= runKey) return false;
+  }
+  return true;
+}
+
+/** Listing order: (createdSeq, runKey), with `<` on strings (house style §9). */
+export function compareRuns(a: StoredRun, b: StoredRun): number {
+  if (a.meta.createdSeq !== b.meta.createdSeq) return a.meta.createdSeq - b.meta.createdSeq;
+  return a.record.run_key < b.record.run_key ? -1 : a.record.run_key > b.record.run_key ? 1 : 0;
+}

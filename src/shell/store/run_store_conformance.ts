@@ -1,0 +1,160 @@
+/**
+ * One conformance suite every {@link RunStore} backend must pass (memory, file, later
+ * postgres). Test-only module: backends call {@link runStoreConformance} from their tests.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { fakeRun, storedRunOf } from "../ledger/test_fixtures.ts";
+import type { RunStore } from "./run_store.ts";
+
+/** A backend factory: `open()` gives a fresh store; `reopen(prev)` the same data, new process. */
+export interface ConformanceTarget {
+  open(): Promise<RunStore>;
+  /** Present for durable backends: closes `prev` and reopens its data. */
+  reopen?: (prev: RunStore) => Promise<RunStore>;
+}
+
+/** Registers the conformance tests for one backend. */
+export function runStoreConformance(name: string, target: ConformanceTarget): void {
+  const t = (title: string, fn: (s: RunStore) => Promise<void>) =>
+    Deno.test(`${name} conformance: ${title}`, async () => {
+      const s = await target.open();
+      try {
+        await fn(s);
+      } finally {
+        await s.close();
+      }
+    });
+
+  t("put and get a dry run; unknown is undefined", async (s) => {
+    const f = fakeRun();
+    assert.equal(await s.getRun("acme", f.runKey), undefined);
+    const run = storedRunOf(f, { dryRun: true, seq: await s.nextSeq(), atMs: 1 });
+    await s.putRun(run);
+    assert.deepEqual(await s.getRun("acme", f.runKey), run);
+    assert.equal(await s.getRun("other", f.runKey), undefined, "tenants are isolated");
+    assert.equal(await s.getCommitment("acme", f.epochId), undefined);
+  });
+
+  t("commitRun is exclusive per tenant+epoch and enqueues the intent", async (s) => {
+    const a = fakeRun({ variant: "a" });
+    const b = fakeRun({ variant: "b" });
+    const ra = storedRunOf(a, { dryRun: false, seq: await s.nextSeq(), atMs: 5 });
+    const rb = storedRunOf(b, { dryRun: false, seq: await s.nextSeq(), atMs: 5 });
+    const [x, y] = await Promise.all([s.commitRun(ra, a.intent, 5), s.commitRun(rb, b.intent, 5)]);
+    assert.equal([x, y].filter((r) => r.committed).length, 1);
+    const winner = x.committed ? a : b;
+    const loser = x.committed ? b : a;
+    assert.deepEqual(x.committed ? y : x, { committed: false, holder: winner.runKey });
+    assert.equal(await s.getCommitment("acme", a.epochId), winner.runKey);
+    assert.equal(await s.getRun("acme", loser.runKey), undefined, "loser writes nothing");
+    assert.equal(await s.getOutbox("acme", loser.runKey), undefined);
+    const e = await s.getOutbox("acme", winner.runKey);
+    assert.equal(e?.state, "pending");
+    assert.deepEqual(e?.intent, winner.intent);
+    assert.deepEqual(await s.outboxStats(), { depth: 1, oldestEnqueuedAtMs: 5 });
+    // Another tenant may commit the same epoch id.
+    const c = fakeRun({ tenant: "beta", variant: "a" });
+    const rc = storedRunOf(c, { dryRun: false, seq: await s.nextSeq(), atMs: 5 });
+    assert.deepEqual(await s.commitRun(rc, c.intent, 5), { committed: true });
+  });
+
+  t("promotion of a dry run; outbox updates; due ordering", async (s) => {
+    const f = fakeRun();
+    const seq = await s.nextSeq();
+    await s.putRun(storedRunOf(f, { dryRun: true, seq, atMs: 1 }));
+    const committed = storedRunOf(f, { dryRun: false, seq, atMs: 1 });
+    assert.deepEqual(await s.commitRun(committed, f.intent, 10), { committed: true });
+    assert.deepEqual(await s.getRun("acme", f.runKey), committed);
+    assert.equal((await s.duePending(9, 10)).length, 0, "not due before nextAttemptAtMs");
+    const [due] = await s.duePending(10, 10);
+    assert.ok(due);
+    await s.updateOutbox({ ...due, attempts: 3, nextAttemptAtMs: 50 });
+    assert.equal((await s.duePending(49, 10)).length, 0);
+    await s.updateOutbox({ ...due, state: "accepted", attempts: 4 });
+    assert.equal((await s.getOutbox("acme", f.runKey))?.state, "accepted");
+    assert.deepEqual(await s.outboxStats(), { depth: 0, oldestEnqueuedAtMs: undefined });
+  });
+
+  t("listing filters and pages in (seq, runKey) order", async (s) => {
+    for (const v of ["a", "b", "c", "d", "e"]) {
+      const f = fakeRun({ variant: v, epochId: `ep-${v < "c" ? "x" : "y"}` });
+      await s.putRun(storedRunOf(f, { dryRun: true, seq: await s.nextSeq(), atMs: 1 }));
+    }
+    const all = await s.listRuns("acme", { limit: 10 });
+    assert.equal(all.length, 5);
+    const p1 = await s.listRuns("acme", { limit: 2 });
+    const last = p1[1]!;
+    const p2 = await s.listRuns("acme", {
+      limit: 10,
+      after: { seq: last.meta.createdSeq, runKey: last.record.run_key },
+    });
+    assert.deepEqual([...p1, ...p2].map((r) => r.record.run_key), all.map((r) => r.record.run_key));
+    assert.equal((await s.listRuns("acme", { limit: 10, epochId: "ep-x" })).length, 2);
+    assert.equal((await s.listRuns("acme", { limit: 10, status: "quarantined" })).length, 0);
+    assert.equal((await s.listRuns("beta", { limit: 10 })).length, 0);
+  });
+
+  t("flag, counters, retention, health", async (s) => {
+    assert.equal(await s.getQuarantineOnly(), false);
+    await s.setQuarantineOnly(true);
+    assert.equal(await s.getQuarantineOnly(), true);
+    assert.equal(await s.count("tok|0"), 0);
+    assert.equal(await s.increment("tok|0"), 1);
+    const tries = await Promise.all(Array.from({ length: 5 }, () => s.tryIncrement("tok|0", 3)));
+    assert.equal(tries.filter(Boolean).length, 2);
+    assert.equal(await s.count("tok|0"), 3);
+    const old = fakeRun({ variant: "old", epochId: "e-old" });
+    const kept = fakeRun({ variant: "kept", epochId: "e-kept" });
+    const fresh = fakeRun({ variant: "new", epochId: "e-new" });
+    await s.putRun(storedRunOf(old, { dryRun: true, seq: await s.nextSeq(), atMs: 100 }));
+    await s.putRun(storedRunOf(fresh, { dryRun: true, seq: await s.nextSeq(), atMs: 900 }));
+    await s.commitRun(
+      storedRunOf(kept, { dryRun: false, seq: await s.nextSeq(), atMs: 100 }),
+      kept.intent,
+      100,
+    );
+    assert.deepEqual(await s.purgeOlderThan(500, { batchMax: 0 }), { purgedRuns: 0, more: true });
+    assert.deepEqual(await s.purgeOlderThan(500, { batchMax: 10 }), { purgedRuns: 1, more: false });
+    assert.equal(await s.getRun("acme", old.runKey), undefined);
+    assert.ok(await s.getRun("acme", fresh.runKey));
+    assert.equal((await s.getRun("acme", kept.runKey))?.envelope.signatures.length, 1);
+    assert.equal(await s.health(), "ok");
+  });
+
+  if (target.reopen !== undefined) {
+    const reopen = target.reopen;
+    Deno.test(`${name} conformance: everything survives a reopen byte for byte`, async () => {
+      let s = await target.open();
+      const f = fakeRun();
+      const d = fakeRun({ variant: "dry", epochId: "e2" });
+      const run = storedRunOf(f, { dryRun: false, seq: await s.nextSeq(), atMs: 3 });
+      const dry = storedRunOf(d, { dryRun: true, seq: await s.nextSeq(), atMs: 3 });
+      await s.commitRun(run, f.intent, 3);
+      await s.putRun(dry);
+      await s.setQuarantineOnly(true);
+      await s.increment("k");
+      const before = JSON.stringify([
+        await s.getRun("acme", f.runKey),
+        await s.getRun("acme", d.runKey),
+      ]);
+      s = await reopen(s);
+      try {
+        const after = JSON.stringify([
+          await s.getRun("acme", f.runKey),
+          await s.getRun("acme", d.runKey),
+        ]);
+        assert.equal(after, before);
+        assert.equal(await s.getCommitment("acme", f.epochId), f.runKey);
+        assert.equal((await s.getOutbox("acme", f.runKey))?.state, "pending");
+        assert.equal((await s.duePending(3, 10)).length, 1);
+        assert.equal(await s.getQuarantineOnly(), true);
+        assert.equal(await s.count("k"), 1);
+        assert.ok((await s.nextSeq()) > dry.meta.createdSeq, "sequence continues after reopen");
+      } finally {
+        await s.close();
+      }
+    });
+  }
+}
