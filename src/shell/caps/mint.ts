@@ -6,9 +6,11 @@
  */
 import { decodeToken, encodeToken } from "./token_codec.ts";
 import { deriveRootKey, formatIdentifier, parseIdentifier } from "./identifier.ts";
-import { newMacaroonV2 } from "./macaroon_lib.ts";
+import { newMacaroonV2, withFirstPartyCaveat } from "./macaroon_v2.ts";
 import { assertWellFormedCaveat } from "./caveat.ts";
 import { CAVEATS_MAX } from "./limits.ts";
+
+const encoder = new TextEncoder();
 
 /** Inputs of {@link mintToken}. */
 export interface MintOptions {
@@ -35,8 +37,8 @@ export function mintToken(options: MintOptions): string {
   options.caveats.forEach(assertWellFormedCaveat);
   const rootKey = deriveRootKey(options.masterSecret, options.tenant, options.keyEpoch);
   try {
-    const m = newMacaroonV2(rootKey, identifier);
-    for (const c of options.caveats) m.addFirstPartyCaveat(c);
+    let m = newMacaroonV2(rootKey, encoder.encode(identifier));
+    for (const c of options.caveats) m = withFirstPartyCaveat(m, encoder.encode(c));
     return encodeToken(m);
   } finally {
     rootKey.fill(0);
@@ -49,12 +51,12 @@ export function mintToken(options: MintOptions): string {
  * (undecodable token) or TypeError (bad caveat, too many).
  */
 export function attenuateToken(token: string, caveats: readonly string[]): string {
-  const m = decodeToken(token);
+  let m = decodeToken(token);
   if (m.caveats.length + caveats.length > CAVEATS_MAX) {
     throw new TypeError("Cannot attenuate token: too many caveats");
   }
   caveats.forEach(assertWellFormedCaveat);
-  for (const c of caveats) m.addFirstPartyCaveat(c);
+  for (const c of caveats) m = withFirstPartyCaveat(m, encoder.encode(c));
   return encodeToken(m);
 }
 

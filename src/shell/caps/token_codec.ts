@@ -8,7 +8,7 @@
  */
 import { RewarderError } from "../../core/errors.ts";
 import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
-import { importBinaryV2, type RawMacaroon } from "./macaroon_lib.ts";
+import { decodeMacaroonV2, encodeMacaroonV2, type Macaroon } from "./macaroon_v2.ts";
 import { AUTH_HEADER_CHARS_MAX, CAVEATS_MAX, TOKEN_TEXT_CHARS_MAX } from "./limits.ts";
 
 const SCHEMES: ReadonlySet<string> = new Set(["macaroon", "bearer"]);
@@ -40,7 +40,7 @@ export function tokenFromAuthorization(header: string | null | undefined): strin
  * Refuses third-party caveats (no discharge support: a token that needs one fails closed).
  * Errors: 401 `token_oversize`, `too_many_caveats`, `token_malformed`, `third_party_caveat`.
  */
-export function decodeToken(text: string): RawMacaroon {
+export function decodeToken(text: string): Macaroon {
   if (text.length > TOKEN_TEXT_CHARS_MAX) throw unauthenticated("token_oversize");
   let bytes: Uint8Array;
   try {
@@ -48,21 +48,19 @@ export function decodeToken(text: string): RawMacaroon {
   } catch (err) {
     throw unauthenticated("token_malformed", err);
   }
-  let m: RawMacaroon;
+  let m: Macaroon;
   try {
-    m = importBinaryV2(bytes);
+    m = decodeMacaroonV2(bytes, CAVEATS_MAX);
   } catch (err) {
-    throw unauthenticated("token_malformed", err);
+    throw unauthenticated(err instanceof RangeError ? "too_many_caveats" : "token_malformed", err);
   }
-  const caveats = m.caveats;
-  if (caveats.length > CAVEATS_MAX) throw unauthenticated("too_many_caveats");
-  if (caveats.some((c) => c.vid !== undefined && c.vid !== null)) {
+  if (m.caveats.some((c) => c.vid !== undefined)) {
     throw unauthenticated("third_party_caveat");
   }
   return m;
 }
 
 /** Encodes a macaroon as V2 binary base64url without padding. */
-export function encodeToken(m: RawMacaroon): string {
-  return toBase64Url(m.exportBinary());
+export function encodeToken(m: Macaroon): string {
+  return toBase64Url(encodeMacaroonV2(m));
 }

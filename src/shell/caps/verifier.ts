@@ -1,6 +1,6 @@
 /**
  * Token verification (contract §9): size limits → V2 decode → identifier → key epoch →
- * HMAC chain (constant-time final comparison) → caveats. The signature is checked before
+ * HMAC chain (constant-time final comparison, see macaroon_v2.ts) → caveats. The signature is checked before
  * any caveat is evaluated, so a forged token is always 401 and never learns which caveat
  * would have failed.
  *
@@ -15,6 +15,7 @@ import type { AuthContext } from "../../../middleware/context.ts";
 import { decodeToken, tokenFromAuthorization } from "./token_codec.ts";
 import { deriveRootKey, parseIdentifier } from "./identifier.ts";
 import { authorize, type RequestDescription } from "./authorize.ts";
+import { verifyChainV2 } from "./macaroon_v2.ts";
 
 /** Where master secrets come from: undefined for an unknown or revoked key epoch. */
 export interface MasterSecretSource {
@@ -57,15 +58,9 @@ export async function verifyToken(
   const secret = await keys.masterSecretFor(id.keyEpoch);
   if (secret === undefined) throw unauthenticated("key_epoch");
   const rootKey = deriveRootKey(secret, id.tenant, id.keyEpoch);
-  try {
-    // The package's check callback runs before its signature comparison, so it accepts
-    // every caveat here; caveats are evaluated by `authorize` only once the chain is good.
-    m.verify(rootKey, () => null);
-  } catch (err) {
-    throw unauthenticated("signature", err);
-  } finally {
-    rootKey.fill(0);
-  }
+  const authentic = verifyChainV2(m, rootKey); // constant-time final comparison
+  rootKey.fill(0);
+  if (!authentic) throw unauthenticated("signature");
   return authorize(identifierText, id, caveats, req);
 }
 

@@ -1,0 +1,322 @@
+/**
+ * Auth middleware over a Hono app (in-process): every "Done when" row of issue 4 that the
+ * middleware decides, each with the contract's status and code.
+ */
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { RewarderError, statusOf } from "../src/core/errors.ts";
+import { fromBase64Url, toBase64Url } from "../src/core/base64url.ts";
+import type { AppEnv, PeerInfo } from "./context.ts";
+import { auth } from "./auth.ts";
+import { attenuateToken, mintToken } from "../src/shell/caps/mint.ts";
+import { type KeyFileReader, openKeyRing } from "../src/shell/caps/key_file.ts";
+import { checkMaxRuns, memoryMaxRunsCounter, recordRun } from "../src/shell/caps/max_runs.ts";
+import {
+  decodeMacaroonV2,
+  encodeMacaroonV2,
+  withFirstPartyCaveat,
+} from "../src/shell/caps/macaroon_v2.ts";
+
+/** Appends a caveat without the CLI's well-formedness check (to forge odd tokens). */
+function addRaw(token: string, caveat: string): string {
+  const m = decodeMacaroonV2(fromBase64Url(token), 1000);
+  return toBase64Url(encodeMacaroonV2(withFirstPartyCaveat(m, new TextEncoder().encode(caveat))));
+}
+
+const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
+const SECRET1 = new Uint8Array(32).fill(7);
+const SECRET2 = new Uint8Array(32).fill(9);
+const NONCE = "00112233445566778899aabbccddeeff";
+
+function keyFile(current: number, revoked: number[]): string {
+  return JSON.stringify({
+    current_epoch: current,
+    epochs: { "1": toBase64Url(SECRET1), "2": toBase64Url(SECRET2) },
+    revoked,
+  });
+}
+
+async function setup(peer: PeerInfo = { transport: "tcp", address: "10.1.2.3" }) {
+  let now = T0;
+  let fileText = keyFile(1, []);
+  const reader: KeyFileReader = () => Promise.resolve({ mode: 0o600, text: fileText });
+  const keyRing = await openKeyRing({
+    path: "/k",
+    reader,
+    nowMs: () => now,
+    reloadIntervalMs: 60_000,
+  });
+  const failures: string[] = [];
+  const counter = memoryMaxRunsCounter(16);
+  const app = new Hono<AppEnv>();
+  app.onError((err, c) => {
+    if (err instanceof RewarderError) {
+      return c.json({ error: { code: err.code, reason: err.reason } }, statusOf(err) as 401);
+    }
+    return c.json({ error: { code: "INTERNAL" } }, 500);
+  });
+  app.use(
+    "*",
+    auth({
+      keyRing,
+      nowMs: () => now,
+      scopeFor: (c) => {
+        if (c.req.path === "/healthz") return null;
+        if (c.req.path.startsWith("/rewarder/quarantine")) return "rewarder.quarantine";
+        return c.req.method === "POST" ? "rewarder.run" : "rewarder.inspect";
+      },
+      onFailure: (scope, reason) => failures.push(`${scope}:${reason}`),
+    }),
+  );
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.post("/rewarder/epochs/:epoch/compute", async (c) => {
+    const a = c.get("auth");
+    await checkMaxRuns(counter, a.maxRuns);
+    await recordRun(counter, a.maxRuns);
+    return c.json({ tenant: a.tenant, scopes: a.scopes });
+  });
+  app.get("/rewarder/*", (c) => c.json({ tenant: c.get("auth").tenant }));
+  app.on(["GET", "PUT"], "/rewarder/quarantine", (c) => c.json({ q: true }));
+  const call = async (method: string, path: string, token?: string, scheme = "Macaroon") => {
+    const headers: Record<string, string> = {};
+    if (token !== undefined) headers["authorization"] = `${scheme} ${token}`;
+    const res = await app.request(path, { method, headers }, { peer });
+    const body = await res.json();
+    return { status: res.status, body };
+  };
+  return {
+    call,
+    failures,
+    keyRing,
+    setNow: (ms: number) => (now = ms),
+    setFile: (t: string) => (fileText = t),
+  };
+}
+
+function mint(
+  caveats: string[],
+  opts: { tenant?: string; epoch?: number; secret?: Uint8Array } = {},
+) {
+  return mintToken({
+    masterSecret: opts.secret ?? (opts.epoch === 2 ? SECRET2 : SECRET1),
+    tenant: opts.tenant ?? "acme",
+    keyEpoch: opts.epoch ?? 1,
+    nonceHex: NONCE,
+    caveats,
+  });
+}
+
+const RUN = "/rewarder/epochs/e1/compute";
+const BASE = ["tenant = acme", "scope = rewarder.run,rewarder.inspect"];
+
+function expect(
+  r: { status: number; body: { error?: { code: string; reason: string } } },
+  status: number,
+  reason?: string,
+) {
+  assert.equal(r.status, status, JSON.stringify(r.body));
+  if (status === 401) assert.equal(r.body.error?.code, "UNAUTHENTICATED");
+  if (status === 403) assert.equal(r.body.error?.code, "UNAUTHORIZED");
+  if (reason !== undefined) assert.equal(r.body.error?.reason, reason);
+}
+
+Deno.test("valid token passes with tenant and scopes; Bearer accepted; public route needs none", async () => {
+  const s = await setup();
+  const r = await s.call("POST", RUN, mint(BASE));
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body, { tenant: "acme", scopes: ["rewarder.run", "rewarder.inspect"] });
+  assert.equal((await s.call("GET", "/rewarder/epochs/e1", mint(BASE), "Bearer")).status, 200);
+  assert.equal((await s.call("GET", "/healthz")).status, 200);
+});
+
+Deno.test("401: missing, garbage, wrong scheme, padded, truncated, flipped signature, oversized", async () => {
+  const s = await setup();
+  const good = mint(BASE);
+  expect(await s.call("GET", "/rewarder/epochs/e1"), 401, "token_missing");
+  expect(await s.call("GET", "/rewarder/epochs/e1", "not-a-token!"), 401, "token_malformed");
+  expect(await s.call("GET", "/rewarder/epochs/e1", good, "Basic"), 401, "token_malformed");
+  expect(await s.call("GET", "/rewarder/epochs/e1", good + "=="), 401, "token_malformed");
+  expect(await s.call("GET", "/rewarder/epochs/e1", good.slice(0, good.length - 6)), 401);
+  const bytes = fromBase64Url(good);
+  bytes[bytes.length - 1]! ^= 0x01; // last byte is the signature's
+  expect(await s.call("GET", "/rewarder/epochs/e1", toBase64Url(bytes)), 401, "signature");
+  const huge = attenuateToken(
+    mint(BASE),
+    Array.from({ length: 40 }, () => "path ^= /" + "x".repeat(100)),
+  );
+  assert.ok(huge.length > 4096);
+  expect(await s.call("GET", "/rewarder/epochs/e1", huge), 401, "token_oversize");
+  assert.ok(s.failures.includes("rewarder.inspect:signature"));
+});
+
+Deno.test("401: too many caveats even when small; wrong root secret; malformed identifier", async () => {
+  const s = await setup();
+  const many = mint([...BASE, ...Array.from({ length: 63 }, () => "method = GET")].slice(0, 64));
+  // 64 caveats is the limit and still fine size-wise; 65 is refused before any HMAC.
+  assert.equal((await s.call("GET", "/rewarder/epochs/e1", many)).status, 200);
+  expect(
+    await s.call("GET", "/rewarder/epochs/e1", addRaw(many, "method = GET")),
+    401,
+    "too_many_caveats",
+  );
+  expect(
+    await s.call("GET", "/rewarder/epochs/e1", mint(BASE, { secret: SECRET2 })),
+    401,
+    "signature",
+  );
+});
+
+Deno.test("401: caveat removed or reordered breaks the chain", async () => {
+  const s = await setup();
+  const token = mint([...BASE, "method = POST"]);
+  const m = decodeMacaroonV2(fromBase64Url(token), 64);
+  const [c0, c1, c2] = m.caveats as [typeof m.caveats[0], typeof m.caveats[0], typeof m.caveats[0]];
+  const removed = encodeMacaroonV2({ ...m, caveats: [c0, c1] });
+  expect(await s.call("POST", RUN, toBase64Url(removed)), 401, "signature");
+  const reordered = encodeMacaroonV2({ ...m, caveats: [c1, c0, c2] });
+  expect(await s.call("POST", RUN, toBase64Url(reordered)), 401, "signature");
+});
+
+Deno.test("403: no scope caveat grants nothing; wrong scope per route; scopes intersect", async () => {
+  const s = await setup();
+  expect(await s.call("GET", "/rewarder/epochs/e1", mint(["tenant = acme"])), 403, "scope_missing");
+  expect(await s.call("POST", RUN, mint(["scope = rewarder.inspect"])), 403, "scope");
+  expect(await s.call("GET", "/rewarder/quarantine", mint(BASE)), 403, "scope");
+  const narrowed = attenuateToken(mint(BASE), ["scope = rewarder.inspect,rewarder.quarantine"]);
+  expect(await s.call("POST", RUN, narrowed), 403, "scope");
+  assert.equal((await s.call("GET", "/rewarder/epochs/e1", narrowed)).status, 200);
+  assert.ok(s.failures.includes("rewarder.run:scope"));
+});
+
+Deno.test("403: wrong tenant caveat; unknown, malformed and egress-only caveats fail closed", async () => {
+  const s = await setup();
+  expect(await s.call("POST", RUN, mint(["tenant = other", BASE[1]!])), 403, "caveat_tenant");
+  expect(await s.call("POST", RUN, addRaw(mint(BASE), "colour = blue")), 403, "caveat_unknown");
+  expect(await s.call("POST", RUN, addRaw(mint(BASE), "time < tomorrow")), 403, "caveat_malformed");
+  expect(
+    await s.call("POST", RUN, addRaw(mint(BASE), "scope  = rewarder.run")),
+    403,
+    "caveat_malformed",
+  );
+  const runKey = "b3:" + "a".repeat(64);
+  expect(
+    await s.call("POST", RUN, attenuateToken(mint(BASE), [`run_key = ${runKey}`])),
+    403,
+    "caveat_unknown",
+  );
+  expect(
+    await s.call("POST", RUN, attenuateToken(mint(BASE), ["aud = ron-ledger"])),
+    403,
+    "caveat_aud",
+  );
+  assert.equal(
+    (await s.call("POST", RUN, attenuateToken(mint(BASE), ["aud = svc-rewarder"]))).status,
+    200,
+  );
+});
+
+Deno.test("403: expired and not-yet-valid with an injected clock", async () => {
+  const s = await setup();
+  const token = mint([...BASE, "time < 2026-11-27T13:00:00Z", "time > 2026-11-27T11:00:00Z"]);
+  assert.equal((await s.call("POST", RUN, token)).status, 200);
+  s.setNow(Date.UTC(2026, 10, 27, 13, 0, 0)); // exactly at expiry: no longer before it
+  expect(await s.call("POST", RUN, token), 403, "caveat_time");
+  s.setNow(Date.UTC(2026, 10, 27, 10, 59, 59));
+  expect(await s.call("POST", RUN, token), 403, "caveat_time");
+});
+
+Deno.test("403: wrong method, path, epoch and account", async () => {
+  const s = await setup();
+  expect(await s.call("POST", RUN, mint([...BASE, "method = GET"])), 403, "caveat_method");
+  expect(await s.call("POST", RUN, mint([...BASE, "path ^= /rewarder/runs"])), 403, "caveat_path");
+  assert.equal(
+    (await s.call("POST", RUN, mint([...BASE, "path ^= /rewarder/epochs/"]))).status,
+    200,
+  );
+  expect(await s.call("POST", RUN, mint([...BASE, "epoch_id = e2"])), 403, "caveat_epoch_id");
+  assert.equal((await s.call("POST", RUN, mint([...BASE, "epoch_id = e1"]))).status, 200);
+  expect(
+    await s.call("GET", "/rewarder/runs/b3:00", mint([...BASE, "epoch_id = e1"])),
+    403,
+    "caveat_epoch_id",
+  );
+  const acc = mint([...BASE, "account = node:a"]);
+  assert.equal((await s.call("GET", "/rewarder/epochs/e1/proofs/node%3Aa", acc)).status, 200);
+  expect(await s.call("GET", "/rewarder/epochs/e1/proofs/node:b", acc), 403, "caveat_account");
+});
+
+Deno.test("ip ranges: v4 and v6 match the peer; never over a Unix socket", async () => {
+  const ip = mint([...BASE, "ip = 10.1.0.0/16,::1/128"]);
+  assert.equal(
+    (await (await setup({ transport: "tcp", address: "10.1.2.3" })).call("POST", RUN, ip)).status,
+    200,
+  );
+  assert.equal(
+    (await (await setup({ transport: "tcp", address: "::ffff:10.1.9.9" })).call("POST", RUN, ip))
+      .status,
+    200,
+  );
+  assert.equal(
+    (await (await setup({ transport: "tcp", address: "::1" })).call("POST", RUN, ip)).status,
+    200,
+  );
+  expect(
+    await (await setup({ transport: "tcp", address: "10.2.0.1" })).call("POST", RUN, ip),
+    403,
+    "caveat_ip",
+  );
+  expect(
+    await (await setup({ transport: "tcp", address: "::2" })).call("POST", RUN, ip),
+    403,
+    "caveat_ip",
+  );
+  expect(await (await setup({ transport: "unix" })).call("POST", RUN, ip), 403, "caveat_ip");
+  // Without an ip caveat a Unix-socket peer is fine.
+  assert.equal(
+    (await (await setup({ transport: "unix" })).call("POST", RUN, mint(BASE))).status,
+    200,
+  );
+});
+
+Deno.test("max_runs: exhausted after n computes, and attenuation does not reset it", async () => {
+  const s = await setup();
+  const token = mint([...BASE, "max_runs = 2"]);
+  assert.equal((await s.call("POST", RUN, token)).status, 200);
+  const attenuated = attenuateToken(token, ["method = POST", "max_runs = 5"]);
+  assert.equal((await s.call("POST", RUN, attenuated)).status, 200);
+  expect(await s.call("POST", RUN, token), 403, "caveat_max_runs");
+  expect(await s.call("POST", RUN, attenuated), 403, "caveat_max_runs");
+  expect(
+    await s.call("POST", RUN, attenuateToken(token, ["epoch_id = e1"])),
+    403,
+    "caveat_max_runs",
+  );
+  // A differently-minted token (new nonce) has its own counter.
+  const other = mintToken({
+    masterSecret: SECRET1,
+    tenant: "acme",
+    keyEpoch: 1,
+    nonceHex: "ff".repeat(16),
+    caveats: [...BASE, "max_runs = 2"],
+  });
+  assert.equal((await s.call("POST", RUN, other)).status, 200);
+});
+
+Deno.test("key epochs: unknown epoch 401; revoked epoch stops working after a reload", async () => {
+  const s = await setup();
+  expect(await s.call("POST", RUN, mint(BASE, { epoch: 3, secret: SECRET1 })), 401, "key_epoch");
+  const e2 = mint(BASE, { epoch: 2 });
+  assert.equal((await s.call("POST", RUN, e2)).status, 200);
+  s.setFile(keyFile(1, [2]));
+  s.setNow(T0 + 59_000); // not yet reloaded: still accepted
+  assert.equal((await s.call("POST", RUN, e2)).status, 200);
+  s.setNow(T0 + 60_000); // the interval has passed: the next request reloads
+  expect(await s.call("POST", RUN, e2), 401, "key_epoch");
+  assert.equal((await s.call("POST", RUN, mint(BASE))).status, 200);
+  // A broken file keeps the last good keys but reports unreadable.
+  s.setFile("{broken");
+  s.setNow(T0 + 121_000);
+  expect(await s.call("POST", RUN, e2), 401, "key_epoch");
+  assert.equal(s.keyRing.status(), "unreadable");
+  assert.equal((await s.call("POST", RUN, mint(BASE))).status, 200);
+});
