@@ -144,9 +144,13 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
       if (intent !== null) newEntry(run, intent, nowMs); // asserts intent ↔ run agreement
       const created = await createFileExclusive(join(root, name), sealJson(name, body));
       if (!created) {
-        const holder = (await readJson<CommitFile>(name))?.run.record.run_key;
-        assert(holder !== undefined, "an existing commitment file must be readable");
+        const existing = await readJson<CommitFile>(name);
+        assert(existing !== undefined, "an existing commitment file must be readable");
+        const holder = existing.run.record.run_key;
         commitIdx.set(k(run.tenant, run.record.epoch_id), holder);
+        // Same run key committed by another process that may not have written its runs/ copy
+        // yet: materialize it here too (idempotent, identical bytes) so getRun finds it.
+        if (holder === run.record.run_key) await afterCommit(existing);
         return { committed: false, holder };
       }
       await afterCommit(body);
