@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 
 ENTRIES=(
   tests/conformance/fixture_server.ts
+  tests/conformance/suite.ts
 )
 if [ "$#" -gt 0 ]; then ENTRIES+=("$@"); fi
 
