@@ -1,0 +1,49 @@
+/**
+ * Response compression (seed §16: the outermost layer), a thin wrapper over hono/compress
+ * with our defaults: gzip/deflate by `Accept-Encoding`, JSON and text only, bodies of at
+ * least `thresholdBytes`. Responses marked `Cache-Control: no-transform` (the padded
+ * manifest responses of pad_response.ts) are left alone so their size buckets survive.
+ *
+ * Note (RUNTIME-NOTES): on Bun hono/compress skips `c.text()` responses; JSON is compressed.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { compress } from "hono/compress";
+import type { AppEnv } from "./context.ts";
+
+/** Smallest response compressed by default, bytes: below this gzip's header costs more. */
+export const COMPRESS_THRESHOLD_BYTES_DEFAULT = 1024;
+
+/** Options for {@link compression}. */
+export interface CompressionOptions {
+  /** Smallest body compressed, bytes (default 1024). */
+  thresholdBytes?: number;
+  /** Restrict to one coding (default: gzip or deflate by the client's preference). */
+  encoding?: "gzip" | "deflate";
+}
+
+/**
+ * Creates the response compression middleware.
+ *
+ * @example
+ * ```ts
+ * app.use(compression());
+ * ```
+ */
+export function compression(options: CompressionOptions = {}): MiddlewareHandler<AppEnv> {
+  const thresholdBytes = options.thresholdBytes ?? COMPRESS_THRESHOLD_BYTES_DEFAULT;
+  if (!Number.isInteger(thresholdBytes) || thresholdBytes < 0) {
+    throw new RangeError(
+      `Cannot create compression as thresholdBytes must be a natural number: current value is ${thresholdBytes}`,
+    );
+  }
+  const inner = compress({
+    threshold: thresholdBytes,
+    contentTypeFilter: /^(application\/(json|problem\+json)|text\/plain)\b/i,
+    ...(options.encoding === undefined ? {} : { encoding: options.encoding }),
+  });
+  return async function compression(c, next) {
+    await inner(c, next);
+  };
+}
