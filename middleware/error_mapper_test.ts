@@ -96,7 +96,7 @@ Deno.test("jitter delays non-auth errors only, within jitterMsMax; onReject sees
     const app = appWith(err, {
       jitterMsMax: 25,
       randomInt: (m) => (maxes.push(m), 7),
-      sleepMs: async (ms) => void sleeps.push(ms),
+      sleepMs: (ms) => (sleeps.push(ms), Promise.resolve()),
       onReject: (r) => reasons.push(r),
     });
     await app.request("/fail");

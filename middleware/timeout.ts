@@ -1,0 +1,80 @@
+/**
+ * Request deadline (REQUEST_TIMEOUT_MS, seed §6 "5s/request"). Unlike hono/timeout, which
+ * only races a promise (RUNTIME-NOTES), this middleware owns an AbortController: its signal
+ * is `c.get("deadline")`, handlers pass it to downstream calls, and when the deadline passes
+ * the signal is aborted (reason: the TIMEOUT error) and the client gets 503 TIMEOUT
+ * `timeout` with `Retry-After`. A client that disconnects aborts the signal as well.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { RewarderError } from "../src/core/errors.ts";
+import type { AppEnv } from "./context.ts";
+
+/** Largest deadline accepted at wiring time, ms (10 minutes). */
+export const TIMEOUT_MS_LIMIT = 600_000;
+
+/** Options for {@link timeout}. */
+export interface TimeoutOptions {
+  /** Time a request may take end to end, ms (REQUEST_TIMEOUT_MS, default 5000). */
+  timeoutMs: number;
+  /** `Retry-After` on a timeout, seconds (default 1). */
+  retryAfterS?: number;
+  /** Called with `timeout` on each expiry. */
+  onReject?: (reason: string) => void;
+}
+
+function validate(o: TimeoutOptions): void {
+  if (!Number.isInteger(o.timeoutMs) || o.timeoutMs < 1 || o.timeoutMs > TIMEOUT_MS_LIMIT) {
+    throw new RangeError(
+      `Cannot create timeout as timeoutMs must be an integer in 1..${TIMEOUT_MS_LIMIT}: current value is ${o.timeoutMs}`,
+    );
+  }
+  const r = o.retryAfterS;
+  if (r !== undefined && (!Number.isInteger(r) || r < 0)) {
+    throw new RangeError(
+      `Cannot create timeout as retryAfterS must be a natural number: current value is ${r}`,
+    );
+  }
+}
+
+/**
+ * Creates the deadline middleware.
+ *
+ * @example
+ * ```ts
+ * app.use(timeout({ timeoutMs: config.requestTimeoutMs }));
+ * app.get("/x", async (c) => fetch(url, { signal: c.get("deadline") }));
+ * ```
+ */
+export function timeout(options: TimeoutOptions): MiddlewareHandler<AppEnv> {
+  validate(options);
+  const { timeoutMs, onReject } = options;
+  const retryAfterS = options.retryAfterS ?? 1;
+  return async function timeout(c, next) {
+    const controller = new AbortController();
+    const clientSignal = c.req.raw.signal;
+    const onClientAbort = () => controller.abort(new RewarderError("TIMEOUT", "client_gone"));
+    clientSignal.addEventListener("abort", onClientAbort, { once: true });
+    c.set("deadline", controller.signal);
+    const expiry = new RewarderError("TIMEOUT", "timeout", { retryAfterS });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), timeoutMs);
+    });
+    const work = next();
+    // The handler may keep running after the deadline; its late failure is not ours to report.
+    work.catch(() => undefined);
+    try {
+      const winner = await Promise.race([work.then(() => "done" as const), expired]);
+      if (winner === "expired") {
+        controller.abort(expiry);
+        onReject?.("timeout");
+        throw expiry;
+      }
+    } finally {
+      clearTimeout(timer);
+      clientSignal.removeEventListener("abort", onClientAbort);
+    }
+  };
+}

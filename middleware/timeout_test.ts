@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { RewarderError } from "../src/core/errors.ts";
+import { timeout } from "./timeout.ts";
+import { testApp, withServer } from "./_test_app.ts";
+
+Deno.test("timeout answers 503 TIMEOUT and really aborts the handler's signal", async () => {
+  const reasons: string[] = [];
+  const app = testApp(timeout({ timeoutMs: 50, onReject: (r) => reasons.push(r) }));
+  let seen: AbortSignal | undefined;
+  let handlerSawAbort: Promise<unknown> | undefined;
+  app.get("/slow", async (c) => {
+    seen = c.get("deadline");
+    handlerSawAbort = new Promise((resolve) => seen?.addEventListener("abort", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return c.text("late");
+  });
+  const t0 = performance.now();
+  const res = await app.request("/slow");
+  assert.ok(performance.now() - t0 < 250, "answered at the deadline, not after the handler");
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get("retry-after"), "1");
+  assert.deepEqual((await res.json()).error.code, "TIMEOUT");
+  assert.equal(seen?.aborted, true);
+  assert.ok(seen?.reason instanceof RewarderError);
+  await handlerSawAbort;
+  assert.deepEqual(reasons, ["timeout"]);
+  await new Promise((resolve) => setTimeout(resolve, 300)); // let the late handler finish
+});
+
+Deno.test("timeout lets fast handlers through and leaves their signal alone", async () => {
+  const app = testApp(timeout({ timeoutMs: 1_000 }));
+  let seen: AbortSignal | undefined;
+  app.get("/fast", (c) => {
+    seen = c.get("deadline");
+    return c.text("ok");
+  });
+  const res = await app.request("/fast");
+  assert.equal(await res.text(), "ok");
+  assert.equal(seen?.aborted, false);
+});
+
+Deno.test("timeout passes handler errors through to the mapper", async () => {
+  const app = testApp(timeout({ timeoutMs: 1_000 }));
+  app.get("/bad", () => {
+    throw new RewarderError("NOT_FOUND", "run");
+  });
+  assert.equal((await app.request("/bad")).status, 404);
+});
+
+Deno.test("timeout over a real socket: a downstream fetch using the signal is cancelled", async () => {
+  const app = testApp(timeout({ timeoutMs: 100 }));
+  let downstreamError: unknown;
+  app.get("/hang", async (c) => {
+    const never = new Promise((_, reject) => {
+      c.get("deadline").addEventListener("abort", () => reject(c.get("deadline").reason));
+    });
+    try {
+      await never;
+    } catch (e) {
+      downstreamError = e;
+      throw e;
+    }
+    return c.text("never");
+  });
+  await withServer(app, async (origin) => {
+    const res = await fetch(`${origin}/hang`);
+    assert.equal(res.status, 503);
+    assert.equal((await res.json()).error.reason, "timeout");
+  });
+  assert.ok(downstreamError instanceof RewarderError);
+});
+
+Deno.test("timeout validates options", () => {
+  for (const bad of [0, -5, 1.5, 600_001]) {
+    assert.throws(() => timeout({ timeoutMs: bad }), RangeError);
+  }
+  assert.throws(() => timeout({ timeoutMs: 10, retryAfterS: -1 }), RangeError);
+});
