@@ -1,0 +1,91 @@
+/**
+ * The operator's chores (contract §11): `keygen`, `policy-sign`, `cas-put`.
+ * Secrets are read from and written to files (0600), never taken from arguments.
+ *
+ * @module
+ */
+import { readFile } from "node:fs/promises";
+import { toBase64Url } from "../core/base64url.ts";
+import { canonicalJson } from "../core/canonical_json.ts";
+import { parsePolicy, policyHashOf } from "../core/policy.ts";
+import { POLICY_SIG_DOMAIN } from "../core/policy_envelope.ts";
+import { signStatement } from "../core/seal.ts";
+import type { Signature } from "../core/types.ts";
+import { casPut } from "../shell/cas.ts";
+import {
+  generateSigningKeyDocument,
+  loadSigningKey,
+  publishedKey,
+  readPublicJson,
+  writeSecretFile,
+} from "../shell/key_files.ts";
+import { type CliIo, parseArgs, required, UsageError } from "./args.ts";
+
+/** `keygen --kid <kid> --out <file> [--alg ed25519|ml-dsa-65]`: prints the public key. */
+export async function keygenCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs(args, ["kid", "out", "alg"]);
+  const alg = parsed.flags.get("alg") ?? "ed25519";
+  if (alg !== "ed25519" && alg !== "ml-dsa-65") {
+    throw new UsageError("--alg is ed25519 or ml-dsa-65");
+  }
+  const kid = required(parsed, "kid");
+  const { secret, publicKey } = generateSigningKeyDocument(kid, alg);
+  try {
+    await writeSecretFile(required(parsed, "out"), secret);
+  } finally {
+    secret.fill(0);
+  }
+  io.stdout(
+    JSON.stringify({ keys: [publishedKey({ kid, alg, publicKey, status: "active" })] }) + "\n",
+  );
+  return 0;
+}
+
+/**
+ * `policy-sign --policy <file> --key <governance key file>`: adds one Ed25519 signature to a
+ * policy document or envelope and prints the envelope (JCS), so governors can sign in turn.
+ */
+export async function policySignCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs(args, ["policy", "key"]);
+  const doc = await readPublicJson(required(parsed, "policy")) as Record<string, unknown>;
+  const isEnvelope = typeof doc === "object" && doc !== null && "policy_hash" in doc;
+  const policy = isEnvelope ? doc.policy : doc;
+  const checked = parsePolicy(policy);
+  if (!checked.ok) throw checked.error;
+  const policyHash = policyHashOf(policy);
+  if (isEnvelope && doc.policy_hash !== policyHash) {
+    throw new UsageError("envelope policy_hash does not match its policy");
+  }
+  const existing = (isEnvelope ? doc.signatures : []) as Signature[];
+  const key = await loadSigningKey(required(parsed, "key"));
+  if (key.alg !== "ed25519") throw new UsageError("governance keys are Ed25519");
+  if (existing.some((s) => s.kid === key.kid)) {
+    throw new UsageError("this kid already signed the policy");
+  }
+  const [signature] = await signStatement(POLICY_SIG_DOMAIN, policyHash, [key]);
+  key.seed.fill(0);
+  io.stdout(
+    canonicalJson({ policy, policy_hash: policyHash, signatures: [...existing, signature] }) + "\n",
+  );
+  return 0;
+}
+
+/** `cas-put <file> [--data-dir <dir>]`: stores the file in the local store, prints its CID. */
+export async function casPutCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs(args, ["data-dir"]);
+  const file = parsed.positionals[0];
+  if (file === undefined || parsed.positionals.length !== 1) {
+    throw new UsageError("cas-put takes one file");
+  }
+  const dataDir = parsed.flags.get("data-dir") ?? io.env("DATA_DIR") ?? "./.rewarder-data";
+  io.stdout((await casPut(dataDir, new Uint8Array(await readFile(file)))) + "\n");
+  return 0;
+}
+
+/** `gov-pubkey --key <file>`: prints the base64url public key of a governance key file. */
+export async function govPubkeyCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs(args, ["key"]);
+  const key = await loadSigningKey(required(parsed, "key"));
+  io.stdout(toBase64Url(key.publicKey) + "\n");
+  return 0;
+}

@@ -1,0 +1,120 @@
+/**
+ * `rewarder` — the svc-rewarder command line (contract §11).
+ *
+ * @module
+ */
+import process from "node:process";
+import { RewarderError } from "../core/errors.ts";
+import { KeyFileError } from "../shell/key_files.ts";
+import { type CliIo, UsageError } from "./args.ts";
+import {
+  casPutCommand,
+  govPubkeyCommand,
+  keygenCommand,
+  policySignCommand,
+} from "./chore_commands.ts";
+import {
+  computeCommand,
+  EXIT_BAD_INPUT,
+  verifyCommand,
+  verifyProofCommand,
+} from "./engine_commands.ts";
+
+/** One command: its usage line and its runner. */
+interface Command {
+  usage: string;
+  run: (args: readonly string[], io: CliIo) => Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  compute: {
+    usage:
+      "compute --epoch <id> --inputs <file> --policy <file> [--signing-key <file>] [--pq-key <file>]",
+    run: computeCommand,
+  },
+  verify: {
+    usage:
+      "verify --envelope <file> --keys <file> [--inputs <file> --policy <file>] [--require-pq]",
+    run: verifyCommand,
+  },
+  "verify-proof": { usage: "verify-proof --proof <file> --keys <file>", run: verifyProofCommand },
+  keygen: {
+    usage: "keygen --kid <kid> --out <file> [--alg ed25519|ml-dsa-65]",
+    run: keygenCommand,
+  },
+  "policy-sign": {
+    usage: "policy-sign --policy <file> --key <governance key file>",
+    run: policySignCommand,
+  },
+  "gov-pubkey": { usage: "gov-pubkey --key <file>", run: govPubkeyCommand },
+  "cas-put": { usage: "cas-put <file> [--data-dir <dir>]", run: casPutCommand },
+};
+
+/** Registers more commands (token and audit commands live in their own modules). */
+export function registerCommand(name: string, command: Command): void {
+  COMMANDS[name] = command;
+}
+
+/** The help text. */
+export function helpText(): string {
+  const lines = Object.values(COMMANDS).map((c) => `  rewarder ${c.usage}`);
+  return [
+    "rewarder — deterministic reward settlement (svc-rewarder)",
+    "",
+    "Usage:",
+    ...lines,
+    "",
+    "Exit codes: 0 ok/sealed/valid, 1 invalid, 2 bad input or usage, 3 quarantined.",
+    "Secrets are read from files (mode 0600), never from arguments.",
+    "",
+  ].join("\n");
+}
+
+/** Runs the CLI with `argv` (without the program name); returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout(helpText());
+    return name === undefined ? EXIT_BAD_INPUT : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr(`unknown command ${JSON.stringify(name.slice(0, 32))}\n${helpText()}`);
+    return EXIT_BAD_INPUT;
+  }
+  if (rest.includes("--help")) {
+    io.stdout(`usage: rewarder ${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    if (err instanceof RewarderError) {
+      io.stderr(`error: ${err.code} ${err.reason}${err.path ? ` at ${err.path}` : ""}\n`);
+    } else if (err instanceof UsageError || err instanceof KeyFileError) {
+      io.stderr(`error: ${err.message}\nusage: rewarder ${command.usage}\n`);
+    } else if (
+      err instanceof Error && "code" in err && typeof err.code === "string" &&
+      err.code.startsWith("E")
+    ) {
+      io.stderr(`error: ${err.code} (file system)\n`);
+    } else {
+      throw err;
+    }
+    return EXIT_BAD_INPUT;
+  }
+}
+
+/** The process-facing io. */
+export function processIo(): CliIo {
+  return {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: (n) => process.env[n],
+  };
+}
+
+if (import.meta.main) {
+  const code = await runCli(process.argv.slice(2), processIo());
+  process.exitCode = code;
+}

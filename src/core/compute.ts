@@ -1,0 +1,79 @@
+/**
+ * The whole pure pipeline of one run: inputs bytes + verified policy + epoch → manifest and
+ * its hash (contract §2–§6). Sealing (async, keyed) is separate: see `seal.ts`.
+ *
+ * @module
+ */
+import { allocate } from "./allocate.ts";
+import { cidOf } from "./cid.ts";
+import { badRequest, type Result } from "./errors.ts";
+import { EPOCH_ID_PATTERN } from "./ids.ts";
+import { parseInputs } from "./inputs.ts";
+import { buildManifest, manifestHashOf } from "./manifest.ts";
+import type { Policy } from "./policy.ts";
+import { DEFAULT_IDEMPOTENCY_SALT, runKeyOf } from "./run_key.ts";
+import type { Manifest } from "./types.ts";
+
+/** What one run needs. */
+export interface ComputeInput {
+  epochId: string;
+  /** The stored inputs bytes; the CID is over exactly these (never re-serialized). */
+  inputsBytes: Uint8Array;
+  /** When given, the bytes must hash to it (400 `cid_mismatch` otherwise). */
+  expectedInputsCid?: string;
+  policy: Policy;
+  policyHash: string;
+  salt?: string;
+}
+
+/** The unsealed outcome of a run. */
+export interface ComputeOutput {
+  manifest: Manifest;
+  manifestHash: string;
+  runKey: string;
+  inputsCid: string;
+  /** Eligible-or-not entry count, for metrics and cost accounting. */
+  entryCount: number;
+}
+
+/** Runs parse → checks → allocate → manifest → hash. A quarantine is a value, not an error. */
+export function computeManifest(input: ComputeInput): Result<ComputeOutput> {
+  if (!EPOCH_ID_PATTERN.test(input.epochId)) {
+    return { ok: false, error: badRequest("schema", "epoch_id") };
+  }
+  const inputsCid = cidOf(input.inputsBytes);
+  if (input.expectedInputsCid !== undefined && input.expectedInputsCid !== inputsCid) {
+    return { ok: false, error: badRequest("cid_mismatch", "inputs_cid") };
+  }
+  const inputs = parseInputs(input.inputsBytes);
+  if (!inputs.ok) return inputs;
+  if (inputs.value.epochId !== undefined && inputs.value.epochId !== input.epochId) {
+    return { ok: false, error: badRequest("stale", "$.epoch_id") };
+  }
+  if (inputs.value.asset !== undefined && inputs.value.asset !== input.policy.asset) {
+    return { ok: false, error: badRequest("asset", "$.asset") };
+  }
+  const runKey = runKeyOf(
+    input.epochId,
+    input.policyHash,
+    inputsCid,
+    input.salt ?? DEFAULT_IDEMPOTENCY_SALT,
+  );
+  const allocation = allocate(input.policy, inputs.value, inputsCid);
+  if (!allocation.ok) return allocation;
+  const manifest = buildManifest(
+    { epochId: input.epochId, runKey, inputsCid, policyHash: input.policyHash },
+    input.policy,
+    allocation.value,
+  );
+  return {
+    ok: true,
+    value: {
+      manifest,
+      manifestHash: manifestHashOf(manifest),
+      runKey,
+      inputsCid,
+      entryCount: inputs.value.entries.length,
+    },
+  };
+}

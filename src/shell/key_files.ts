@@ -1,0 +1,188 @@
+/**
+ * Reading and writing key files (contract §12): JSON, mode 0600, refused when looser.
+ * Uses `node:fs` so the same code runs on Deno, Bun and Node.
+ *
+ * Formats:
+ * - signing key: `{"kid":"k1","alg":"ed25519","private_key":"<b64url 32-byte seed>"}`
+ *   or `{"kid":"pq1","alg":"ml-dsa-65","private_key":"<b64url 32-byte keygen seed>"}`;
+ * - published keys: `{"keys":[{"kid","alg","public_key","use":"manifest","status"}]}`;
+ * - governance keys: `{"threshold":1,"keys":{"gov-a":"<b64url Ed25519 public key>"}}`.
+ *
+ * @module
+ */
+import { chmod, open, readFile, rename, stat } from "node:fs/promises";
+import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
+import { z } from "zod";
+import { fromBase64Url, toBase64Url } from "../core/base64url.ts";
+import { ED25519_KEY_BYTES, publicKeyOf } from "../core/ed25519.ts";
+import { KID_PATTERN } from "../core/ids.ts";
+import type { GovernanceKeys } from "../core/policy_envelope.ts";
+import type { SigningKey, VerifyKey } from "../core/seal.ts";
+
+/** Largest key file we read (bytes): key files are small; a huge one is a mistake or an attack. */
+export const KEY_FILE_BYTES_MAX = 1 << 20;
+
+/** Thrown when a key file is missing, loose, oversized or malformed. */
+export class KeyFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KeyFileError";
+  }
+}
+
+/** Reads a secret file, refusing any mode looser than 0600 (group/other bits set). */
+export async function readSecretFile(path: string): Promise<Uint8Array> {
+  const info = await stat(path).catch(() => {
+    throw new KeyFileError(`Cannot read key file: ${path} does not exist or is unreadable`);
+  });
+  if ((info.mode & 0o077) !== 0) {
+    throw new KeyFileError(
+      `Cannot use key file ${path}: mode is ${(info.mode & 0o777).toString(8)}, must be 0600`,
+    );
+  }
+  if (info.size > KEY_FILE_BYTES_MAX) {
+    throw new KeyFileError(`Cannot use key file ${path}: too large`);
+  }
+  return new Uint8Array(await readFile(path));
+}
+
+/** Reads a public (non-secret) JSON file with a size bound. */
+export async function readPublicJson(path: string): Promise<unknown> {
+  const info = await stat(path).catch(() => {
+    throw new KeyFileError(`Cannot read ${path}: does not exist or is unreadable`);
+  });
+  if (info.size > KEY_FILE_BYTES_MAX) throw new KeyFileError(`Cannot use ${path}: too large`);
+  try {
+    return JSON.parse(await readFile(path, "utf8"));
+  } catch {
+    throw new KeyFileError(`Cannot use ${path}: not valid JSON`);
+  }
+}
+
+/** Writes `bytes` to `path` atomically with mode 0600 (temp file + fsync + rename). */
+export async function writeSecretFile(path: string, bytes: Uint8Array): Promise<void> {
+  const temp = `${path}.tmp-${crypto.randomUUID()}`;
+  const handle = await open(temp, "wx", 0o600);
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await chmod(temp, 0o600);
+  await rename(temp, path);
+}
+
+const b64 = z.string().regex(/^[A-Za-z0-9_-]+$/);
+const signingKeySchema = z.strictObject({
+  kid: z.string().regex(KID_PATTERN),
+  alg: z.enum(["ed25519", "ml-dsa-65"]),
+  private_key: b64,
+  status: z.enum(["active", "retired"]).optional(),
+  not_before: z.string().optional(),
+});
+
+/** One stored signing key with its lifecycle status. */
+export type StoredSigningKey = SigningKey & { status: "active" | "retired"; publicKey: Uint8Array };
+
+/** Parses a signing key file (see module doc). */
+export async function loadSigningKey(path: string): Promise<StoredSigningKey> {
+  const bytes = await readSecretFile(path);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new KeyFileError(`Cannot use key file ${path}: not valid JSON`);
+  } finally {
+    bytes.fill(0);
+  }
+  const parsed = signingKeySchema.safeParse(doc);
+  if (!parsed.success) throw new KeyFileError(`Cannot use key file ${path}: malformed signing key`);
+  const seed = fromBase64Url(parsed.data.private_key);
+  if (seed.length !== ED25519_KEY_BYTES) {
+    throw new KeyFileError(`Cannot use key file ${path}: private_key must be 32 bytes`);
+  }
+  const status = parsed.data.status ?? "active";
+  if (parsed.data.alg === "ed25519") {
+    return { alg: "ed25519", kid: parsed.data.kid, seed, status, publicKey: publicKeyOf(seed) };
+  }
+  const pair = ml_dsa65.keygen(seed);
+  seed.fill(0);
+  return {
+    alg: "ml-dsa-65",
+    kid: parsed.data.kid,
+    secretKey: pair.secretKey,
+    status,
+    publicKey: pair.publicKey,
+  };
+}
+
+/** Generates a signing key document (seed from the platform CSPRNG). */
+export function generateSigningKeyDocument(kid: string, alg: "ed25519" | "ml-dsa-65"): {
+  secret: Uint8Array;
+  publicKey: Uint8Array;
+} {
+  if (!KID_PATTERN.test(kid)) throw new KeyFileError("Cannot generate key: kid is malformed");
+  const seed = crypto.getRandomValues(new Uint8Array(ED25519_KEY_BYTES));
+  const publicKey = alg === "ed25519" ? publicKeyOf(seed) : ml_dsa65.keygen(seed).publicKey;
+  const secret = new TextEncoder().encode(
+    JSON.stringify({ kid, alg, private_key: toBase64Url(seed) }) + "\n",
+  );
+  seed.fill(0);
+  return { secret, publicKey };
+}
+
+/** The published form of a verification key (contract §10). */
+export function publishedKey(
+  key: { kid: string; alg: string; publicKey: Uint8Array; status: string },
+) {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    public_key: toBase64Url(key.publicKey),
+    use: "manifest",
+    status: key.status,
+  };
+}
+
+const publishedKeysSchema = z.object({
+  keys: z.array(z.object({
+    kid: z.string().regex(KID_PATTERN),
+    alg: z.enum(["ed25519", "ml-dsa-65"]),
+    public_key: b64,
+    use: z.literal("manifest").optional(),
+    status: z.enum(["active", "retired", "revoked"]).optional(),
+  })).max(256),
+});
+
+/** Parses a published keys document (`GET /rewarder/keys` or a `--keys` file). */
+export function parsePublishedKeys(doc: unknown): VerifyKey[] {
+  const parsed = publishedKeysSchema.safeParse(doc);
+  if (!parsed.success) throw new KeyFileError("Cannot use keys: malformed keys document");
+  return parsed.data.keys.map((k) => ({
+    kid: k.kid,
+    alg: k.alg,
+    publicKey: fromBase64Url(k.public_key),
+    status: k.status ?? "active",
+  }));
+}
+
+const governanceSchema = z.strictObject({
+  threshold: z.int().min(1).max(16),
+  keys: z.record(z.string().regex(KID_PATTERN), b64),
+});
+
+/** Parses a governance keys document (contract §12). */
+export function parseGovernanceKeys(doc: unknown): GovernanceKeys {
+  const parsed = governanceSchema.safeParse(doc);
+  if (!parsed.success) throw new KeyFileError("Cannot use governance keys: malformed document");
+  const keys = new Map<string, Uint8Array>();
+  for (const [kid, pub] of Object.entries(parsed.data.keys)) {
+    const bytes = fromBase64Url(pub);
+    if (bytes.length !== ED25519_KEY_BYTES) {
+      throw new KeyFileError("Cannot use governance keys: a public key is not 32 bytes");
+    }
+    keys.set(kid, bytes);
+  }
+  return { threshold: parsed.data.threshold, keys };
+}
