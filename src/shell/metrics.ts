@@ -91,6 +91,13 @@ export const COMPUTE_LATENCY_BUCKETS_S: readonly number[] = [
   30,
 ];
 
+/** Default metrics that break Prometheus naming rules (gauges ending in `_total`). */
+const LINT_FAILING_DEFAULTS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+] as const;
+
 /** Largest integer a float64 gauge holds exactly (2^53 - 1). */
 export const GAUGE_EXACT_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -138,7 +145,12 @@ export function boundedLabel(value: unknown, allowed: readonly string[]): string
 /** Builds a fresh metrics set on its own registry (with default process metrics). */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client exports these three totals as gauges named `*_total`, which `promtool check
+    // metrics` rejects; the same values stay available as the un-suffixed per-type gauges.
+    for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
+  }
   const registers = [registry];
   const withOther = (xs: readonly string[]): string[] => [...xs, OTHER_LABEL];
 

@@ -1,0 +1,89 @@
+/**
+ * Checks the operating artefacts with promtool (Debian `prometheus`, see
+ * .ci/setup.d/30-promtool.sh): the alert rules parse, their unit tests pass, and the /metrics
+ * exposition of `createMetrics()` passes `promtool check metrics`. Without promtool the tests
+ * skip with a visible message, except under CI=true where a missing promtool fails.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { createMetrics } from "../src/shell/metrics.ts";
+
+/** Upper bound for one promtool run. */
+const PROMTOOL_TIMEOUT_MS = 30_000;
+const ALERTS = fileURLToPath(new URL("../ops/alerts.yml", import.meta.url));
+const ALERTS_TEST = fileURLToPath(new URL("../ops/alerts_test.yml", import.meta.url));
+
+function promtool(args: string[], input?: string): { status: number | null; output: string } {
+  const r = spawnSync("promtool", args, {
+    input,
+    encoding: "utf8",
+    timeout: PROMTOOL_TIMEOUT_MS,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+function havePromtool(): boolean {
+  const r = spawnSync("promtool", ["--version"], {
+    encoding: "utf8",
+    timeout: PROMTOOL_TIMEOUT_MS,
+  });
+  return r.error === undefined && r.status === 0;
+}
+
+const present = havePromtool();
+const inCi = process.env.CI === "true";
+const skip = !present && !inCi
+  ? "promtool not installed (run .ci/setup.d/30-promtool.sh); skipping outside CI"
+  : false;
+if (skip) console.warn(`SKIP tests/ops_promtool_test.ts: ${skip}`);
+
+test("promtool is available in CI", { skip }, () => {
+  assert.ok(present, "CI=true but promtool is missing: .ci/setup.d/30-promtool.sh did not run");
+});
+
+test("promtool check rules ops/alerts.yml", { skip }, () => {
+  const r = promtool(["check", "rules", ALERTS]);
+  assert.equal(r.status, 0, r.output);
+  assert.match(r.output, /SUCCESS: 7 rules found/);
+});
+
+test("promtool test rules ops/alerts_test.yml", { skip }, () => {
+  const r = promtool(["test", "rules", ALERTS_TEST]);
+  assert.equal(r.status, 0, r.output);
+  assert.match(r.output, /SUCCESS/);
+});
+
+test("promtool check metrics on the /metrics exposition", { skip }, async () => {
+  const m = createMetrics();
+  m.recordRun("ok");
+  m.recordRun("quarantined");
+  m.observeComputeSeconds(0.042);
+  m.recordRejected("oversize");
+  m.recordRejected("not-a-reason");
+  m.recordLedgerIntent("accepted");
+  m.setReadyDegraded("backpressure", true);
+  m.recordTlsHandshakeFailure();
+  m.recordAuthFailure("rewarder.run");
+  m.recordHttpResponse(200);
+  m.setLastEpochEconomics({
+    poolMinor: 1000n,
+    feeMinor: 25n,
+    payoutMinor: 974n,
+    residualMinor: 1n,
+    recipients: 2,
+  });
+  m.setOutbox(2, 30);
+  m.setInflight(3);
+  m.setInflightMax(512);
+  m.setRateLimiterTokens(199, 200);
+  const text = await m.render();
+  const r = promtool(["check", "metrics"], text);
+  assert.equal(r.status, 0, r.output);
+  // The linter really runs: a broken exposition is refused.
+  const bad = promtool(["check", "metrics"], "# TYPE x_total gauge\nx_total 1\n");
+  assert.notEqual(bad.status, 0);
+});
