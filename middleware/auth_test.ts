@@ -14,8 +14,17 @@ import { checkMaxRuns, memoryMaxRunsCounter, recordRun } from "../src/shell/caps
 import {
   decodeMacaroonV2,
   encodeMacaroonV2,
+  newMacaroonV2,
   withFirstPartyCaveat,
 } from "../src/shell/caps/macaroon_v2.ts";
+import { deriveRootKey } from "../src/shell/caps/identifier.ts";
+
+/** A token without any scope caveat (mintToken refuses to make one). */
+function scopeless(): string {
+  const root = deriveRootKey(SECRET1, "acme", 1);
+  const m = newMacaroonV2(root, new TextEncoder().encode(`v1:acme:1:${NONCE}`));
+  return addRaw(toBase64Url(encodeMacaroonV2(m)), "tenant = acme");
+}
 
 /** Appends a caveat without the CLI's well-formedness check (to forge odd tokens). */
 function addRaw(token: string, caveat: string): string {
@@ -179,7 +188,7 @@ Deno.test("401: caveat removed or reordered breaks the chain", async () => {
 
 Deno.test("403: no scope caveat grants nothing; wrong scope per route; scopes intersect", async () => {
   const s = await setup();
-  expect(await s.call("GET", "/rewarder/epochs/e1", mint(["tenant = acme"])), 403, "scope_missing");
+  expect(await s.call("GET", "/rewarder/epochs/e1", scopeless()), 403, "scope_missing");
   expect(await s.call("POST", RUN, mint(["scope = rewarder.inspect"])), 403, "scope");
   expect(await s.call("GET", "/rewarder/quarantine", mint(BASE)), 403, "scope");
   const narrowed = attenuateToken(mint(BASE), ["scope = rewarder.inspect,rewarder.quarantine"]);

@@ -20,7 +20,7 @@ export interface MintOptions {
   keyEpoch: number;
   /** Lowercase hex nonce, 8..32 bytes (random in production). */
   nonceHex: string;
-  /** First-party caveat texts in order; each must be well-formed and known. */
+  /** First-party caveat texts in order; each well-formed and known; at least one `scope`. */
   caveats: readonly string[];
 }
 
@@ -34,7 +34,12 @@ export function mintToken(options: MintOptions): string {
   if (options.caveats.length > CAVEATS_MAX) {
     throw new TypeError("Cannot mint token: too many caveats");
   }
-  options.caveats.forEach(assertWellFormedCaveat);
+  const parsed = options.caveats.map(assertWellFormedCaveat);
+  // §9: a token without a scope caveat grants nothing, but its holder could append one and
+  // gain any scope; so never mint one (see attenuation_property_test.ts).
+  if (!parsed.some((c) => c.kind === "scope")) {
+    throw new TypeError("Cannot mint token without a scope caveat");
+  }
   const rootKey = deriveRootKey(options.masterSecret, options.tenant, options.keyEpoch);
   try {
     let m = newMacaroonV2(rootKey, encoder.encode(identifier));
