@@ -4,7 +4,9 @@
  * least `thresholdBytes`. Responses marked `Cache-Control: no-transform` (the padded
  * manifest responses of pad_response.ts) are left alone so their size buckets survive.
  *
- * Note (RUNTIME-NOTES): on Bun hono/compress skips `c.text()` responses; JSON is compressed.
+ * Notes: the threshold is read from `Content-Length`; responses without one (e.g. `c.json()`)
+ * are compressed whatever their size. On Bun hono/compress skips `c.text()` responses
+ * (RUNTIME-NOTES); JSON is compressed.
  *
  * @module
  */

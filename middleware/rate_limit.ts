@@ -1,0 +1,69 @@
+/**
+ * Rate limit middleware over a shared {@link RateLimiter}: `rateLimit` takes from the
+ * instance bucket (place it before auth, seed §16), `tenantRateLimit` from the
+ * authenticated tenant's bucket (place it after auth; requests without `c.get("auth")`,
+ * i.e. public routes, pass). Empty bucket → 429 RATE_LIMITED `rate_limited` + Retry-After.
+ * Over a Unix socket there is no client address, so tenant is the only per-caller key.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { RewarderError } from "../src/core/errors.ts";
+import type { AppEnv } from "./context.ts";
+import type { RateLimiter, TakeResult } from "./rate_limiter.ts";
+
+/** Options for {@link rateLimit} and {@link tenantRateLimit}. */
+export interface RateLimitOptions {
+  /** The shared limiter (one per process) from `createRateLimiter`. */
+  limiter: RateLimiter;
+  /** Called with `rate_limited` on each rejection. */
+  onReject?: (reason: string) => void;
+}
+
+function validate(o: RateLimitOptions): void {
+  if (typeof o.limiter?.take !== "function" || typeof o.limiter.takeTenant !== "function") {
+    throw new TypeError("Cannot create rate limit as limiter is not a RateLimiter");
+  }
+}
+
+function enforce(result: TakeResult, onReject: ((reason: string) => void) | undefined): void {
+  if (result.ok) return;
+  onReject?.("rate_limited");
+  throw new RewarderError("RATE_LIMITED", "rate_limited", { retryAfterS: result.retryAfterS });
+}
+
+/**
+ * Creates the per-instance rate limit.
+ *
+ * @example
+ * ```ts
+ * const limiter = createRateLimiter({ ratePerSecondMax: 500, burstMax: 200, tenantRatePerSecondMax: 100 });
+ * app.use(rateLimit({ limiter }));
+ * ```
+ */
+export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> {
+  validate(options);
+  const { limiter, onReject } = options;
+  return async function rateLimit(_c, next) {
+    enforce(limiter.take(), onReject);
+    await next();
+  };
+}
+
+/**
+ * Creates the per-tenant rate limit; wire it after the auth middleware.
+ *
+ * @example
+ * ```ts
+ * app.use("/rewarder/*", auth(verifier), tenantRateLimit({ limiter }));
+ * ```
+ */
+export function tenantRateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> {
+  validate(options);
+  const { limiter, onReject } = options;
+  return async function tenantRateLimit(c, next) {
+    const auth = c.get("auth") as AppEnv["Variables"]["auth"] | undefined;
+    if (auth !== undefined) enforce(limiter.takeTenant(auth.tenant), onReject);
+    await next();
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * Token buckets for the rate limit middleware (seed §6: "500 RPS/instance (token bucket;
+ * burst 200); also per-tenant caps"). One instance bucket and a bounded map of per-tenant
+ * buckets, a clock injected as `nowMs`, and rates that an operator can lower at runtime
+ * (`setRates`, issue 3 item 9: incident clamps).
+ *
+ * A bucket holds at most `burst` tokens and gains `rate` tokens per second; a request takes
+ * one. The tenant map keeps at most `tenantBucketsMax` buckets; a new tenant beyond that
+ * evicts the least recently used bucket (its debt, at most one second of its rate, is
+ * forgiven — tenants are minted by the operator, so churning 10,000 of them is not cheap).
+ *
+ * @module
+ */
+
+/** Largest rate or burst accepted, per second / tokens. */
+export const RATE_LIMIT_MAX = 1_000_000;
+/** Default bound of the tenant bucket map (TENANT_BUCKETS_MAX). */
+export const TENANT_BUCKETS_MAX_DEFAULT = 10_000;
+
+/** The adjustable rates. The tenant burst equals the tenant rate (one second of it). */
+export interface Rates {
+  /** Instance refill rate, requests per second (MAX_RPS). */
+  ratePerSecondMax: number;
+  /** Instance bucket size, requests (RATE_BURST). */
+  burstMax: number;
+  /** Per-tenant refill rate and bucket size, requests per second (TENANT_RPS_MAX). */
+  tenantRatePerSecondMax: number;
+}
+
+/** Options for {@link createRateLimiter}. */
+export interface RateLimiterOptions extends Rates {
+  /** Most tenant buckets kept (default 10,000). */
+  tenantBucketsMax?: number;
+  /** Clock in ms (default `Date.now`); only differences are used. */
+  nowMs?: () => number;
+}
+
+/** Outcome of taking a token. */
+export type TakeResult = { ok: true } | { ok: false; retryAfterS: number };
+
+interface Bucket {
+  tokens: number;
+  lastMs: number;
+}
+
+/** A snapshot for metrics and /readyz. */
+export interface RateLimiterStats {
+  rates: Rates;
+  instanceTokens: number;
+  tenantBuckets: number;
+}
+
+/** Shared limiter state; create with {@link createRateLimiter}. */
+export interface RateLimiter {
+  /** Takes one token from the instance bucket. */
+  take(): TakeResult;
+  /** Takes one token from `tenant`'s bucket. */
+  takeTenant(tenant: string): TakeResult;
+  /** Replaces some rates (validated; existing buckets are clamped to the new sizes). */
+  setRates(rates: Partial<Rates>): Rates;
+  /** The current rates. */
+  rates(): Rates;
+  /** Current state for metrics. */
+  stats(): RateLimiterStats;
+}
+
+function checkInt(name: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(
+      `Cannot configure rate limiter as ${name} must be an integer in ${min}..${max}: current value is ${
+        String(v)
+      }`,
+    );
+  }
+}
+
+function validateRates(r: Rates): void {
+  checkInt("ratePerSecondMax", r.ratePerSecondMax, 1, RATE_LIMIT_MAX);
+  checkInt("burstMax", r.burstMax, 1, RATE_LIMIT_MAX);
+  checkInt("tenantRatePerSecondMax", r.tenantRatePerSecondMax, 1, RATE_LIMIT_MAX);
+}
+
+function refill(b: Bucket, nowMs: number, ratePerS: number, burst: number): void {
+  const elapsedMs = Math.max(0, nowMs - b.lastMs); // a clock going back adds nothing
+  b.tokens = Math.min(burst, b.tokens + (elapsedMs * ratePerS) / 1000);
+  b.lastMs = nowMs;
+}
+
+function takeFrom(b: Bucket, nowMs: number, ratePerS: number, burst: number): TakeResult {
+  refill(b, nowMs, ratePerS, burst);
+  if (b.tokens >= 1) {
+    b.tokens -= 1;
+    return { ok: true };
+  }
+  return { ok: false, retryAfterS: Math.max(1, Math.ceil((1 - b.tokens) / ratePerS)) };
+}
+
+/**
+ * Creates the limiter state shared by `rateLimit` and `tenantRateLimit`.
+ *
+ * @example
+ * ```ts
+ * const limiter = createRateLimiter({ ratePerSecondMax: 500, burstMax: 200, tenantRatePerSecondMax: 100 });
+ * limiter.setRates({ ratePerSecondMax: 50 }); // incident clamp
+ * ```
+ */
+export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
+  let rates: Rates = {
+    ratePerSecondMax: options.ratePerSecondMax,
+    burstMax: options.burstMax,
+    tenantRatePerSecondMax: options.tenantRatePerSecondMax,
+  };
+  validateRates(rates);
+  const bucketsMax = options.tenantBucketsMax ?? TENANT_BUCKETS_MAX_DEFAULT;
+  checkInt("tenantBucketsMax", bucketsMax, 1, RATE_LIMIT_MAX);
+  const nowMs = options.nowMs ?? Date.now;
+  const instance: Bucket = { tokens: rates.burstMax, lastMs: nowMs() };
+  const tenants = new Map<string, Bucket>();
+
+  return {
+    take: () => takeFrom(instance, nowMs(), rates.ratePerSecondMax, rates.burstMax),
+    takeTenant(tenant) {
+      const now = nowMs();
+      let b = tenants.get(tenant);
+      if (b === undefined) {
+        if (tenants.size >= bucketsMax) {
+          const oldest = tenants.keys().next();
+          if (!oldest.done) tenants.delete(oldest.value);
+        }
+        b = { tokens: rates.tenantRatePerSecondMax, lastMs: now };
+      } else {
+        tenants.delete(tenant); // re-insert below: Map order is our LRU order
+      }
+      tenants.set(tenant, b);
+      return takeFrom(b, now, rates.tenantRatePerSecondMax, rates.tenantRatePerSecondMax);
+    },
+    setRates(next) {
+      const merged: Rates = { ...rates };
+      for (const key of ["ratePerSecondMax", "burstMax", "tenantRatePerSecondMax"] as const) {
+        const v = next[key];
+        if (v !== undefined) merged[key] = v;
+      }
+      validateRates(merged);
+      const now = nowMs();
+      // Settle refills at the old rates, then clamp to the new sizes.
+      refill(instance, now, rates.ratePerSecondMax, rates.burstMax);
+      instance.tokens = Math.min(instance.tokens, merged.burstMax);
+      for (const b of tenants.values()) {
+        refill(b, now, rates.tenantRatePerSecondMax, rates.tenantRatePerSecondMax);
+        b.tokens = Math.min(b.tokens, merged.tenantRatePerSecondMax);
+      }
+      rates = merged;
+      return { ...rates };
+    },
+    rates: () => ({ ...rates }),
+    stats() {
+      refill(instance, nowMs(), rates.ratePerSecondMax, rates.burstMax);
+      return { rates: { ...rates }, instanceTokens: instance.tokens, tenantBuckets: tenants.size };
+    },
+  };
+}
