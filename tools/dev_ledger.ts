@@ -58,6 +58,7 @@ const applied = new Map<string, string>(); // key → canonical body
 const duplicates = new Map<string, number>();
 let deliveries = 0;
 const faults: Fault[] = [];
+let refusing = false;
 
 function verify(v: unknown, key: string | undefined): string | undefined {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return "schema";
@@ -132,8 +133,15 @@ async function intents(req: IncomingMessage, res: ServerResponse): Promise<void>
   const fault = faults.shift();
   if (fault === "refuse") {
     req.socket.destroy();
+    if (refusing) return;
+    refusing = true;
     server.close();
-    setTimeout(() => server.listen(port, "127.0.0.1"), REFUSE_MS);
+    server.closeAllConnections();
+    setTimeout(function reopen() {
+      if (server.listening) return setTimeout(reopen, 50); // close still draining
+      refusing = false;
+      server.listen(port, "127.0.0.1");
+    }, REFUSE_MS);
     return;
   }
   if (fault === "5xx") return send(res, 503, { error: "injected" });

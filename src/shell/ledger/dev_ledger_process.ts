@@ -1,0 +1,84 @@
+/**
+ * Test helper: starts tools/dev_ledger.ts as its own process and talks to its control API.
+ * Deno-only (tests), bounded waits.
+ *
+ * @module
+ */
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { testKeysDocument } from "./test_fixtures.ts";
+
+/** Startup wait bound for the dev ledger, ms. */
+export const DEV_LEDGER_START_TIMEOUT_MS = 20_000;
+
+/** A running dev ledger. */
+export interface DevLedger {
+  url: string;
+  stats(): Promise<
+    { deliveries: number; applied: Record<string, number>; duplicates: Record<string, number> }
+  >;
+  faults(list: string[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts the dev ledger with the test fixtures' public key. */
+export async function startDevLedger(): Promise<DevLedger> {
+  const dir = await mkdtemp(join(tmpdir(), "rw-devledger-"));
+  const keys = join(dir, "keys.json");
+  await writeFile(keys, JSON.stringify(testKeysDocument()));
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      "tools/dev_ledger.ts",
+      "--keys",
+      keys,
+      "--port",
+      "0",
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  const timer = setTimeout(() => child.kill("SIGKILL"), DEV_LEDGER_START_TIMEOUT_MS);
+  let port: number | undefined;
+  while (port === undefined) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error("Cannot start dev ledger: it exited before listening");
+    buffered += value;
+    const m = /listening (\d+)/.exec(buffered);
+    if (m) port = Number(m[1]);
+  }
+  clearTimeout(timer);
+  const drain = (async () => {
+    while (!(await reader.read()).done) { /* keep stdout flowing */ }
+  })();
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    async stats() {
+      return await (await fetch(`${url}/_stats`)).json();
+    },
+    async faults(list) {
+      const res = await fetch(`${url}/_faults`, {
+        method: "POST",
+        body: JSON.stringify({ faults: list }),
+      });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error("Cannot script dev ledger faults");
+    },
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already exited: status below still resolves
+      }
+      await child.status;
+      await drain;
+    },
+  };
+}
