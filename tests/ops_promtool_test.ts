@@ -4,6 +4,7 @@
  * exposition of `createMetrics()` passes `promtool check metrics`. Without promtool the tests
  * skip with a visible message, except under CI=true where a missing promtool fails.
  */
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -86,4 +87,34 @@ test("promtool check metrics on the /metrics exposition", { skip }, async () => 
   // The linter really runs: a broken exposition is refused.
   const bad = promtool(["check", "metrics"], "# TYPE x_total gauge\nx_total 1\n");
   assert.notEqual(bad.status, 0);
+});
+
+/** Metric names a PromQL expression reads (strings, `by (...)`, functions and vars removed). */
+function metricNames(expr: string): string[] {
+  const bare = expr
+    .replace(/"[^"]*"/g, '""')
+    .replace(/\$\w+/g, "")
+    .replace(/\b(by|without)\s*\([^)]*\)/g, "");
+  return [...bare.matchAll(/\b([a-z_:][a-z0-9_:]*_[a-z0-9_:]*)\b(?!\s*\()/g)].map((m) => m[1]!);
+}
+
+test("dashboard and alerts only read metrics that /metrics exports", async () => {
+  const text = await createMetrics().render();
+  const exported = new Set<string>();
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    exported.add(m[1]!);
+    if (m[2] === "histogram") {
+      for (const s of ["_bucket", "_sum", "_count"]) exported.add(m[1]! + s);
+    }
+  }
+  const dashboard = JSON.parse(
+    readFileSync(new URL("../ops/dashboard.json", import.meta.url), "utf8"),
+  ) as { panels: { targets?: { expr: string }[] }[] };
+  const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+  const alerts = readFileSync(ALERTS, "utf8");
+  exprs.push(...[...alerts.matchAll(/^\s+expr: (.+)$/gm)].map((m) => m[1]!));
+  assert.ok(exprs.length >= 30, `expected dashboard + alert expressions, got ${exprs.length}`);
+  const used = new Set(exprs.flatMap(metricNames));
+  assert.ok(used.has("reward_compute_latency_seconds_bucket") && used.has("outbox_depth"));
+  assert.deepEqual([...used].filter((n) => !exported.has(n)), []);
 });
