@@ -51,7 +51,7 @@ function write(value: unknown, out: string[], depth: number): void {
       write(value[i], out, depth + 1);
     }
     out.push("]");
-  } else if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+  } else if (typeof value === "object" && isPlainRecord(value)) {
     const record = value as Record<string, unknown>;
     // Default sort compares UTF-16 code units, exactly what RFC 8785 §3.2.3 asks for.
     const keys = Object.keys(record).sort();
@@ -71,4 +71,9 @@ function write(value: unknown, out: string[], depth: number): void {
   } else {
     throw new TypeError(`Cannot canonicalize value of type ${typeof value}`);
   }
+}
+
+function isPlainRecord(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }

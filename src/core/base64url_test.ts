@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { fromBase64Url, toBase64Url } from "./base64url.ts";
+
+Deno.test("base64url round-trips and matches the RFC 4648 alphabet without padding", () => {
+  assert.equal(toBase64Url(new Uint8Array([0xfb, 0xff])), "-_8");
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+      const text = toBase64Url(bytes);
+      assert.ok(!text.includes("="));
+      assert.deepEqual(fromBase64Url(text), bytes);
+      assert.equal(
+        text,
+        btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(
+          /=+$/,
+          "",
+        ),
+      );
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+Deno.test("base64url decoding is strict", () => {
+  for (const bad of ["a", "ab=", "a+b/", "ab c", "-_9"]) {
+    assert.throws(() => fromBase64Url(bad), TypeError);
+  }
+});

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { blake3 } from "./blake3.ts";
+import { leafHash, merkleProof, merkleRoot, rootFromProof, toHex } from "./merkle.ts";
+
+Deno.test("merkleRoot: empty is BLAKE3 of nothing, one leaf is itself, odd node moves up", () => {
+  assert.equal(toHex(merkleRoot([])), toHex(blake3()));
+  const a = leafHash("a", "1");
+  const b = leafHash("b", "2");
+  const c = leafHash("c", "3");
+  assert.equal(toHex(merkleRoot([a])), toHex(a));
+  const ab = blake3(new Uint8Array([1]), a, b);
+  assert.equal(toHex(merkleRoot([a, b])), toHex(ab));
+  assert.equal(toHex(merkleRoot([a, b, c])), toHex(blake3(new Uint8Array([1]), ab, c)));
+});
+
+Deno.test("leafHash is BLAKE3(0x00 || account || 0x00 || amount)", () => {
+  assert.equal(
+    toHex(leafHash("acct", "12")),
+    toHex(blake3(new TextEncoder().encode("\0acct\x0012"))),
+  );
+});
+
+Deno.test("every inclusion proof folds to the root; a tampered proof does not", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 40 }), fc.nat(), (n, pick) => {
+      const leaves = Array.from({ length: n }, (_, i) => leafHash(`acct-${i}`, String(i + 1)));
+      const root = toHex(merkleRoot(leaves));
+      const index = pick % n;
+      const proof = merkleProof(leaves, index);
+      assert.equal(rootFromProof(toHex(leaves[index]!), proof), root);
+      if (proof.length > 0) {
+        const bad = proof.map((s, i) =>
+          i === 0 ? { ...s, side: s.side === "L" ? "R" as const : "L" as const } : s
+        );
+        assert.notEqual(rootFromProof(toHex(leaves[index]!), bad), root);
+      }
+      if (n > 1) {
+        const other = toHex(leafHash(`acct-${index}`, String(index + 2)));
+        assert.notEqual(rootFromProof(other, proof), root);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
