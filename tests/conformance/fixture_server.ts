@@ -1,7 +1,7 @@
 /**
  * A tiny Hono app served through `listen()`: the stand-in for main.ts in the cross-runtime
  * conformance harness (tests/conformance/run_all.sh). Reads BIND_ADDR (default
- * 127.0.0.1:0) and prints one readiness line on stdout:
+ * 127.0.0.1:0) and TLS_CERT_PATH/TLS_KEY_PATH and LISTEN_ENGINE (node: serveNode on Deno), and prints one readiness line on stdout:
  * `listening tcp <host>:<port>` or `listening unix <path>`.
  *
  * Routes: GET /healthz, GET /echo-peer (c.env.peer), POST /echo-json (parses a JSON body,
@@ -46,8 +46,12 @@ export function buildFixtureApp(): Hono<AppEnv> {
 
 if (import.meta.main ?? true) {
   const app = buildFixtureApp();
+  const certPath = process.env.TLS_CERT_PATH;
+  const keyPath = process.env.TLS_KEY_PATH;
   await listen(app.fetch, {
     bindAddr: process.env.BIND_ADDR ?? "127.0.0.1:0",
+    engine: process.env.LISTEN_ENGINE === "node" ? "node" : "native",
+    ...(certPath !== undefined && keyPath !== undefined ? { tls: { certPath, keyPath } } : {}),
     onListen: (addr) => {
       const where = addr.transport === "unix" ? addr.path : `${addr.hostname}:${addr.port}`;
       console.log(`listening ${addr.transport} ${where}`);

@@ -19,7 +19,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 export NO_COLOR=1
 
-RUNTIMES=${RUNTIMES:-"deno bun node"}
+# deno-node: Deno running listen()'s node:http engine (LISTEN_ENGINE=node), see RUNTIMES.md.
+RUNTIMES=${RUNTIMES:-"deno deno-node bun node"}
 TRANSPORTS=${TRANSPORTS:-"tcp unix"}
 SERVER_SRC=${SERVER_SRC:-tests/conformance/fixture_server.ts}
 SERVER_BUNDLE=${SERVER_BUNDLE:-dist/fixture_server.mjs}
@@ -47,6 +48,8 @@ server_cmd() {
   case "$1" in
     deno) printf '%s\n' deno run --allow-net --allow-env --allow-read="$2" --allow-write="$2" \
       --allow-sys=uid "$SERVER_SRC" ;;
+    deno-node) printf '%s\n' env LISTEN_ENGINE=node deno run --allow-net --allow-env \
+      --allow-read="$2" --allow-write="$2" --allow-sys=uid "$SERVER_SRC" ;;
     bun) printf '%s\n' bun "$SERVER_BUNDLE" ;;
     node) printf '%s\n' node "$SERVER_BUNDLE" ;;
   esac
@@ -56,7 +59,7 @@ server_cmd() {
 run_suite() {
   local rt=$1 xml=$2 log=$3 rc
   case "$rt" in
-    deno) timeout "$SUITE_S_MAX" deno test --allow-all --reporter=junit --junit-path="$xml" \
+    deno | deno-node) timeout "$SUITE_S_MAX" deno test --allow-all --reporter=junit --junit-path="$xml" \
       tests/conformance/suite.ts >"$log" 2>&1 ;;
     bun) timeout "$SUITE_S_MAX" bun test --reporter=junit --reporter-outfile="$xml" \
       ./tests/conformance/suite.ts >"$log" 2>&1 ;;
@@ -151,7 +154,7 @@ run_combo() {
 }
 
 for rt in $RUNTIMES; do
-  if ! command -v "$rt" >/dev/null; then
+  if ! command -v "${rt%-node}" >/dev/null; then
     echo "conformance $rt: runtime not on PATH"; total_failed=$((total_failed + 1)); continue
   fi
   for tp in $TRANSPORTS; do run_combo "$rt" "$tp"; done

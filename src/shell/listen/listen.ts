@@ -43,6 +43,10 @@ export function detectRuntime(): RuntimeName {
 export async function listen(fetch: FetchHandler, opts: ListenOptions): Promise<ListenHandle> {
   switch (detectRuntime()) {
     case "deno": {
+      if (opts.engine === "node") {
+        const { serveNode } = await import("./listen_node.ts");
+        return serveNode(fetch, opts);
+      }
       const { serveDeno } = await import("./listen_deno.ts");
       return serveDeno(fetch, opts);
     }

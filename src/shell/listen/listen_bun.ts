@@ -39,7 +39,7 @@ interface BunServeOptions {
   hostname?: string;
   port?: number;
   unix?: string;
-  tls?: { cert: string; key: string };
+  tls?: { cert: string; key: string; secureOptions?: number };
   idleTimeout?: number;
   maxRequestBodySize?: number;
   development?: boolean;
@@ -48,6 +48,11 @@ interface BunServeOptions {
 interface BunGlobal {
   serve(options: BunServeOptions): BunServer;
 }
+
+/** OpenSSL `SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2` (openssl/ssl.h): Bun has
+ * no `minVersion`, but passes these flags through `tls.secureOptions`, which makes the server
+ * TLS 1.3 only (measured: `openssl s_client -tls1_2` gets alert 70 protocol_version). */
+const TLS_BELOW_1_3_OFF = 0x04000000 | 0x10000000 | 0x08000000;
 
 const PROCESS_SIGNALS: SignalHooks = {
   add: (signal: DrainSignal, handler: () => void) => process.on(signal, handler),
@@ -115,7 +120,7 @@ function serveOptions(
     ...common,
     hostname: target.hostname,
     port: target.port,
-    ...(tls !== undefined ? { tls } : {}),
+    ...(tls !== undefined ? { tls: { ...tls, secureOptions: TLS_BELOW_1_3_OFF } } : {}),
     fetch: (req, server) => fetch(req, { peer: peerOf(server, req) }),
   };
 }

@@ -44,6 +44,10 @@ export interface ListenOptions {
   /** Override listener limits (defaults in limits.ts). */
   limits?: Partial<ListenLimits>;
   logger?: ListenLogger;
+  /** Deno only: `"node"` serves through Deno's node:http compat (serveNode) instead of
+   * Deno.serve, which buys header/request timeouts and TLS 1.3 minimum (measured in
+   * docs/RUNTIMES.md). Default `"native"`. Ignored on Bun and Node. */
+  engine?: "native" | "node";
 }
 
 /** A running listener. */
