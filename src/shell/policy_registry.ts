@@ -1,0 +1,146 @@
+/**
+ * Signed policy envelopes by id and hash (contract §3, §10): from POLICY_DIR (every `*.json`
+ * file is an envelope) or from an HTTP registry (`GET <base>/<policy_id>?hash=<policy_hash>`).
+ * Envelopes are verified (hash + GOV_THRESHOLD signatures) before use or service.
+ *
+ * @module
+ */
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { RewarderError } from "../core/errors.ts";
+import {
+  type GovernanceKeys,
+  type VerifiedPolicy,
+  verifyPolicyEnvelope,
+} from "../core/policy_envelope.ts";
+import { fetchCapped, POLICY_ENVELOPE_BYTES_MAX } from "./sources.ts";
+
+/** Most policy files read from POLICY_DIR (bounds the directory scan). */
+export const POLICY_FILES_MAX = 10_000;
+/** Rescan POLICY_DIR at most this often on a miss (ms). */
+export const POLICY_RESCAN_MS_MIN = 1_000;
+
+/** A verified policy and the envelope as served. */
+export interface PolicyEntry {
+  verified: VerifiedPolicy;
+  envelope: unknown;
+}
+
+/** The policy registry the routes use. */
+export interface PolicyRegistry {
+  /** The verified policy `(policyId, policyHash)`; 404 when unknown, 400 when it fails checks. */
+  get(policyId: string, policyHash: string, signal: AbortSignal): Promise<PolicyEntry>;
+  /** The newest version of `policyId` (or the one with `hash`), as an envelope. */
+  envelope(policyId: string, hash: string | undefined, signal: AbortSignal): Promise<unknown>;
+}
+
+function rejectOf(result: ReturnType<typeof verifyPolicyEnvelope>): PolicyEntry["verified"] {
+  if (!result.ok) throw result.error;
+  return result.value;
+}
+
+/** POLICY_DIR as a registry. Bad files are skipped (and reported through `onBadFile`). */
+export function directoryPolicyRegistry(
+  dir: string,
+  gov: () => GovernanceKeys,
+  options: { nowMs: () => number; onBadFile?: (file: string, reason: string) => void },
+): PolicyRegistry {
+  let index = new Map<string, PolicyEntry[]>();
+  let scannedAtMs = -Infinity;
+
+  async function scan(): Promise<void> {
+    const next = new Map<string, PolicyEntry[]>();
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) =>
+      n.endsWith(".json")
+    ).sort();
+    for (const name of names.slice(0, POLICY_FILES_MAX)) {
+      const path = join(dir, name);
+      const info = await stat(path).catch(() => null);
+      if (info === null || !info.isFile() || info.size > POLICY_ENVELOPE_BYTES_MAX) continue;
+      let envelope: unknown;
+      try {
+        envelope = JSON.parse(await readFile(path, "utf8"));
+      } catch {
+        options.onBadFile?.(name, "json");
+        continue;
+      }
+      const result = verifyPolicyEnvelope(envelope, gov());
+      if (!result.ok) {
+        options.onBadFile?.(name, result.error.reason);
+        continue;
+      }
+      const list = next.get(result.value.policy.policyId) ?? [];
+      if (!list.some((e) => e.verified.policyHash === result.value.policyHash)) {
+        list.push({ verified: result.value, envelope });
+      }
+      next.set(result.value.policy.policyId, list);
+    }
+    index = next;
+    scannedAtMs = options.nowMs();
+  }
+
+  async function lookup(policyId: string): Promise<PolicyEntry[]> {
+    if (!index.has(policyId) && options.nowMs() - scannedAtMs >= POLICY_RESCAN_MS_MIN) await scan();
+    return index.get(policyId) ?? [];
+  }
+
+  return {
+    async get(policyId, policyHash) {
+      let entry = (await lookup(policyId)).find((e) => e.verified.policyHash === policyHash);
+      if (!entry && options.nowMs() - scannedAtMs >= POLICY_RESCAN_MS_MIN) {
+        await scan();
+        entry = (index.get(policyId) ?? []).find((e) => e.verified.policyHash === policyHash);
+      }
+      if (!entry) throw new RewarderError("NOT_FOUND", "unknown_policy");
+      return entry;
+    },
+    async envelope(policyId, hash) {
+      const list = await lookup(policyId);
+      const entry = hash === undefined
+        ? [...list].sort((a, b) => b.verified.policy.version - a.verified.policy.version)[0]
+        : list.find((e) => e.verified.policyHash === hash);
+      if (!entry) throw new RewarderError("NOT_FOUND", "unknown_policy");
+      return entry.envelope;
+    },
+  };
+}
+
+/** An HTTP policy registry: read-only, own deadline, capped size, envelope verified here. */
+export function httpPolicyRegistry(
+  baseUrl: string,
+  gov: () => GovernanceKeys,
+  options: { attemptMs: number },
+): PolicyRegistry {
+  async function fetchEnvelope(
+    policyId: string,
+    hash: string | undefined,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const url = `${baseUrl.replace(/\/$/, "")}/${encodeURIComponent(policyId)}` +
+      (hash === undefined ? "" : `?hash=${encodeURIComponent(hash)}`);
+    const bytes = await fetchCapped(url, {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(options.attemptMs)]),
+      bytesMax: POLICY_ENVELOPE_BYTES_MAX,
+    });
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      throw new RewarderError("DEPENDENCY_UNAVAILABLE", "source_malformed", { retryAfterS: 5 });
+    }
+  }
+  return {
+    async get(policyId, policyHash, signal) {
+      const envelope = await fetchEnvelope(policyId, policyHash, signal);
+      const verified = rejectOf(verifyPolicyEnvelope(envelope, gov()));
+      if (verified.policyHash !== policyHash || verified.policy.policyId !== policyId) {
+        throw new RewarderError("BAD_REQUEST", "policy_hash");
+      }
+      return { verified, envelope };
+    },
+    async envelope(policyId, hash, signal) {
+      const envelope = await fetchEnvelope(policyId, hash, signal);
+      rejectOf(verifyPolicyEnvelope(envelope, gov()));
+      return envelope;
+    },
+  };
+}
