@@ -1,0 +1,69 @@
+/**
+ * Operational routes: health, readiness with causes, metrics, version, published keys,
+ * quarantine-only mode, and the generated contract documents.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { z } from "zod";
+import { schemaError } from "../src/core/zod_issue.ts";
+import { badRequest } from "../src/core/errors.ts";
+import type { AppServices } from "../src/app_services.ts";
+import type { AppEnv } from "../middleware/context.ts";
+import type { ConcurrencyLimitHandler } from "../middleware/concurrency.ts";
+import { computeBodySchema, quarantineSchema } from "./schemas.ts";
+
+/** Instance-bucket fill below which `/readyz` reports `quota` (fraction of burst). */
+export const QUOTA_LOW_RATIO = 0.05;
+
+/** `/readyz`: 200 or 503 with causes; also updates `readyz_degraded{cause}`. */
+export function readyHandler(s: AppServices, concurrency: ConcurrencyLimitHandler) {
+  const known = ["backpressure", "dep_outage", "quota", "store", "keys", "outbox"];
+  return async function readyz(c: Context<AppEnv>): Promise<Response> {
+    const causes = new Set(await s.readinessCauses());
+    if (concurrency.nearCap()) causes.add("backpressure");
+    const stats = s.limiter.stats();
+    if (stats.instanceTokens < stats.rates.burstMax * QUOTA_LOW_RATIO) causes.add("quota");
+    if (s.keyRing.status() !== "ok") causes.add("keys");
+    for (const cause of known) s.metrics.setReadyDegraded(cause, causes.has(cause));
+    s.metrics.setInflight(concurrency.inflight());
+    s.metrics.setRateLimiterTokens(stats.instanceTokens, stats.rates.burstMax);
+    const list = [...causes].sort();
+    c.header("Cache-Control", "no-store");
+    return list.length === 0
+      ? c.json({ ready: true })
+      : c.json({ ready: false, causes: list }, 503);
+  };
+}
+
+/** `GET`/`PUT /rewarder/quarantine`. */
+export function quarantineHandlers(s: AppServices) {
+  return {
+    get(c: Context<AppEnv>): Response {
+      return c.json({ quarantine_only: s.registry.quarantineOnly() });
+    },
+    async put(c: Context<AppEnv>): Promise<Response> {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(await c.req.text());
+      } catch {
+        throw badRequest("schema", "$");
+      }
+      const parsed = quarantineSchema.safeParse(doc);
+      if (!parsed.success) throw schemaError(parsed.error);
+      await s.registry.setQuarantineOnly(parsed.data.quarantine_only);
+      s.audit({
+        event: "quarantine_mode_changed",
+        tenant: c.get("auth").tenant,
+        corr_id: c.get("corrId"),
+        outcome: parsed.data.quarantine_only ? "on" : "off",
+      });
+      return c.json({ quarantine_only: s.registry.quarantineOnly() });
+    },
+  };
+}
+
+/** JSON Schema of the compute body, generated from the zod schema. */
+export function computeJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(computeBodySchema, { target: "draft-2020-12" }) as Record<string, unknown>;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite (the README's test command runs this through `deno task test`):
+# formatting, lint and type check; every Deno test; the cross-runtime conformance suite; the
+# protocol model. Each extra suite prints one `suite: N passed, N failed` line; `deno test`
+# prints its own summary. Exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export NO_COLOR=1
+status=0
+checks_passed=0; checks_failed=0
+run_check() {
+  local name=$1; shift
+  if "$@"; then checks_passed=$((checks_passed + 1)); else echo "check failed: $name"; checks_failed=$((checks_failed + 1)); status=1; fi
+}
+run_check fmt deno fmt --check
+run_check lint deno lint
+run_check typecheck deno check .
+echo "suite: ${checks_passed} passed, ${checks_failed} failed"
+
+deno test --allow-all --parallel --unstable-no-legacy-abort || status=1
+
+for suite in tests/conformance/run_all.sh model/check.sh; do
+  [ -x "$suite" ] || [ -f "$suite" ] || continue
+  bash "$suite" || status=1
+done
+exit $status

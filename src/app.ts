@@ -1,0 +1,255 @@
+/**
+ * The Hono app: the seed's middleware stack (§16 order) around the routes of contract §10.
+ * No runtime-specific side effects at import time: it deploys to an edge runtime as is
+ * (READ_ONLY=1 registers only the GET routes).
+ *
+ * @module
+ */
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { auth } from "../middleware/auth.ts";
+import { bodyCap } from "../middleware/body_cap.ts";
+import { compression } from "../middleware/compression.ts";
+import { concurrencyLimit, type ConcurrencyLimitHandler } from "../middleware/concurrency.ts";
+import type { AppEnv } from "../middleware/context.ts";
+import { contentType } from "../middleware/content_type.ts";
+import { corrId } from "../middleware/corr_id.ts";
+import { decompress } from "../middleware/decompress.ts";
+import { errorBoundary, errorHandler, notFoundHandler } from "../middleware/error_mapper.ts";
+import { rateLimit, tenantRateLimit } from "../middleware/rate_limit.ts";
+import { secureHeaders } from "../middleware/secure_headers.ts";
+import { timeout } from "../middleware/timeout.ts";
+import { computeHandler } from "../routes/compute.ts";
+import {
+  epochHandler,
+  policyHandler,
+  proofHandler,
+  runHandler,
+  runsHandler,
+} from "../routes/inspect.ts";
+import { computeJsonSchema, quarantineHandlers, readyHandler } from "../routes/ops.ts";
+import {
+  computeBodySchema,
+  envelopeSchema,
+  keysSchema,
+  proofSchema,
+  quarantineSchema,
+  readySchema,
+  runAnswerSchema,
+  runRecordSchema,
+  runsAnswerSchema,
+} from "../routes/schemas.ts";
+import type { AppServices } from "./app_services.ts";
+import { openApiDocument, type RouteDoc } from "./openapi.ts";
+
+type Handler = (c: Context<AppEnv>) => Promise<Response> | Response;
+
+interface Route extends RouteDoc {
+  honoPath: string;
+  handler: Handler;
+  /** Mutating routes are absent in READ_ONLY mode. */
+  write?: boolean;
+}
+
+/** Builds the app and returns it with the concurrency limiter (for readiness and tests). */
+export function buildApp(
+  s: AppServices,
+): { app: Hono<AppEnv>; concurrency: ConcurrencyLimitHandler } {
+  const c = s.config;
+  const onReject = (reason: string) => s.metrics.recordRejected(reason);
+  const concurrency = concurrencyLimit({ inflightMax: c.inflightMax, onReject });
+  const q = quarantineHandlers(s);
+
+  const routes: Route[] = [
+    {
+      method: "post",
+      path: "/rewarder/epochs/{epoch_id}/compute",
+      honoPath: "/rewarder/epochs/:epoch_id/compute",
+      scope: "rewarder.run",
+      summary: "Compute, seal and record an epoch's run",
+      body: computeBodySchema,
+      answer: runRecordSchema,
+      handler: computeHandler(s),
+      write: true,
+    },
+    {
+      method: "get",
+      path: "/rewarder/epochs/{epoch_id}",
+      honoPath: "/rewarder/epochs/:epoch_id",
+      scope: "rewarder.inspect",
+      summary: "Sealed envelope of the epoch's committed run",
+      answer: envelopeSchema,
+      handler: epochHandler(s),
+    },
+    {
+      method: "get",
+      path: "/rewarder/epochs/{epoch_id}/proofs/{account}",
+      honoPath: "/rewarder/epochs/:epoch_id/proofs/:account",
+      scope: "rewarder.inspect",
+      summary: "One recipient's payout inclusion proof",
+      answer: proofSchema,
+      handler: proofHandler(s),
+    },
+    {
+      method: "get",
+      path: "/rewarder/runs/{run_key}",
+      honoPath: "/rewarder/runs/:run_key",
+      scope: "rewarder.inspect",
+      summary: "A run record and its envelope",
+      answer: runAnswerSchema,
+      handler: runHandler(s),
+    },
+    {
+      method: "get",
+      path: "/rewarder/runs",
+      honoPath: "/rewarder/runs",
+      scope: "rewarder.inspect",
+      summary: "Runs by epoch, policy hash, inputs CID or status (paginated)",
+      answer: runsAnswerSchema,
+      handler: runsHandler(s),
+    },
+    {
+      method: "get",
+      path: "/rewarder/policy/{policy_id}",
+      honoPath: "/rewarder/policy/:policy_id",
+      scope: "rewarder.inspect",
+      summary: "Signed policy envelope (newest, or ?hash=)",
+      handler: policyHandler(s),
+    },
+    {
+      method: "get",
+      path: "/rewarder/keys",
+      honoPath: "/rewarder/keys",
+      scope: null,
+      summary: "Published manifest verification keys",
+      answer: keysSchema,
+      handler: (ctx) => ctx.json({ keys: s.signer.published() }),
+    },
+    {
+      method: "get",
+      path: "/rewarder/quarantine",
+      honoPath: "/rewarder/quarantine",
+      scope: "rewarder.quarantine",
+      summary: "Quarantine-only mode",
+      answer: quarantineSchema,
+      handler: q.get,
+    },
+    {
+      method: "put",
+      path: "/rewarder/quarantine",
+      honoPath: "/rewarder/quarantine",
+      scope: "rewarder.quarantine",
+      summary: "Enter or leave quarantine-only mode",
+      body: quarantineSchema,
+      answer: quarantineSchema,
+      handler: q.put,
+      write: true,
+    },
+    {
+      method: "get",
+      path: "/healthz",
+      honoPath: "/healthz",
+      scope: null,
+      summary: "Liveness",
+      handler: (ctx) => ctx.json({ ok: true }),
+    },
+    {
+      method: "get",
+      path: "/readyz",
+      honoPath: "/readyz",
+      scope: null,
+      summary: "Readiness with causes",
+      answer: readySchema,
+      handler: readyHandler(s, concurrency),
+    },
+    {
+      method: "get",
+      path: "/metrics",
+      honoPath: "/metrics",
+      scope: null,
+      summary: "Prometheus metrics",
+      handler: async (ctx) =>
+        ctx.body(await s.metrics.render(), 200, { "Content-Type": s.metrics.contentType }),
+    },
+    {
+      method: "get",
+      path: "/version",
+      honoPath: "/version",
+      scope: null,
+      summary: "Service and contract version",
+      handler: (ctx) => ctx.json({ service: "svc-rewarder", version: s.version, contract: "v1" }),
+    },
+    {
+      method: "get",
+      path: "/schema/compute.json",
+      honoPath: "/schema/compute.json",
+      scope: null,
+      summary: "JSON Schema of the compute body",
+      handler: (ctx) => ctx.json(computeJsonSchema()),
+    },
+  ];
+  const active = routes.filter((r) => !(c.readOnly && r.write));
+  const openapi = openApiDocument(active, s.version);
+  active.push({
+    method: "get",
+    path: "/openapi.json",
+    honoPath: "/openapi.json",
+    scope: null,
+    summary: "This document",
+    handler: (ctx) => ctx.json(openapi),
+  });
+
+  const app = new Hono<AppEnv>();
+  app.onError(errorHandler({ jitterMsMax: c.errorJitterMsMax, onReject }));
+  app.notFound(notFoundHandler({ jitterMsMax: c.errorJitterMsMax, onReject }));
+  app.use(errorBoundary());
+  app.use(countResponses(s));
+  app.use(corrId());
+  app.use(secureHeaders());
+  app.use(compression());
+  // Edge caps apply to the service surface; probes (/healthz, /readyz, /metrics) stay cheap
+  // and answer even when the service is saturated.
+  app.use(
+    "/rewarder/*",
+    bodyCap({ bodyBytesMax: c.reqBodyBytesMax, readTimeoutMs: c.requestTimeoutMs, onReject }),
+  );
+  app.use(
+    "/rewarder/*",
+    decompress({
+      bodyBytesMax: c.reqBodyBytesMax,
+      inflatedBytesMax: c.postInflateBytesMax,
+      ratioMax: c.decompRatioMax,
+      onReject,
+    }),
+  );
+  app.use("/rewarder/*", contentType({ onReject }));
+  app.use("/rewarder/*", timeout({ timeoutMs: c.requestTimeoutMs, onReject }));
+  app.use("/rewarder/*", concurrency);
+  app.use("/rewarder/*", rateLimit({ limiter: s.limiter, onReject }));
+
+  for (const r of active) {
+    const chain: MiddlewareHandler<AppEnv>[] = [];
+    if (r.scope !== null) {
+      const scope = r.scope;
+      chain.push(auth({
+        keyRing: s.keyRing,
+        scopeFor: () => scope,
+        nowMs: s.nowMs,
+        onFailure: (sc, reason) => {
+          s.metrics.recordAuthFailure(sc);
+          s.metrics.recordRejected("unauth");
+          s.audit({ event: "token_rejected", tenant: "-", corr_id: "-", outcome: reason });
+        },
+      }));
+      chain.push(tenantRateLimit({ limiter: s.limiter, onReject }));
+    }
+    app.on([r.method.toUpperCase()], [r.honoPath], ...chain, r.handler);
+  }
+  return { app, concurrency };
+}
+
+function countResponses(s: AppServices): MiddlewareHandler<AppEnv> {
+  return async function responseCounter(ctx, next) {
+    await next();
+    s.metrics.recordHttpResponse(ctx.res.status);
+  };
+}

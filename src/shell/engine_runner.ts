@@ -1,0 +1,92 @@
+/**
+ * Runs engine jobs on a dedicated Worker (Deno and Bun) with a bounded queue, or inline where
+ * Workers are unavailable (Node bundle: the loop then blocks for the job's duration, which
+ * the cost guard bounds). One worker: this is a 2-core machine and the request loop needs
+ * the other core.
+ *
+ * @module
+ */
+import { RewarderError } from "../core/errors.ts";
+import type { ComputeOutput } from "../core/compute.ts";
+import { type EngineAnswer, type EngineJob, errorOfAnswer, runEngineJob } from "./engine_worker.ts";
+
+/** Jobs waiting for the worker beyond the running one; more → 503 OVERLOADED. */
+export const ENGINE_QUEUE_MAX = 8;
+
+/** The runner. */
+export interface EngineRunner {
+  run(job: Omit<EngineJob, "id">, signal: AbortSignal): Promise<ComputeOutput>;
+  close(): void;
+}
+
+/** Creates a runner; `useWorker: false` forces inline execution. */
+export function createEngineRunner(options: { useWorker: boolean }): EngineRunner {
+  if (!options.useWorker || typeof Worker === "undefined") {
+    return {
+      run(job) {
+        const answer = runEngineJob({ ...job, id: 0 });
+        return answer.ok ? Promise.resolve(answer.value) : Promise.reject(errorOfAnswer(answer));
+      },
+      close() {},
+    };
+  }
+  let worker: Worker | undefined;
+  let nextId = 1;
+  const pending = new Map<
+    number,
+    { resolve: (v: ComputeOutput) => void; reject: (e: unknown) => void }
+  >();
+
+  function spawn(): Worker {
+    const w = new Worker(new URL("./engine_worker.ts", import.meta.url).href, { type: "module" });
+    w.onmessage = (event: MessageEvent<EngineAnswer>) => {
+      const waiter = pending.get(event.data.id);
+      if (!waiter) return;
+      pending.delete(event.data.id);
+      if (event.data.ok) waiter.resolve(event.data.value);
+      else waiter.reject(errorOfAnswer(event.data));
+    };
+    w.onerror = (event) => {
+      event.preventDefault?.();
+      for (const waiter of pending.values()) waiter.reject(new RewarderError("INTERNAL", "engine"));
+      pending.clear();
+      worker = undefined;
+    };
+    return w;
+  }
+
+  // Spawn now and warm the module graph (zod, hash-wasm compile) so the first compute does
+  // not pay the worker's cold start inside its request deadline.
+  worker = spawn();
+  worker.postMessage({
+    id: 0,
+    epochId: "",
+    inputsBytes: new Uint8Array(0),
+    expectedInputsCid: "",
+    policyDocument: null,
+    policyHash: "",
+    salt: "",
+  });
+
+  return {
+    run(job, signal) {
+      if (pending.size > ENGINE_QUEUE_MAX) {
+        return Promise.reject(new RewarderError("OVERLOADED", "engine_queue", { retryAfterS: 2 }));
+      }
+      worker ??= spawn();
+      const id = nextId++;
+      return new Promise<ComputeOutput>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        signal.addEventListener("abort", () => {
+          // The worker finishes the job (pure, bounded by the cost guard); we stop waiting.
+          if (pending.delete(id)) reject(signal.reason ?? new RewarderError("TIMEOUT", "timeout"));
+        }, { once: true });
+        worker!.postMessage({ ...job, id }, [job.inputsBytes.buffer as ArrayBuffer]);
+      });
+    },
+    close() {
+      worker?.terminate();
+      worker = undefined;
+    },
+  };
+}

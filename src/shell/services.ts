@@ -1,0 +1,219 @@
+/**
+ * Builds the real components from the configuration (the imperative shell's wiring): key
+ * rings, store, registry, ledger target, outbox dispatcher, sources, signer, engine runner,
+ * metrics and audit sink.
+ *
+ * @module
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createRateLimiter } from "../../middleware/rate_limiter.ts";
+import type { AppServices } from "../app_services.ts";
+import { createStdoutAuditSink, openFileAuditSink } from "./audit.ts";
+import { attenuateForLedger } from "./caps/egress.ts";
+import { openKeyRing } from "./caps/key_file.ts";
+import { type Config } from "./config.ts";
+import { createEngineRunner } from "./engine_runner.ts";
+import { parseGovernanceKeys, readPublicJson, readSecretFile } from "./key_files.ts";
+import { createHttpLedgerTarget } from "./ledger/http_ledger_target.ts";
+import { openJournalLedgerTarget } from "./ledger/journal_ledger_target.ts";
+import type { LedgerTarget } from "./ledger/ledger_target.ts";
+import { getLogger } from "./log.ts";
+import { createMetrics } from "./metrics.ts";
+import { createOutboxDispatcher, type OutboxDispatcher } from "./outbox/dispatcher.ts";
+import { directoryPolicyRegistry, httpPolicyRegistry } from "./policy_registry.ts";
+import { createRunRegistry } from "./registry/run_registry.ts";
+import { loadSigner } from "./signer.ts";
+import { httpInputsSource, localInputsSource } from "./sources.ts";
+import { createAtRestCipher, readAtRestKey } from "./store/at_rest_cipher.ts";
+import { openFileRunStore } from "./store/file_run_store.ts";
+import { createMemoryRunStore } from "./store/memory_run_store.ts";
+import type { RunStore } from "./store/run_store.ts";
+
+/** Egress token lifetime for ledger intents (≤ 30 days, contract §9). */
+export const LEDGER_TOKEN_TTL_MS = 24 * 3600 * 1000;
+/** Outbox polling interval (ms). */
+export const DISPATCH_INTERVAL_MS = 500;
+
+/** Resolved key paths (from config, or from the development bootstrap). */
+export interface KeyPaths {
+  capsKeysPath: string;
+  signingKeysDir: string;
+  govKeysPath: string;
+  atRestKeyPath: string | undefined;
+}
+
+/** Test-only crash points, enabled by REWARDER_TEST_CRASH_AT=<step> (never in production). */
+function faultHook(env: Record<string, string | undefined>, production: boolean) {
+  const step = env.REWARDER_TEST_CRASH_AT;
+  if (!step || production) return undefined;
+  return (at: string) => {
+    if (at === step) {
+      // deno-lint-ignore no-explicit-any
+      (globalThis as any).process?.exit?.(137);
+    }
+  };
+}
+
+/** Builds every component; `close()` stops the background work. */
+export async function buildServices(
+  config: Config,
+  paths: KeyPaths,
+  options: { version: string; env: Record<string, string | undefined>; nowMs?: () => number },
+): Promise<{ services: AppServices; dispatcher: OutboxDispatcher; close: () => Promise<void> }> {
+  const nowMs = options.nowMs ?? Date.now;
+  const log = getLogger("service");
+  const keyRing = await openKeyRing({ path: paths.capsKeysPath });
+  const stopKeyTimer = keyRing.startTimer();
+  const govDoc = parseGovernanceKeys(await readPublicJson(paths.govKeysPath));
+  const gov = { threshold: config.govThreshold ?? govDoc.threshold, keys: govDoc.keys };
+  const signer = await loadSigner(paths.signingKeysDir, { requirePq: config.requirePq });
+
+  let store: RunStore;
+  let cipher;
+  if (config.store === "memory") {
+    store = createMemoryRunStore();
+  } else if (config.store === "file") {
+    if (!paths.atRestKeyPath) {
+      throw new Error("Cannot open the file store: no at-rest key (AT_REST_KEY_PATH)");
+    }
+    cipher = createAtRestCipher(await readAtRestKey(paths.atRestKeyPath));
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    store = await openFileRunStore({ dataDir: config.dataDir, cipher, nowMs });
+  } else {
+    throw new Error("Cannot open the postgres store: not built yet (issue 8)");
+  }
+
+  const fault = faultHook(options.env, config.production);
+  const registry = await createRunRegistry({
+    store,
+    nowMs,
+    quarantineOnly: config.quarantineOnly,
+    ...(fault ? { faultHook: fault } : {}),
+  });
+
+  let target: LedgerTarget;
+  if (config.ledgerUrl) {
+    const ledgerToken = config.ledgerTokenPath
+      ? new TextDecoder().decode(await readSecretFile(config.ledgerTokenPath)).trim()
+      : undefined;
+    target = createHttpLedgerTarget({
+      ledgerUrl: config.ledgerUrl,
+      connectTimeoutMs: config.downstreamConnectMs,
+      tokenFor: (intent) =>
+        Promise.resolve(
+          ledgerToken === undefined ? undefined : attenuateForLedger(ledgerToken, {
+            tenant: intent.tenant,
+            runKey: intent.run_key,
+            nowMs: nowMs(),
+            ttlMs: LEDGER_TOKEN_TTL_MS,
+          }),
+        ),
+    });
+  } else {
+    target = await openJournalLedgerTarget(
+      config.store === "memory" || !cipher
+        ? {}
+        : { path: join(config.dataDir, "settlement-journal.log"), cipher },
+    );
+  }
+  const metrics = createMetrics();
+  metrics.setInflightMax(config.inflightMax);
+  const dispatcher = createOutboxDispatcher({
+    store,
+    target,
+    nowMs,
+    paused: () => registry.quarantineOnly(),
+    retriesMax: config.ledgerRetriesMax,
+    attemptTimeoutMs: config.downstreamAttemptMs,
+    onResult: (r) => {
+      metrics.recordLedgerIntent(
+        r.result === "accepted"
+          ? "accepted"
+          : r.result === "duplicate"
+          ? "dup"
+          : r.result === "conflict"
+          ? "conflict"
+          : "error",
+      );
+      if (r.result !== "retry_later") {
+        audit({
+          event: "intent_acknowledged",
+          tenant: r.tenant,
+          corr_id: "-",
+          run_key: r.runKey,
+          outcome: r.result,
+        });
+      }
+    },
+    ...(fault ? { faultHook: fault } : {}),
+  });
+
+  const auditSink = config.amnesia || config.store === "memory"
+    ? createStdoutAuditSink({ nowMs })
+    : await openFileAuditSink({ path: join(config.dataDir, "audit.jsonl"), nowMs });
+  const audit: AppServices["audit"] = (entry) => {
+    auditSink.append(entry).catch((err) =>
+      log.error("audit append failed", { reason: String(err?.message ?? err) })
+    );
+  };
+
+  const services: AppServices = {
+    config,
+    nowMs,
+    keyRing,
+    registry,
+    store,
+    policies: config.policySource.kind === "http"
+      ? httpPolicyRegistry(config.policySource.baseUrl, () => gov, {
+        attemptMs: config.downstreamAttemptMs,
+      })
+      : directoryPolicyRegistry(config.policyDir, () => gov, {
+        nowMs,
+        onBadFile: (file, reason) => log.warn("policy file refused", { file, reason }),
+      }),
+    inputs: config.inputsSource.kind === "http"
+      ? httpInputsSource(config.inputsSource.baseUrl, { attemptMs: config.downstreamAttemptMs })
+      : localInputsSource(config.dataDir),
+    signer,
+    engine: createEngineRunner({ useWorker: "Deno" in globalThis || "Bun" in globalThis }),
+    metrics,
+    limiter: createRateLimiter({
+      ratePerSecondMax: config.ratePerSecondMax,
+      burstMax: config.burstMax,
+      tenantRatePerSecondMax: config.tenantRatePerSecondMax,
+      tenantBucketsMax: config.tenantBucketsMax,
+    }),
+    audit,
+    readinessCauses: async () => {
+      const causes: string[] = [];
+      if (dispatcher.breakerOpen()) causes.push("dep_outage");
+      if ((await store.health()) !== "ok") causes.push("store");
+      const ageMs = await dispatcher.oldestPendingAgeMs();
+      metrics.setOutbox(await dispatcher.depth(), ageMs / 1000);
+      return causes;
+    },
+    version: options.version,
+  };
+  if (!config.readOnly) dispatcher.start(DISPATCH_INTERVAL_MS);
+  return {
+    services,
+    dispatcher,
+    close: async () => {
+      stopKeyTimer();
+      await dispatcher.stop();
+      services.engine.close();
+      await auditSink.close();
+      await store.close();
+    },
+  };
+}
+
+/** Reads the package version (for /version). */
+export async function packageVersion(root: URL): Promise<string> {
+  try {
+    return JSON.parse(await readFile(new URL("package.json", root), "utf8")).version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
