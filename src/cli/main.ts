@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import { RewarderError } from "../core/errors.ts";
 import { KeyFileError } from "../shell/key_files.ts";
@@ -19,6 +20,24 @@ import {
   verifyCommand,
   verifyProofCommand,
 } from "./engine_commands.ts";
+import { runAuditVerify } from "./audit_verify.ts";
+import { runTokenCommand } from "./token_commands.ts";
+
+async function readStdin(): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Uint8Array);
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+function tokenCommand(name: string) {
+  return (args: readonly string[], io: CliIo) =>
+    runTokenCommand(name, args, {
+      stdout: io.stdout,
+      stderr: io.stderr,
+      readStdin,
+      nowMs: Date.now,
+    });
+}
 
 /** One command: its usage line and its runner. */
 interface Command {
@@ -48,6 +67,23 @@ const COMMANDS: Record<string, Command> = {
   },
   "gov-pubkey": { usage: "gov-pubkey --key <file>", run: govPubkeyCommand },
   "cas-put": { usage: "cas-put <file> [--data-dir <dir>]", run: casPutCommand },
+  "token-mint": {
+    usage:
+      "token-mint --keys <caps key file> --tenant <t> --scope <a,b> [--ttl <s>] [--epoch <n>] [--ip <cidr,...>] [--max-runs <n>]",
+    run: tokenCommand("token-mint"),
+  },
+  "token-attenuate": {
+    usage: 'token-attenuate --token-file <file|-> --caveat "<name op value>" [--caveat ...]',
+    run: tokenCommand("token-attenuate"),
+  },
+  "token-inspect": {
+    usage: "token-inspect --token-file <file|->",
+    run: tokenCommand("token-inspect"),
+  },
+  "audit-verify": {
+    usage: "audit-verify --file <audit.jsonl> [--expect-head <b3:...>] [--expect-lines <n>]",
+    run: runAuditVerify,
+  },
 };
 
 /** Registers more commands (token and audit commands live in their own modules). */
