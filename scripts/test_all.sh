@@ -6,6 +6,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1
+# Bun runs the cross-runtime conformance suite; install it beside Deno when missing.
+export PATH="$PWD/.tools/node_modules/.bin:$PATH"
+if ! command -v bun >/dev/null 2>&1; then
+  npm install --prefix .tools --no-save --no-audit --no-fund bun@1.4.5 >/dev/null 2>&1 || echo "note: could not install bun"
+fi
 status=0
 checks_passed=0; checks_failed=0
 run_check() {

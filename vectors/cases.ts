@@ -302,6 +302,16 @@ export const VECTOR_CASES: VectorCase[] = [
     expect: { error: "schema" },
   },
   {
+    name: "duplicate-json-key-rejected",
+    why: "A repeated object key (JSON.parse would keep the last, other parsers the first): " +
+      "refused so that no two implementations can read one CID differently",
+    epochId: "dupkey",
+    inputs: '{"schema":"svc-rewarder.inputs.v1","epoch_id":"dupkey","asset":"roc",' +
+      '"pool_minor":"10","pool_minor":"1000000","entries":[{"account":"a","metrics":{"votes":"1"}}]}',
+    policy: policy({}),
+    expect: { error: "schema" },
+  },
+  {
     name: "missing-pool-rejected",
     why: "Policy takes the pool from inputs that carry none: 400 pool_missing",
     epochId: "nopool",

@@ -11,6 +11,7 @@ import { badRequest, type Result } from "./errors.ts";
 import { ACCOUNT_PATTERN, ASSET_PATTERN, EPOCH_ID_PATTERN, METRIC_PATTERN } from "./ids.ts";
 import { ENTRIES_MAX, JSON_INT_MAX, METRICS_PER_ENTRY_MAX } from "./limits.ts";
 import { isMoney } from "./money.ts";
+import { parseStrictJson } from "./strict_json.ts";
 import { schemaError } from "./zod_issue.ts";
 
 /** A money string (contract §1). */
@@ -85,14 +86,9 @@ export interface ParsedInputs {
  * top-level `schema` key (contract §2).
  */
 export function parseInputs(bytes: Uint8Array | string): Result<ParsedInputs> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(
-      typeof bytes === "string" ? bytes : new TextDecoder("utf-8", { fatal: true }).decode(bytes),
-    );
-  } catch {
-    return { ok: false, error: badRequest("schema", "$") };
-  }
+  const parsed = parseStrictJson(bytes);
+  if (!parsed.ok) return { ok: false, error: badRequest("schema", "$") };
+  const doc = parsed.value;
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     return { ok: false, error: badRequest("schema", "$") };
   }

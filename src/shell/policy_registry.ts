@@ -8,6 +8,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { RewarderError } from "../core/errors.ts";
+import { parseStrictJson } from "../core/strict_json.ts";
 import {
   type GovernanceKeys,
   type VerifiedPolicy,
@@ -57,13 +58,12 @@ export function directoryPolicyRegistry(
       const path = join(dir, name);
       const info = await stat(path).catch(() => null);
       if (info === null || !info.isFile() || info.size > POLICY_ENVELOPE_BYTES_MAX) continue;
-      let envelope: unknown;
-      try {
-        envelope = JSON.parse(await readFile(path, "utf8"));
-      } catch {
+      const parsed = parseStrictJson(new Uint8Array(await readFile(path)));
+      if (!parsed.ok) {
         options.onBadFile?.(name, "json");
         continue;
       }
+      const envelope = parsed.value;
       const result = verifyPolicyEnvelope(envelope, gov());
       if (!result.ok) {
         options.onBadFile?.(name, result.error.reason);
@@ -122,11 +122,11 @@ export function httpPolicyRegistry(
       signal: AbortSignal.any([signal, AbortSignal.timeout(options.attemptMs)]),
       bytesMax: POLICY_ENVELOPE_BYTES_MAX,
     });
-    try {
-      return JSON.parse(new TextDecoder().decode(bytes));
-    } catch {
+    const parsed = parseStrictJson(bytes);
+    if (!parsed.ok) {
       throw new RewarderError("DEPENDENCY_UNAVAILABLE", "source_malformed", { retryAfterS: 5 });
     }
+    return parsed.value;
   }
   return {
     async get(policyId, policyHash, signal) {
