@@ -4,7 +4,9 @@
  *
  * Formats:
  * - signing key: `{"kid":"k1","alg":"ed25519","private_key":"<b64url 32-byte seed>"}`
- *   or `{"kid":"pq1","alg":"ml-dsa-65","private_key":"<b64url 32-byte keygen seed>"}`;
+ *   or `{"kid":"pq1","alg":"ml-dsa-65","private_key":"<b64url 32-byte keygen seed>"}`, with
+ *   optional `"status":"active"|"retired"|"revoked"` (default active) and
+ *   `"not_before":"<RFC 3339 UTC>"` (published at once, signs from then on; docs/KEYS.md);
  * - published keys: `{"keys":[{"kid","alg","public_key","use":"manifest","status"}]}`;
  * - governance keys: `{"threshold":1,"keys":{"gov-a":"<b64url Ed25519 public key>"}}`.
  *
@@ -16,6 +18,7 @@ import { z } from "zod";
 import { fromBase64Url, toBase64Url } from "../core/base64url.ts";
 import { ED25519_KEY_BYTES, publicKeyOf } from "../core/ed25519.ts";
 import { KID_PATTERN } from "../core/ids.ts";
+import { formatRfc3339UtcS, parseRfc3339UtcMs } from "./caps/rfc3339.ts";
 import type { GovernanceKeys } from "../core/policy_envelope.ts";
 import type { SigningKey, VerifyKey } from "../core/seal.ts";
 
@@ -78,12 +81,20 @@ const signingKeySchema = z.strictObject({
   kid: z.string().regex(KID_PATTERN),
   alg: z.enum(["ed25519", "ml-dsa-65"]),
   private_key: b64,
-  status: z.enum(["active", "retired"]).optional(),
-  not_before: z.string().optional(),
+  status: z.enum(["active", "retired", "revoked"]).optional(),
+  not_before: z.string().max(64).optional(),
 });
 
+/** Lifecycle status written in a signing key file. */
+export type KeyFileStatus = "active" | "retired" | "revoked";
+
 /** One stored signing key with its lifecycle status. */
-export type StoredSigningKey = SigningKey & { status: "active" | "retired"; publicKey: Uint8Array };
+export type StoredSigningKey = SigningKey & {
+  status: KeyFileStatus;
+  publicKey: Uint8Array;
+  /** `not_before` in epoch ms; absent = signs as soon as it is loaded. */
+  notBeforeMs?: number;
+};
 
 /** Parses a signing key file (see module doc). */
 export async function loadSigningKey(path: string): Promise<StoredSigningKey> {
@@ -103,8 +114,24 @@ export async function loadSigningKey(path: string): Promise<StoredSigningKey> {
     throw new KeyFileError(`Cannot use key file ${path}: private_key must be 32 bytes`);
   }
   const status = parsed.data.status ?? "active";
+  let notBefore: { notBeforeMs?: number } = {};
+  if (parsed.data.not_before !== undefined) {
+    const ms = parseRfc3339UtcMs(parsed.data.not_before);
+    if (ms === undefined) {
+      seed.fill(0);
+      throw new KeyFileError(`Cannot use key file ${path}: not_before is not RFC 3339 UTC`);
+    }
+    notBefore = { notBeforeMs: ms };
+  }
   if (parsed.data.alg === "ed25519") {
-    return { alg: "ed25519", kid: parsed.data.kid, seed, status, publicKey: publicKeyOf(seed) };
+    return {
+      alg: "ed25519",
+      kid: parsed.data.kid,
+      seed,
+      status,
+      publicKey: publicKeyOf(seed),
+      ...notBefore,
+    };
   }
   const pair = ml_dsa65.keygen(seed);
   seed.fill(0);
@@ -114,20 +141,67 @@ export async function loadSigningKey(path: string): Promise<StoredSigningKey> {
     secretKey: pair.secretKey,
     status,
     publicKey: pair.publicKey,
+    ...notBefore,
   };
 }
 
+/**
+ * Rewrites the lifecycle fields of a signing key file in place (atomically, 0600), keeping its
+ * private key: `status` and, when given, `not_before` (`null` removes it).
+ */
+export async function updateSigningKeyFile(
+  path: string,
+  change: { status?: KeyFileStatus; notBeforeMs?: number | null },
+): Promise<void> {
+  const bytes = await readSecretFile(path);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new KeyFileError(`Cannot use key file ${path}: not valid JSON`);
+  } finally {
+    bytes.fill(0);
+  }
+  const parsed = signingKeySchema.safeParse(doc);
+  if (!parsed.success) throw new KeyFileError(`Cannot use key file ${path}: malformed signing key`);
+  const next: Record<string, string> = {
+    kid: parsed.data.kid,
+    alg: parsed.data.alg,
+    private_key: parsed.data.private_key,
+    status: change.status ?? parsed.data.status ?? "active",
+  };
+  const notBefore = change.notBeforeMs === undefined
+    ? parsed.data.not_before
+    : change.notBeforeMs === null
+    ? undefined
+    : formatRfc3339UtcS(change.notBeforeMs);
+  if (notBefore !== undefined) next.not_before = notBefore;
+  const out = new TextEncoder().encode(JSON.stringify(next) + "\n");
+  try {
+    await writeSecretFile(path, out);
+  } finally {
+    out.fill(0);
+  }
+}
+
 /** Generates a signing key document (seed from the platform CSPRNG). */
-export function generateSigningKeyDocument(kid: string, alg: "ed25519" | "ml-dsa-65"): {
+export function generateSigningKeyDocument(
+  kid: string,
+  alg: "ed25519" | "ml-dsa-65",
+  options: { notBeforeMs?: number } = {},
+): {
   secret: Uint8Array;
   publicKey: Uint8Array;
 } {
   if (!KID_PATTERN.test(kid)) throw new KeyFileError("Cannot generate key: kid is malformed");
   const seed = crypto.getRandomValues(new Uint8Array(ED25519_KEY_BYTES));
   const publicKey = alg === "ed25519" ? publicKeyOf(seed) : ml_dsa65.keygen(seed).publicKey;
-  const secret = new TextEncoder().encode(
-    JSON.stringify({ kid, alg, private_key: toBase64Url(seed) }) + "\n",
-  );
+  const doc: Record<string, string> = { kid, alg, private_key: toBase64Url(seed) };
+  if (options.notBeforeMs !== undefined) {
+    doc.status = "active";
+    doc.not_before = formatRfc3339UtcS(options.notBeforeMs);
+  }
+  const secret = new TextEncoder().encode(JSON.stringify(doc) + "\n");
   seed.fill(0);
   return { secret, publicKey };
 }
