@@ -43,12 +43,31 @@ export interface KeyPaths {
   atRestKeyPath: string | undefined;
 }
 
-/** Test-only crash points, enabled by REWARDER_TEST_CRASH_AT=<step> (never in production). */
+/** Crash points of the test-only fault hook (registry and dispatcher steps). */
+const CRASH_STEPS = ["after_run_write", "after_commit", "after_send", "after_ack"];
+/** Largest occurrence count accepted in `REWARDER_TEST_CRASH_AT=<step>#<n>`. */
+const CRASH_OCCURRENCE_MAX = 999;
+
+/**
+ * Test-only crash points, enabled by REWARDER_TEST_CRASH_AT=<step> or <step>#<n> (exit 137 at
+ * the n-th time the step is reached, default the first; like SIGKILL: no cleanup). Ignored
+ * with PRODUCTION=on; an unknown step refuses to start (a typo must not silently never crash).
+ */
 function faultHook(env: Record<string, string | undefined>, production: boolean) {
-  const step = env.REWARDER_TEST_CRASH_AT;
-  if (!step || production) return undefined;
+  const spec = env.REWARDER_TEST_CRASH_AT;
+  if (!spec || production) return undefined;
+  const m = /^([a-z_]{1,32})(?:#([1-9][0-9]{0,2}))?$/.exec(spec);
+  if (m === null || !CRASH_STEPS.includes(m[1]!)) {
+    throw new Error(
+      `Cannot use REWARDER_TEST_CRASH_AT: expected <step>[#<n>], step one of ${
+        CRASH_STEPS.join("|")
+      }`,
+    );
+  }
+  const step = m[1]!;
+  let left = Math.min(Number(m[2] ?? "1"), CRASH_OCCURRENCE_MAX);
   return (at: string) => {
-    if (at === step) {
+    if (at === step && --left === 0) {
       // deno-lint-ignore no-explicit-any
       (globalThis as any).process?.exit?.(137);
     }
