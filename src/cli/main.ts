@@ -20,6 +20,7 @@ import {
   verifyCommand,
   verifyProofCommand,
 } from "./engine_commands.ts";
+import { keyRotateCommand, keyStatusCommand, rotateAtRestKeyCommand } from "./rotate_commands.ts";
 import { runAuditVerify } from "./audit_verify.ts";
 import { runTokenCommand } from "./token_commands.ts";
 
@@ -83,6 +84,18 @@ const COMMANDS: Record<string, Command> = {
   "audit-verify": {
     usage: "audit-verify --file <audit.jsonl> [--expect-head <b3:...>] [--expect-lines <n>]",
     run: runAuditVerify,
+  },
+  "key-rotate": {
+    usage: "key-rotate --dir <dir> --kid <kid> [--alg ed25519|ml-dsa-65] [--overlap-s <s>]",
+    run: keyRotateCommand,
+  },
+  "key-status": {
+    usage: "key-status --dir <dir> --kid <kid> --status active|retired|revoked",
+    run: keyStatusCommand,
+  },
+  "rotate-at-rest-key": {
+    usage: "rotate-at-rest-key --data-dir <dir> --old-key <file> --new-key <file>",
+    run: rotateAtRestKeyCommand,
   },
 };
 
