@@ -84,16 +84,18 @@ Deno.test("UDS: a stale socket left by a killed process is unlinked on start", a
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
+      "--no-config",
       `Deno.listen({transport:"unix",path:${
         JSON.stringify(sock)
-      }});console.log("up");await new Promise(()=>{});`,
+      }});console.log("up");setInterval(()=>{},1000);`,
     ],
     stdout: "piped",
     stderr: "null",
   }).spawn();
   const reader = child.stdout.getReader();
-  await reader.read(); // "up": bound
+  const first = await reader.read(); // "up": bound
   reader.releaseLock();
+  assert.match(new TextDecoder().decode(first.value ?? new Uint8Array()), /up/, "child bound its socket");
   child.kill("SIGKILL");
   await child.status;
   await child.stdout.cancel();
