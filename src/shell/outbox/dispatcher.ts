@@ -186,7 +186,12 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
 
   async function tick(): Promise<number> {
     if (o.paused?.() === true) return 0;
-    const due = await o.store.duePending(o.nowMs(), o.batchMax ?? OUTBOX_BATCH_MAX);
+    // Take no more than can be sent: none while the breaker is open, one (the probe) while it
+    // is half-open. A leasing store (postgres) claims what duePending returns, and an entry
+    // claimed but not sent would sit out its lease instead of going to a healthy instance.
+    if (openUntilMs !== undefined && (o.nowMs() < openUntilMs || probing)) return 0;
+    const limit = openUntilMs !== undefined ? 1 : o.batchMax ?? OUTBOX_BATCH_MAX;
+    const due = await o.store.duePending(o.nowMs(), limit);
     const runs = due.map(async (entry) => {
       const key = `${entry.tenant}\u0000${entry.runKey}`;
       if (inflight.has(key) || !admit()) return 0;

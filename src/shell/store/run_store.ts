@@ -102,7 +102,11 @@ export interface RunStore {
 
   /** The outbox entry of a run, or undefined. */
   getOutbox(tenant: string, runKey: Cid): Promise<OutboxEntry | undefined>;
-  /** Pending entries due at `nowMs`, oldest first, at most `limit`. */
+  /**
+   * Pending entries due at `nowMs`, oldest first, at most `limit`. A store shared by several
+   * instances (postgres) CLAIMS what it returns: a lease keeps the entries from every other
+   * caller until {@link RunStore.updateOutbox} releases them or the lease expires.
+   */
   duePending(nowMs: number, limit: number): Promise<OutboxEntry[]>;
   /** Updates the delivery state of an existing entry (the intent never changes). */
   updateOutbox(entry: OutboxEntry): Promise<void>;
