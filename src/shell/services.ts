@@ -82,7 +82,11 @@ export async function buildServices(
 ): Promise<{ services: AppServices; dispatcher: OutboxDispatcher; close: () => Promise<void> }> {
   const nowMs = options.nowMs ?? Date.now;
   const log = getLogger("service");
-  const keyRing = await openKeyRing({ path: paths.capsKeysPath });
+  const keyRing = await openKeyRing({
+    path: paths.capsKeysPath,
+    // CAPS_RELOAD_MS: key file reload period (ms, 1..60000; default 60000, contract §9).
+    ...(options.env.CAPS_RELOAD_MS ? { reloadIntervalMs: Number(options.env.CAPS_RELOAD_MS) } : {}),
+  });
   const stopKeyTimer = keyRing.startTimer();
   const govDoc = parseGovernanceKeys(await readPublicJson(paths.govKeysPath));
   const gov = { threshold: config.govThreshold ?? govDoc.threshold, keys: govDoc.keys };
