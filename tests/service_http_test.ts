@@ -28,6 +28,7 @@ import {
   caller,
   freshDataDir,
   keyMaterial,
+  runKeys,
   startService,
   tokenMinter,
   waitFor,
@@ -329,7 +330,7 @@ Deno.test({
         "conflict: another policy version or other inputs → 409, nothing kept",
         async () => {
           assert.equal((await compute("tcp-c-1", fx.interop)).status, 200);
-          const before = await allRuns(call, token);
+          const before = await runKeys(call, token);
           assertError(
             await compute("tcp-c-1", { ...fx.interop, policy_hash: fx.policyV2Hash }),
             409,
@@ -342,7 +343,7 @@ Deno.test({
             "CONFLICT",
             "epoch_committed",
           );
-          assert.deepEqual(await allRuns(call, token), before);
+          assert.deepEqual(await runKeys(call, token), before);
           const epoch = await call("GET", "/rewarder/epochs/tcp-c-1", { token });
           assert.equal(epoch.body.manifest.policy_hash, fx.interop.policy_hash);
         },
@@ -423,7 +424,7 @@ Deno.test({
       await t.step(
         "overflow vector → 409 QUARANTINED with error.run; never committed",
         async () => {
-          const before = await allRuns(call, token);
+          const before = await runKeys(call, token);
           const a = await compute(fx.overflow.epochId, fx.overflow);
           assertError(a, 409, "QUARANTINED", "overflow");
           const run = runRecordSchema.parse(a.body.error.run);
@@ -441,8 +442,8 @@ Deno.test({
             (await call("GET", "/rewarder/runs?status=quarantined", { token })).body,
           );
           assert.deepEqual(listed.runs.map((r) => r.run_key), [run.run_key]);
-          const after = await allRuns(call, token);
-          assert.deepEqual([...after.keys()].filter((k) => !before.has(k)), [run.run_key]);
+          const after = await runKeys(call, token);
+          assert.deepEqual(after.filter((k) => !before.includes(k)), [run.run_key]);
           assertError(
             await compute(fx.overflow.epochId, fx.overflow),
             409,
@@ -455,14 +456,14 @@ Deno.test({
       );
 
       await t.step("cost cap: over MAX_EPOCH_COST_MS → 400 cost_cap, nothing kept", async () => {
-        const before = await allRuns(call, token);
+        const before = await runKeys(call, token);
         assertError(
           await compute(fx.generated.epochId, fx.generated),
           400,
           "BAD_REQUEST",
           "cost_cap",
         );
-        assert.deepEqual(await allRuns(call, token), before);
+        assert.deepEqual(await runKeys(call, token), before);
         assertError(
           await call("GET", `/rewarder/epochs/${fx.generated.epochId}`, { token }),
           404,

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { allRuns, type caller } from "./service.ts";
+import { type caller, runKeys } from "./service.ts";
 import type { Fixtures } from "./fixtures.ts";
 
 /** REQ_BODY_MAX default (seed §15). */
@@ -288,7 +288,7 @@ export async function runRejectionRows(
 ): Promise<void> {
   for (const row of rows) {
     await t.step(row.name, async () => {
-      const before = await allRuns(call, token);
+      const before = await runKeys(call, token);
       const body = row.body();
       const a = await call("POST", `/rewarder/epochs/${row.epochSegment}/compute`, {
         token,
@@ -296,7 +296,7 @@ export async function runRejectionRows(
         ...(body === undefined ? {} : { body }),
       });
       assertError(a, row.status, row.code, row.reason);
-      assert.deepEqual(await allRuns(call, token), before, "no run recorded");
+      assert.deepEqual(await runKeys(call, token), before, "no run recorded");
       if (/^[A-Za-z0-9._:-]{1,128}$/.test(row.epochSegment)) {
         const epoch = await call("GET", `/rewarder/epochs/${row.epochSegment}`, { token });
         assertError(epoch, 404, "NOT_FOUND", "unknown_epoch");

@@ -55,9 +55,16 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
-/** Creates a fresh data dir and bootstraps the development material into it. */
-export async function freshDataDir(prefix: string): Promise<string> {
+/**
+ * Creates a fresh data dir and bootstraps the development material into it; `before` runs
+ * first (e.g. to write a caps key file with several epochs, which the bootstrap keeps).
+ */
+export async function freshDataDir(
+  prefix: string,
+  before?: (dataDir: string) => Promise<void>,
+): Promise<string> {
   const dataDir = await Deno.makeTempDir({ prefix: `svc_${prefix}_` });
+  await before?.(dataDir);
   await ensureDevMaterial(dataDir, VECTORS_DIR + "/");
   return dataDir;
 }
@@ -326,6 +333,11 @@ export async function allRuns(
     if (cursor === null) return out;
   }
   throw new Error("too many pages of runs");
+}
+
+/** The sorted run keys of the token's tenant (emission states move on their own). */
+export async function runKeys(call: ReturnType<typeof caller>, token: string): Promise<string[]> {
+  return [...(await allRuns(call, token)).keys()].sort();
 }
 
 /** Polls `probe` every `everyMs` until it returns true or `maxMs` passes. */
