@@ -7,7 +7,8 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { RewarderError } from "../core/errors.ts";
+import { badRequest, RewarderError } from "../core/errors.ts";
+import { policyHashOf } from "../core/policy.ts";
 import { parseStrictJson } from "../core/strict_json.ts";
 import {
   type GovernanceKeys,
@@ -40,17 +41,43 @@ function rejectOf(result: ReturnType<typeof verifyPolicyEnvelope>): PolicyEntry[
   return result.value;
 }
 
-/** POLICY_DIR as a registry. Bad files are skipped (and reported through `onBadFile`). */
+/**
+ * `policyId\0hash` pairs a refused envelope claims (its declared and its computed hash), so a
+ * request for that pair is refused with the verification reason (`policy_threshold`,
+ * `unknown_kid`, `policy_signature`, `policy_hash`, `schema`) instead of `unknown_policy`:
+ * the error mapper then counts it in `rejected_total{reason}`.
+ */
+function refusalKeys(envelope: unknown): string[] {
+  if (typeof envelope !== "object" || envelope === null) return [];
+  const { policy, policy_hash: declared } = envelope as Record<string, unknown>;
+  if (typeof policy !== "object" || policy === null) return [];
+  const id = (policy as Record<string, unknown>).policy_id;
+  if (typeof id !== "string") return [];
+  const keys = typeof declared === "string" ? [`${id}\u0000${declared}`] : [];
+  try {
+    keys.push(`${id}\u0000${policyHashOf(policy)}`);
+  } catch {
+    // not hashable: only the declared hash can be matched
+  }
+  return keys;
+}
+
+/**
+ * POLICY_DIR as a registry. Bad files are skipped (and reported through `onBadFile`); a request
+ * for the id and hash of a refused file is answered with its refusal reason (400).
+ */
 export function directoryPolicyRegistry(
   dir: string,
   gov: () => GovernanceKeys,
   options: { nowMs: () => number; onBadFile?: (file: string, reason: string) => void },
 ): PolicyRegistry {
   let index = new Map<string, PolicyEntry[]>();
+  let refused = new Map<string, string>();
   let scannedAtMs = -Infinity;
 
   async function scan(): Promise<void> {
     const next = new Map<string, PolicyEntry[]>();
+    const nextRefused = new Map<string, string>();
     const names = (await readdir(dir).catch(() => [] as string[])).filter((n) =>
       n.endsWith(".json")
     ).sort();
@@ -67,6 +94,7 @@ export function directoryPolicyRegistry(
       const result = verifyPolicyEnvelope(envelope, gov());
       if (!result.ok) {
         options.onBadFile?.(name, result.error.reason);
+        for (const key of refusalKeys(envelope)) nextRefused.set(key, result.error.reason);
         continue;
       }
       const list = next.get(result.value.policy.policyId) ?? [];
@@ -76,6 +104,7 @@ export function directoryPolicyRegistry(
       next.set(result.value.policy.policyId, list);
     }
     index = next;
+    refused = nextRefused;
     scannedAtMs = options.nowMs();
   }
 
@@ -91,7 +120,11 @@ export function directoryPolicyRegistry(
         await scan();
         entry = (index.get(policyId) ?? []).find((e) => e.verified.policyHash === policyHash);
       }
-      if (!entry) throw new RewarderError("NOT_FOUND", "unknown_policy");
+      if (!entry) {
+        const reason = refused.get(`${policyId}\u0000${policyHash}`);
+        if (reason !== undefined) throw badRequest(reason);
+        throw new RewarderError("NOT_FOUND", "unknown_policy");
+      }
       return entry;
     },
     async envelope(policyId, hash) {
