@@ -28,6 +28,16 @@ export function estimateCostMs(inputsBytes: number): number {
   return Math.ceil(inputsBytes / ENGINE_BYTES_PER_MS);
 }
 
+/**
+ * The cost guard (issue 3 §4): true when a run over MAX_EPOCH_COST_MS must be a dry run;
+ * throws 400 `cost_cap` instead when COST_CAP_ACTION is `reject`.
+ */
+function costForcesDryRun(s: AppServices, inputsBytes: number): boolean {
+  if (estimateCostMs(inputsBytes) <= s.config.epochCostMsMax) return false;
+  if (s.config.costCapAction === "reject") throw badRequest("cost_cap");
+  return true;
+}
+
 async function readBody(c: Context<AppEnv>): Promise<ComputeBody> {
   let doc: unknown;
   try {
@@ -55,11 +65,18 @@ export function computeHandler(s: AppServices) {
 
     const existing = await s.registry.get(tenant, runKey);
     if (existing !== undefined) {
+      let dryRun = wantDry;
+      if (existing.run.dry_run && !wantDry) {
+        // Promoting a dry run commits and emits, so the cost guard applies again: otherwise
+        // a run forced dry by the cap would be promoted by re-sending the same request.
+        const inputsBytes = await s.inputs(body.inputs_cid, { tenant, signal });
+        dryRun = costForcesDryRun(s, inputsBytes.length);
+      }
       const record = await s.registry.submit({
         tenant,
         runKey,
         epochId,
-        dryRun: wantDry,
+        dryRun,
         envelope: existing.envelope,
         intent: existing.envelope.manifest.status === "sealed"
           ? intentOf(existing.envelope, tenant)
@@ -86,12 +103,7 @@ export function computeHandler(s: AppServices) {
 
     const policy = await s.policies.get(body.policy_id, body.policy_hash, signal);
     const inputsBytes = await s.inputs(body.inputs_cid, { tenant, signal });
-    const costMs = estimateCostMs(inputsBytes.length);
-    let dryRun = wantDry;
-    if (costMs > s.config.epochCostMsMax) {
-      if (s.config.costCapAction === "reject") throw badRequest("cost_cap");
-      dryRun = true;
-    }
+    const dryRun = costForcesDryRun(s, inputsBytes.length) || wantDry;
     const started = performance.now();
     const output = await s.engine.run({
       epochId,
