@@ -14,7 +14,13 @@ import type { AppEnv } from "../middleware/context.ts";
 import { contentType } from "../middleware/content_type.ts";
 import { corrId } from "../middleware/corr_id.ts";
 import { decompress } from "../middleware/decompress.ts";
-import { errorBoundary, errorHandler, notFoundHandler } from "../middleware/error_mapper.ts";
+import {
+  asRewarderError,
+  errorBoundary,
+  errorHandler,
+  notFoundHandler,
+} from "../middleware/error_mapper.ts";
+import type { RewarderError } from "./core/errors.ts";
 import { rateLimit, tenantRateLimit } from "../middleware/rate_limit.ts";
 import { secureHeaders } from "../middleware/secure_headers.ts";
 import { timeout } from "../middleware/timeout.ts";
@@ -56,7 +62,7 @@ export function buildApp(
 ): { app: Hono<AppEnv>; concurrency: ConcurrencyLimitHandler } {
   const c = s.config;
   const onReject = (reason: string) => s.metrics.recordRejected(reason);
-  const concurrency = concurrencyLimit({ inflightMax: c.inflightMax, onReject });
+  const concurrency = concurrencyLimit({ inflightMax: c.inflightMax });
   const q = quarantineHandlers(s);
 
   const routes: Route[] = [
@@ -199,7 +205,13 @@ export function buildApp(
   });
 
   const app = new Hono<AppEnv>();
-  app.onError(errorHandler({ jitterMsMax: c.errorJitterMsMax, onReject }));
+  // Every rejection reaches onError exactly once: it is counted here and only here (the
+  // middlewares get no onReject, or each rejection would be counted twice).
+  const mapError = errorHandler({ jitterMsMax: c.errorJitterMsMax });
+  app.onError(function onError(err, ctx) {
+    onReject(rejectLabel(asRewarderError(err)));
+    return mapError(err, ctx);
+  });
   app.notFound(notFoundHandler({ jitterMsMax: c.errorJitterMsMax, onReject }));
   app.use(errorBoundary());
   app.use(countResponses(s));
@@ -210,7 +222,7 @@ export function buildApp(
   // and answer even when the service is saturated.
   app.use(
     "/rewarder/*",
-    bodyCap({ bodyBytesMax: c.reqBodyBytesMax, readTimeoutMs: c.requestTimeoutMs, onReject }),
+    bodyCap({ bodyBytesMax: c.reqBodyBytesMax, readTimeoutMs: c.requestTimeoutMs }),
   );
   app.use(
     "/rewarder/*",
@@ -218,13 +230,12 @@ export function buildApp(
       bodyBytesMax: c.reqBodyBytesMax,
       inflatedBytesMax: c.postInflateBytesMax,
       ratioMax: c.decompRatioMax,
-      onReject,
     }),
   );
-  app.use("/rewarder/*", contentType({ onReject }));
-  app.use("/rewarder/*", timeout({ timeoutMs: c.requestTimeoutMs, onReject }));
+  app.use("/rewarder/*", contentType());
+  app.use("/rewarder/*", timeout({ timeoutMs: c.requestTimeoutMs }));
   app.use("/rewarder/*", concurrency);
-  app.use("/rewarder/*", rateLimit({ limiter: s.limiter, onReject }));
+  app.use("/rewarder/*", rateLimit({ limiter: s.limiter }));
 
   for (const r of active) {
     const chain: MiddlewareHandler<AppEnv>[] = [];
@@ -235,16 +246,30 @@ export function buildApp(
         scopeFor: () => scope,
         nowMs: s.nowMs,
         onFailure: (sc, reason) => {
-          s.metrics.recordAuthFailure(sc);
-          s.metrics.recordRejected("unauth");
+          s.metrics.recordAuthFailure(sc); // rejected_total{reason="unauth"}: in onError
           s.audit({ event: "token_rejected", tenant: "-", corr_id: "-", outcome: reason });
         },
       }));
-      chain.push(tenantRateLimit({ limiter: s.limiter, onReject }));
+      chain.push(tenantRateLimit({ limiter: s.limiter }));
     }
     app.on([r.method.toUpperCase()], [r.honoPath], ...chain, r.handler);
   }
   return { app, concurrency };
+}
+
+/** The `rejected_total{reason}` label of an error answer (seed §7 reasons). */
+function rejectLabel(err: RewarderError): string {
+  switch (err.code) {
+    case "UNAUTHENTICATED":
+    case "UNAUTHORIZED":
+      return "unauth";
+    case "CONFLICT":
+      return "conflict";
+    case "QUARANTINED":
+      return "invariant";
+    default:
+      return err.reason;
+  }
 }
 
 function countResponses(s: AppServices): MiddlewareHandler<AppEnv> {
