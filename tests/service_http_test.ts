@@ -476,6 +476,33 @@ Deno.test({
         await runRejectionRows(t2, call, token, computeRejectionRows(fx, "tcp"));
       });
 
+      await t.step("each rejection is counted once in rejected_total{reason}", async () => {
+        const count = async (reason: string) =>
+          metricValue((await call("GET", "/metrics")).text, `rejected_total{reason="${reason}"}`);
+        const rows: [string, () => Promise<unknown>][] = [
+          ["oversize", () =>
+            call("POST", "/rewarder/epochs/tcp-m-1/compute", {
+              token,
+              headers: { "content-type": "application/json" },
+              body: new Uint8Array(1_048_577),
+            })],
+          ["media_type", () =>
+            call("POST", "/rewarder/epochs/tcp-m-1/compute", {
+              token,
+              headers: { "content-type": "text/plain" },
+              body: "{}",
+            })],
+          ["schema", () => compute("tcp-m-1", { ...fx.interop, policy_id: "!" })],
+          ["unauth", () => call("GET", "/rewarder/runs")],
+          ["conflict", () => compute("tcp-c-1", { ...fx.interop, inputs_cid: fx.altInputsCid })],
+        ];
+        for (const [reason, send] of rows) {
+          const before = await count(reason);
+          await send();
+          assert.equal(await count(reason), before + 1, reason);
+        }
+      });
+
       await t.step("unknown route → 404 no_route; healthz still fine", async () => {
         assertError(await call("GET", "/rewarder/nope", { token }), 404, "NOT_FOUND", "no_route");
         assert.equal((await call("GET", "/healthz")).status, 200);
