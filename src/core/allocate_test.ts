@@ -214,3 +214,25 @@ Deno.test("overflow always quarantines and pays nothing", () => {
     params,
   );
 });
+
+Deno.test("a policy scoring `constructor` reads only own metrics (no prototype leak)", () => {
+  const p = parsePolicy({
+    schema: "svc-rewarder.policy.v1",
+    policy_id: "proto",
+    version: 1,
+    asset: "roc",
+    funding_source: "protocol_pool",
+    pool: { source: "fixed", amount_minor: "10" },
+    score: [{ metric: "constructor", mul: "1", div: "1" }],
+    allocation: "floor",
+  });
+  assert.ok(p.ok);
+  const inputs = parseInputs(
+    '{"schema":"svc-rewarder.inputs.v1","epoch_id":"e","asset":"roc","entries":[' +
+      '{"account":"a","metrics":{"constructor":"3"}},{"account":"b","metrics":{"x":"1"}}]}',
+  );
+  assert.ok(inputs.ok);
+  const allocation = allocate(p.value.policy, inputs.value, CID);
+  assert.ok(allocation.ok);
+  assert.deepEqual(allocation.value.payouts.map((x) => [x.account, x.amountMinor]), [["a", 10n]]);
+});

@@ -48,10 +48,13 @@ export const compatInputsSchema = z.strictObject({
   contributions: z.array(compatContributionSchema).max(ENTRIES_MAX),
 });
 
-/** One entry after parsing: metrics as bigint minor units. */
+/**
+ * One entry after parsing: metric values are validated money strings (contract §1), turned
+ * into bigint only for the metrics a policy scores (keeps 1M-entry epochs lean in memory).
+ */
 export interface InputEntry {
   account: string;
-  metrics: ReadonlyMap<string, bigint>;
+  metrics: Readonly<Record<string, string>>;
 }
 
 /*
@@ -192,15 +195,15 @@ function parseNativeEntry(raw: unknown): InputEntry | string {
   if (typeof account !== "string" || !ACCOUNT_PATTERN.test(account)) return ".account";
   const rawMetrics = raw.metrics;
   if (keys !== 2 || !isPlainObject(rawMetrics)) return ".metrics";
-  const metrics = new Map<string, bigint>();
+  let count = 0;
   for (const name in rawMetrics) {
     if (!hasOwn.call(rawMetrics, name)) continue;
     const value = rawMetrics[name];
     if (!METRIC_PATTERN.test(name) || !isMoney(value)) return `.metrics.${safeKey(name)}`;
-    if (metrics.size === METRICS_PER_ENTRY_MAX) return ".metrics";
-    metrics.set(name, BigInt(value));
+    if (++count > METRICS_PER_ENTRY_MAX) return ".metrics";
   }
-  return { account, metrics };
+  // Only own, validated, well-named string properties remain (JSON.parse gives plain objects).
+  return { account, metrics: rawMetrics as Record<string, string> };
 }
 
 const COMPAT_KEYS = ["account", "bytes_stored", "bytes_served", "uptime_seconds"] as const;
@@ -216,12 +219,12 @@ function parseCompatContribution(raw: unknown): InputEntry | string {
   }
   const account = raw.account;
   if (typeof account !== "string" || !ACCOUNT_PATTERN.test(account)) return ".account";
-  const metrics = new Map<string, bigint>();
+  const metrics: Record<string, string> = {};
   for (const name of COMPAT_KEYS) {
     if (name === "account") continue;
     const value = raw[name];
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) return `.${name}`;
-    metrics.set(name, BigInt(value));
+    metrics[name] = String(value);
   }
   if (keys !== COMPAT_KEYS.length) return "";
   return { account, metrics };

@@ -9,7 +9,7 @@ import { assert } from "./assert.ts";
 import { canonicalJson } from "./canonical_json.ts";
 import { cidOf } from "./cid.ts";
 import { formatMinor } from "./money.ts";
-import { leafHash, merkleRoot, toHex } from "./merkle.ts";
+import { leafHashInto, merkleRootPacked, toHex } from "./merkle.ts";
 import type { Policy } from "./policy.ts";
 import type { Manifest, Payout } from "./types.ts";
 
@@ -28,13 +28,13 @@ export function buildManifest(
   allocation: Allocation,
 ): Manifest {
   const payouts: Payout[] = new Array(allocation.payouts.length);
-  const leaves: Uint8Array[] = new Array(allocation.payouts.length);
+  const leaves = new Uint8Array(32 * allocation.payouts.length);
   let payoutMinor = 0n;
   for (let i = 0; i < allocation.payouts.length; i++) {
     const p = allocation.payouts[i]!;
     const amount = formatMinor(p.amountMinor);
     payouts[i] = { account: p.account, amount_minor: amount };
-    leaves[i] = leafHash(p.account, amount);
+    leafHashInto(p.account, amount, leaves, i);
     payoutMinor += p.amountMinor;
   }
   const r = allocation.residual;
@@ -67,7 +67,7 @@ export function buildManifest(
       capped_minor: formatMinor(r.cappedMinor),
     },
     payouts,
-    payouts_root: "b3:" + toHex(merkleRoot(leaves)),
+    payouts_root: "b3:" + toHex(merkleRootPacked(leaves, payouts.length)),
     quarantine: allocation.quarantine === null ? null : { reason: allocation.quarantine },
   };
 }

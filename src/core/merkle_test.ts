@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { blake3 } from "./blake3.ts";
-import { leafHash, merkleProof, merkleRoot, rootFromProof, toHex } from "./merkle.ts";
+import {
+  leafHash,
+  leafHashInto,
+  merkleProof,
+  merkleRoot,
+  merkleRootPacked,
+  rootFromProof,
+  toHex,
+} from "./merkle.ts";
 
 Deno.test("merkleRoot: empty is BLAKE3 of nothing, one leaf is itself, odd node moves up", () => {
   assert.equal(toHex(merkleRoot([])), toHex(blake3()));
@@ -40,6 +48,28 @@ Deno.test("every inclusion proof folds to the root; a tampered proof does not", 
         assert.notEqual(rootFromProof(other, proof), root);
       }
     }),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("packed leaves and root agree with the list form", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.stringMatching(/^[a-z:/.]{1,160}$/),
+          fc.bigInt({ min: 1n, max: (1n << 127n) - 1n }),
+        ),
+        { maxLength: 40 },
+      ),
+      (pairs) => {
+        const list = pairs.map(([a, v]) => leafHash(a, v.toString()));
+        const packed = new Uint8Array(32 * pairs.length);
+        pairs.forEach(([a, v], i) => leafHashInto(a, v.toString(), packed, i));
+        assert.deepEqual(packed, new Uint8Array(list.flatMap((l) => [...l])));
+        assert.equal(toHex(merkleRootPacked(packed, pairs.length)), toHex(merkleRoot(list)));
+      },
+    ),
     { numRuns: 300 },
   );
 });

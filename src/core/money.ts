@@ -11,7 +11,9 @@ export const MONEY_PATTERN: RegExp = /^(0|[1-9][0-9]{0,38})$/;
 
 /** True when `text` is a canonical money string whose value is ≤ I128_MAX. */
 export function isMoney(text: unknown): text is string {
-  return typeof text === "string" && MONEY_PATTERN.test(text) && BigInt(text) <= I128_MAX;
+  if (typeof text !== "string" || !MONEY_PATTERN.test(text)) return false;
+  // ≤ 38 digits is < 10^38 < I128_MAX (≈ 1.7·10^38): only 39-digit values need the compare.
+  return text.length < 39 || BigInt(text) <= I128_MAX;
 }
 
 /** Parses a money string known to satisfy {@link isMoney}. */

@@ -31,6 +31,7 @@ export function createEngineRunner(options: { useWorker: boolean }): EngineRunne
     };
   }
   let worker: Worker | undefined;
+  let ready: Promise<void> = Promise.resolve();
   let nextId = 1;
   const pending = new Map<
     number,
@@ -39,7 +40,13 @@ export function createEngineRunner(options: { useWorker: boolean }): EngineRunne
 
   function spawn(): Worker {
     const w = new Worker(new URL("./engine_worker.ts", import.meta.url).href, { type: "module" });
-    w.onmessage = (event: MessageEvent<EngineAnswer>) => {
+    let markReady: () => void = () => {};
+    ready = new Promise((resolve) => (markReady = resolve));
+    w.onmessage = (event: MessageEvent<EngineAnswer | { ready: true }>) => {
+      if ("ready" in event.data) {
+        markReady();
+        return;
+      }
       const waiter = pending.get(event.data.id);
       if (!waiter) return;
       pending.delete(event.data.id);
@@ -55,18 +62,8 @@ export function createEngineRunner(options: { useWorker: boolean }): EngineRunne
     return w;
   }
 
-  // Spawn now and warm the module graph (zod, hash-wasm compile) so the first compute does
-  // not pay the worker's cold start inside its request deadline.
+  // Spawn now so the module graph (zod, hash-wasm compile) loads before the first compute.
   worker = spawn();
-  worker.postMessage({
-    id: 0,
-    epochId: "",
-    inputsBytes: new Uint8Array(0),
-    expectedInputsCid: "",
-    policyDocument: null,
-    policyHash: "",
-    salt: "",
-  });
 
   return {
     run(job, signal) {
@@ -81,7 +78,10 @@ export function createEngineRunner(options: { useWorker: boolean }): EngineRunne
           // The worker finishes the job (pure, bounded by the cost guard); we stop waiting.
           if (pending.delete(id)) reject(signal.reason ?? new RewarderError("TIMEOUT", "timeout"));
         }, { once: true });
-        worker!.postMessage({ ...job, id }, [job.inputsBytes.buffer as ArrayBuffer]);
+        const target = worker!;
+        ready.then(() =>
+          target.postMessage({ ...job, id }, [job.inputsBytes.buffer as ArrayBuffer])
+        );
       });
     },
     close() {

@@ -70,4 +70,7 @@ if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.Wor
     }
     scope.postMessage(answer);
   };
+  // Messages posted before this module finished loading (top-level await of the hash-wasm
+  // compile) may be lost: tell the runner we are listening now.
+  scope.postMessage({ ready: true });
 }

@@ -45,6 +45,17 @@ export const REJECT_REASONS = [
   "policy_hash",
   "unknown_kid",
   "asset",
+  "policy_threshold",
+  "cid_mismatch",
+  "duplicate_account",
+  "pool_missing",
+  "epoch_committed",
+  "overflow",
+  "conservation",
+  "negative",
+  "unknown_cid",
+  "unknown_policy",
+  "engine_queue",
 ] as const;
 /** Route scopes (`auth_failures_total{scope}`); `none` = route known but no scope yet. */
 export const AUTH_SCOPES = ["rewarder.run", "rewarder.inspect", "rewarder.quarantine"] as const;
