@@ -39,3 +39,13 @@ Deno.test("canonicalJson round-trips through JSON.parse and is idempotent", () =
     { numRuns: 1000 },
   );
 });
+
+Deno.test("canonicalJson: integer-like keys sort as strings (explicit writer path)", () => {
+  assert.equal(canonicalJson({ "10": 1, "9": 2, "a": 3 }), '{"10":1,"9":2,"a":3}');
+  assert.equal(canonicalJson({ x: [{ "1": true, "0": false }] }), '{"x":[{"0":false,"1":true}]}');
+  assert.equal(
+    canonicalJson(JSON.parse('{"__proto__":1,"b":[null]}')),
+    '{"__proto__":1,"b":[null]}',
+  );
+  assert.throws(() => canonicalJson([undefined]), TypeError);
+});
