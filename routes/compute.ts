@@ -95,15 +95,17 @@ export function computeHandler(s: AppServices) {
       return c.json(record);
     }
 
+    const policy = await s.policies.get(body.policy_id, body.policy_hash, signal);
+    const inputsBytes = await s.inputs(body.inputs_cid, { tenant, signal });
+    const dryRun = costForcesDryRun(s, inputsBytes.length) || wantDry;
+    // max_runs counts computes (contract §9): checked and counted atomically here, once the
+    // policy, inputs and cost guard have passed, so a request refused before any compute
+    // (unknown policy or inputs, cost cap) does not spend the token's runs.
     for (const caveat of auth.maxRuns) {
       if (!(await s.store.tryIncrement(caveat.counterKey, caveat.limit))) {
         throw new RewarderError("UNAUTHORIZED", "caveat_max_runs");
       }
     }
-
-    const policy = await s.policies.get(body.policy_id, body.policy_hash, signal);
-    const inputsBytes = await s.inputs(body.inputs_cid, { tenant, signal });
-    const dryRun = costForcesDryRun(s, inputsBytes.length) || wantDry;
     const started = performance.now();
     const output = await s.engine.run({
       epochId,
