@@ -359,8 +359,18 @@ Deno.test({
           await rejectedCompute(attenuated, 403, "UNAUTHORIZED", "caveat_max_runs");
           const replay = await compute("auth-mr-1", once);
           assert.deepEqual([replay.status, replay.body.replayed], [200, true]);
-          // Another token (another identifier) has its own count.
+          // Another token (another identifier) has its own count; a request refused before
+          // any compute (unknown policy) does not spend it.
           const fresh = await withCaveats(["max_runs = 1"]);
+          assertError(
+            await call("POST", "/rewarder/epochs/auth-mr-2/compute", {
+              token: fresh,
+              json: { ...body, policy_id: "no-such-policy" },
+            }),
+            404,
+            "NOT_FOUND",
+            "unknown_policy",
+          );
           assert.equal((await compute("auth-mr-2", fresh)).status, 200);
         },
       );
