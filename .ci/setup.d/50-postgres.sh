@@ -67,7 +67,7 @@ chmod 0700 "$STATE_DIR"
 printf '*\n' > "${STATE_DIR}/.gitignore"
 PASSWORD=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 # The password is passed on stdin (never on a command line).
-printf "SELECT 'CREATE ROLE rewarder LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rewarder') \\\\gexec\nALTER ROLE rewarder PASSWORD '%s';\n" "$PASSWORD" | psql_pg >/dev/null
+printf "SELECT 'CREATE ROLE rewarder LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rewarder') \\\\gexec\nALTER ROLE rewarder CREATEDB PASSWORD '%s';\n" "$PASSWORD" | psql_pg >/dev/null
 if [ "$(psql_pg -tAc "SELECT 1 FROM pg_database WHERE datname = 'rewarder_test'")" != "1" ]; then
   psql_pg -c "CREATE DATABASE rewarder_test OWNER rewarder" >/dev/null
 fi
