@@ -11,13 +11,20 @@
 # `--platform deno` rather than `browser`: browser resolution would pick npm packages'
 # browser builds and refuse `node:` imports.
 #
-# Lead: add `main.ts` to ENTRIES when it exists; its bundle is then dist/main.mjs.
+# dist/main.mjs (the service) also needs, beside it:
+# - dist/vectors -> ../vectors: the embedded default loads its sample epochs from
+#   `new URL("./vectors/", import.meta.url)`, i.e. dist/vectors once bundled;
+# - dist/engine_worker.ts: src/shell/engine_runner.ts starts its Worker (Deno and Bun only;
+#   Node runs the engine inline) from `new URL("./engine_worker.ts", import.meta.url)`, which
+#   resolves beside the bundle. It is a bundled ES module under a .ts name (plain JS is valid
+#   TS, so Bun and Deno load it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ENTRIES=(
   tests/conformance/fixture_server.ts
   tests/conformance/suite.ts
+  main.ts
 )
 if [ "$#" -gt 0 ]; then ENTRIES+=("$@"); fi
 
@@ -27,3 +34,6 @@ for entry in "${ENTRIES[@]}"; do
   deno bundle --quiet --platform deno --format esm -o "dist/${name}.mjs" "$entry"
   echo "bundle: ${entry} -> dist/${name}.mjs"
 done
+deno bundle --quiet --platform deno --format esm -o dist/engine_worker.ts src/shell/engine_worker.ts
+echo "bundle: src/shell/engine_worker.ts -> dist/engine_worker.ts (Worker beside dist/main.mjs)"
+ln -sfn ../vectors dist/vectors
