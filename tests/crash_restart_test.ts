@@ -46,6 +46,13 @@ const SETTLE_MS = 1_200;
 /** Rounds run at the same time (each has its own data dir, ledger and service). */
 const PARALLEL_ROUNDS = Number(Deno.env.get("CRASH_PARALLEL") ?? "2");
 
+/** Re-submissions of a request answered 503 (outcome unknown) before giving up. */
+const UNAVAILABLE_RETRIES_MAX = 4;
+/** Request deadline of the service: generous, the machine may be loaded (latency is not tested). */
+const SERVICE_REQUEST_TIMEOUT_MS = "20000";
+/** Identical concurrent re-submissions in a burst round. */
+const RETRY_COPIES_MAX = 8;
+
 const STEPS = ["after_run_write", "after_commit", "after_send", "after_ack"] as const;
 type Step = (typeof STEPS)[number];
 const FAULT_SCRIPTS: string[][] = [
@@ -76,6 +83,8 @@ interface Plan {
   mode: { kind: "hook"; step: Step; occurrence: number } | { kind: "sigkill"; afterMs: number };
   faults: string[];
   retry: boolean;
+  /** Identical concurrent copies of each re-submitted request. */
+  retryCopies: number;
   jobs: Job[];
 }
 
@@ -148,6 +157,7 @@ async function makePlan(seed: number, round: number, d: PreparedDataDir): Promis
       : { kind: "hook", step, occurrence: 1 + Math.floor(rng() * Math.min(2, occurrencesMax)) },
     faults: pick(rng, FAULT_SCRIPTS),
     retry: rng() < 0.6,
+    retryCopies: pick(rng, [1, 1, RETRY_COPIES_MAX]),
     jobs,
   };
 }
@@ -158,13 +168,39 @@ interface Seen {
   log: string[];
 }
 
-/** Runs a job's requests; false when the service went away (crash) mid-way. */
-async function drive(client: Client, job: Job, seen: Seen, phase: string): Promise<boolean> {
+/**
+ * Runs a job's requests in order, each as `copies` identical concurrent requests; false when
+ * the service went away (crash) mid-way.
+ */
+async function drive(
+  client: Client,
+  job: Job,
+  seen: Seen,
+  phase: string,
+  copies = 1,
+): Promise<boolean> {
   for (const [i, req] of job.requests.entries()) {
-    const a = await client.compute(job.epochId, req.body);
-    seen.log.push(`${phase} ${job.kind} ${job.epochId}#${i} → ${describe(a)}`);
-    if (a.kind === "network") return false;
-    checkAnswer(job, i, req, a, seen);
+    const answers = await Promise.all(
+      Array.from({ length: copies }, async () => {
+        // 503 (TIMEOUT/OVERLOADED on a loaded machine) leaves the outcome unknown: a real
+        // client re-submits the same request, which must replay or compute it once.
+        for (let attempt = 1;; attempt++) {
+          const startedMs = Date.now();
+          const a = await client.compute(job.epochId, req.body);
+          seen.log.push(`  (${Date.now() - startedMs} ms)`);
+          if (a.kind === "network" || a.status !== 503 || attempt >= UNAVAILABLE_RETRIES_MAX) {
+            return a;
+          }
+          seen.log.push(`${phase} ${job.kind} ${job.epochId}#${i} → ${describe(a)} (re-sent)`);
+          await sleep(POLL_MS);
+        }
+      }),
+    );
+    for (const a of answers) {
+      seen.log.push(`${phase} ${job.kind} ${job.epochId}#${i} → ${describe(a)}`);
+      if (a.kind === "network") return false;
+      checkAnswer(job, i, req, a, seen);
+    }
   }
   return true;
 }
@@ -278,7 +314,11 @@ async function round(roundNo: number, seed: number): Promise<string> {
     seen.log.push(`plan ${JSON.stringify({ ...plan, jobs: plan.jobs.map((j) => j.kind) })}`);
     ledger = await startLedger(dir, d.ledgerKeys);
     await ledger.faults(plan.faults);
-    const env = { DATA_DIR: dataDir, LEDGER_URL: ledger.url };
+    const env = {
+      DATA_DIR: dataDir,
+      LEDGER_URL: ledger.url,
+      REQUEST_TIMEOUT_MS: SERVICE_REQUEST_TIMEOUT_MS,
+    };
 
     // Phase 1: crash.
     const crashEnv = plan.mode.kind === "hook"
@@ -319,7 +359,10 @@ async function round(roundNo: number, seed: number): Promise<string> {
     client = await createClient(service.url, d.capsKeysPath);
     if (plan.retry) {
       for (const job of plan.jobs) {
-        assert.ok(await drive(client, job, seen, "p2"), "the restarted service must not die");
+        assert.ok(
+          await drive(client, job, seen, "p2", plan.retryCopies),
+          "the restarted service must not die",
+        );
       }
     }
     const runs = await waitDrained(client);
@@ -385,7 +428,7 @@ async function round(roundNo: number, seed: number): Promise<string> {
     } jobs=${plan.jobs.map((j) => j.kind).join(",")} ` +
       `faults=${
         plan.faults.join(",") || "-"
-      } retry=${plan.retry} committed=${committedKeys.size} ` +
+      } retry=${plan.retry}x${plan.retryCopies} committed=${committedKeys.size} ` +
       `deliveries=${stats.deliveries}`;
   } catch (err) {
     const base = seed - roundNo;
