@@ -15,6 +15,7 @@ import type { Signer } from "./shell/signer.ts";
 import type { InputsSource } from "./shell/sources.ts";
 import type { AuditEntry } from "./shell/audit.ts";
 import type { RunStore } from "./shell/store/run_store.ts";
+import type { Tracing } from "./shell/tracing.ts";
 
 /** Everything the HTTP app is built from. */
 export interface AppServices {
@@ -28,6 +29,8 @@ export interface AppServices {
   signer: Signer;
   engine: EngineRunner;
   metrics: Metrics;
+  /** OpenTelemetry spans (no-op without a registered provider). */
+  tracing: Tracing;
   limiter: RateLimiter;
   audit: (entry: AuditEntry) => void;
   /** Readiness inputs beyond the app's own (breaker, store health…). */

@@ -20,6 +20,7 @@ import { openJournalLedgerTarget } from "./ledger/journal_ledger_target.ts";
 import type { LedgerTarget } from "./ledger/ledger_target.ts";
 import { getLogger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
+import { createTracing } from "./tracing.ts";
 import { createOutboxDispatcher, type OutboxDispatcher } from "./outbox/dispatcher.ts";
 import { directoryPolicyRegistry, httpPolicyRegistry } from "./policy_registry.ts";
 import { createRunRegistry } from "./registry/run_registry.ts";
@@ -201,6 +202,7 @@ export async function buildServices(
     signer,
     engine: createEngineRunner({ useWorker: "Deno" in globalThis || "Bun" in globalThis }),
     metrics,
+    tracing: createTracing({ version: options.version }),
     limiter: createRateLimiter({
       ratePerSecondMax: config.ratePerSecondMax,
       burstMax: config.burstMax,
