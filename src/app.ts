@@ -45,6 +45,7 @@ import {
   runsAnswerSchema,
 } from "../routes/schemas.ts";
 import type { AppServices } from "./app_services.ts";
+import { getLogger } from "./shell/log.ts";
 import { openApiDocument, type RouteDoc } from "./openapi.ts";
 
 type Handler = (c: Context<AppEnv>) => Promise<Response> | Response;
@@ -207,7 +208,17 @@ export function buildApp(
   const app = new Hono<AppEnv>();
   // Every rejection reaches onError exactly once: it is counted here and only here (the
   // middlewares get no onReject, or each rejection would be counted twice).
-  const mapError = errorHandler({ jitterMsMax: c.errorJitterMsMax });
+  const log = getLogger("http");
+  const mapError = errorHandler({
+    jitterMsMax: c.errorJitterMsMax,
+    // Unexpected errors become a bare 500; the log keeps the corr_id and the error's name and
+    // message (the logger's redaction strips anything secret-shaped), never the request.
+    onUnexpected: (err, corrId) =>
+      log.error("unexpected error", {
+        corr_id: corrId,
+        reason: err instanceof Error ? `${err.name}: ${err.message}` : "non-error thrown",
+      }),
+  });
   app.onError(function onError(err, ctx) {
     onReject(rejectLabel(asRewarderError(err)));
     return mapError(err, ctx);
