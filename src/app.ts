@@ -6,6 +6,7 @@
  * @module
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { accessLog } from "../middleware/access_log.ts";
 import { auth } from "../middleware/auth.ts";
 import { bodyCap } from "../middleware/body_cap.ts";
 import { compression } from "../middleware/compression.ts";
@@ -227,6 +228,7 @@ export function buildApp(
   app.use(errorBoundary());
   app.use(countResponses(s));
   app.use(corrId());
+  app.use("/rewarder/*", accessLog({ logger: getLogger("access") }));
   app.use(secureHeaders());
   app.use(compression());
   // Edge caps apply to the service surface; probes (/healthz, /readyz, /metrics) stay cheap
