@@ -276,7 +276,7 @@ await withTestDatabase("multi-instance", (baseUrl) => {
         const token = await tokenFor(paths.capsKeysPath);
 
         /** One compute; 503 OVERLOADED (a full engine queue) is retried like a client would. */
-        async function compute(inst: Child, epochId: string, sample: number, tok = token) {
+        const compute = async (inst: Child, epochId: string, sample: number, tok = token) => {
           for (let attempt = 1;; attempt++) {
             const res = await fetch(
               `http://127.0.0.1:${inst.port}/rewarder/epochs/${epochId}/compute`,
@@ -297,7 +297,7 @@ await withTestDatabase("multi-instance", (baseUrl) => {
             }
             await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
           }
-        }
+        };
 
         // ---- A. 100 concurrent computes on 10 epochs, conflicting and repeated run keys.
         const epochs = Array.from({ length: 10 }, (_, i) => `mi-a-${i}`);
@@ -310,7 +310,17 @@ await withTestDatabase("multi-instance", (baseUrl) => {
         for (const epochId of epochs) {
           const rows = await sql`
             SELECT run_key FROM rewarder.commitments WHERE tenant = 'dev' AND epoch_id = ${epochId}`;
-          assert.equal(rows.length, 1, `one commitment for ${epochId}`);
+          assert.equal(
+            rows.length,
+            1,
+            `one commitment for ${epochId}; answers: ${
+              JSON.stringify(
+                results.filter((r) => r.epochId === epochId).map((
+                  r,
+                ) => [r.status, r.body.error ?? r.body.replayed]),
+              )
+            }`,
+          );
           const holder = rows[0]!.run_key as string;
           committed.set(epochId, holder);
           const mine = results.filter((r) => r.epochId === epochId);

@@ -65,7 +65,13 @@ psql_pg() { as_pg "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$CLUSTER" -p "$PORT" 
 mkdir -p "$STATE_DIR"
 chmod 0700 "$STATE_DIR"
 printf '*\n' > "${STATE_DIR}/.gitignore"
-PASSWORD=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+# One password per cluster, kept beside it (0600) and reused: several checkouts (or CI runs)
+# may share this cluster, and rotating the password would break the tests of the others.
+PW_FILE="${CLUSTER}.rewarder-password"
+if [ ! -s "$PW_FILE" ]; then
+  (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$PW_FILE")
+fi
+PASSWORD=$(cat "$PW_FILE")
 # The password is passed on stdin (never on a command line).
 printf "SELECT 'CREATE ROLE rewarder LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rewarder') \\\\gexec\nALTER ROLE rewarder CREATEDB PASSWORD '%s';\n" "$PASSWORD" | psql_pg >/dev/null
 if [ "$(psql_pg -tAc "SELECT 1 FROM pg_database WHERE datname = 'rewarder_test'")" != "1" ]; then
