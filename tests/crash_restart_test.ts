@@ -39,8 +39,8 @@ const CRASH_WAIT_MS = 15_000;
 const DRAIN_WAIT_MS = 20_000;
 /** Poll interval while waiting, ms. */
 const POLL_MS = 100;
-/** Latest random SIGKILL after the first request, ms. */
-const SIGKILL_AT_MS_MAX = 900;
+/** Latest random SIGKILL after the first request, ms (computes take ~10-300 ms each). */
+const SIGKILL_AT_MS_MAX = 700;
 /** Settle time after the clean restart (> one dispatcher interval): nothing may be resent. */
 const SETTLE_MS = 1_200;
 /** Rounds run at the same time (each has its own data dir, ledger and service). */
@@ -153,7 +153,7 @@ async function makePlan(seed: number, round: number, d: PreparedDataDir): Promis
   return {
     seed,
     mode: step === undefined
-      ? { kind: "sigkill", afterMs: Math.floor(rng() * SIGKILL_AT_MS_MAX) }
+      ? { kind: "sigkill", afterMs: Math.floor(rng() ** 2 * SIGKILL_AT_MS_MAX) } // skewed early
       : { kind: "hook", step, occurrence: 1 + Math.floor(rng() * Math.min(2, occurrencesMax)) },
     faults: pick(rng, FAULT_SCRIPTS),
     retry: rng() < 0.6,
@@ -461,5 +461,65 @@ Deno.test({
     await Promise.all(Array.from({ length: Math.max(1, PARALLEL_ROUNDS) }, worker));
     console.log(summaries.join("\n"));
     assert.equal(summaries.filter(Boolean).length, ROUNDS);
+  },
+});
+
+Deno.test({
+  name: "crash hook: fires when asked, refused with PRODUCTION=on, unknown steps refuse to start",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await mkdtemp(join(tmpdir(), "rw-crashhook-"));
+    const dataDir = join(dir, "data");
+    try {
+      const d = await prepareDataDir(dataDir);
+      const keys = join(dataDir, "keys");
+      const explicit = {
+        DATA_DIR: dataDir,
+        CAPS_KEYS_PATH: join(keys, "caps.json"),
+        SIGNING_KEYS_DIR: join(keys, "signing"),
+        GOV_KEYS_PATH: join(keys, "gov.json"),
+        AT_REST_KEY_PATH: join(keys, "at-rest.key"),
+        REWARDER_TEST_CRASH_AT: "after_commit",
+      };
+      const body = async (epochId: string) => ({
+        inputs_cid: await putInputs(dataDir, epochId, { poolMinor: 1000n, overflow: false }),
+        policy_id: d.sealedPolicy.policyId,
+        policy_hash: d.sealedPolicy.policyHash,
+      });
+
+      // Control: the same setup without PRODUCTION dies at the commit.
+      const dev = await startService(explicit);
+      const died = await (await createClient(dev.url, d.capsKeysPath)).compute(
+        "hook-dev",
+        await body("hook-dev"),
+      );
+      assert.equal(died.kind, "network", JSON.stringify(died));
+      assert.equal((await dev.child.exited).code, 137);
+
+      // Production ignores the hook: the commit answers and the process lives on.
+      const prod = await startService({ ...explicit, PRODUCTION: "on" });
+      try {
+        const client = await createClient(prod.url, d.capsKeysPath);
+        const a = await client.compute("hook-prod", await body("hook-prod"));
+        assert.equal(a.kind === "http" ? a.status : a.kind, 200, JSON.stringify(a));
+        await sleep(SETTLE_MS);
+        assert.equal(prod.child.exitedYet(), false, "production must not crash on the hook");
+      } finally {
+        assert.equal((await prod.child.stop()).code, 0);
+      }
+
+      // A misspelt step must not silently never crash.
+      const typo = await startService({ ...explicit, REWARDER_TEST_CRASH_AT: "after_comit" }).then(
+        async (s) => {
+          await s.child.stop();
+          return "started";
+        },
+        (err: Error) => err.message,
+      );
+      assert.match(typo, /REWARDER_TEST_CRASH_AT/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   },
 });
