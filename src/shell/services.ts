@@ -29,6 +29,7 @@ import { httpInputsSource, localInputsSource } from "./sources.ts";
 import { createAtRestCipher, readAtRestKey } from "./store/at_rest_cipher.ts";
 import { openFileRunStore } from "./store/file_run_store.ts";
 import { createMemoryRunStore } from "./store/memory_run_store.ts";
+import { openPostgresRunStore, outboxLeaseMsFor } from "./store/postgres_run_store.ts";
 import type { RunStore } from "./store/run_store.ts";
 
 /** Egress token lifetime for ledger intents (≤ 30 days, contract §9). */
@@ -105,7 +106,22 @@ export async function buildServices(
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     store = await openFileRunStore({ dataDir: config.dataDir, cipher, nowMs });
   } else {
-    throw new Error("Cannot open the postgres store: not built yet (issue 8)");
+    // STORE=postgres (issue 8): several instances share one database; see docs/SCALE-OUT.md.
+    if (!paths.atRestKeyPath || config.databaseUrl === undefined) {
+      throw new Error("Cannot open the postgres store: needs DATABASE_URL and AT_REST_KEY_PATH");
+    }
+    cipher = createAtRestCipher(await readAtRestKey(paths.atRestKeyPath));
+    store = await openPostgresRunStore({
+      databaseUrl: config.databaseUrl,
+      cipher,
+      leaseMs: outboxLeaseMsFor({
+        retriesMax: config.ledgerRetriesMax,
+        attemptTimeoutMs: config.downstreamAttemptMs,
+      }),
+    });
+    if (!config.ledgerUrl) {
+      log.warn("STORE=postgres without LEDGER_URL: each instance settles into its own journal");
+    }
   }
 
   const fault = faultHook(options.env, config.production);
