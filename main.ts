@@ -27,7 +27,8 @@ development keys, sample epochs in the local content store, a local settlement j
 and it prints a first request with a short-lived development token.
 
 Configuration comes from the environment only (secrets from files named there):
-  BIND_ADDR (127.0.0.1:8090 | unix:///abs/path.sock)  DATA_DIR  STORE (file|memory)  AMNESIA
+  BIND_ADDR (127.0.0.1:8090 | unix:///abs/path.sock)  DATA_DIR  STORE (file|memory|postgres)
+  DATABASE_URL (STORE=postgres)  AMNESIA  CAPS_RELOAD_MS (caps key file reload, ≤ 60000)
   CAPS_KEYS_PATH  SIGNING_KEYS_DIR  GOV_KEYS_PATH  AT_REST_KEY_PATH  POLICY_DIR  INPUTS_SOURCE
   POLICY_SOURCE  LEDGER_URL  LEDGER_TOKEN_PATH  READ_ONLY  QUARANTINE_ONLY  REQUIRE_PQ_ON
   IDEMPOTENCY_SALT  MAX_INFLIGHT  MAX_RPS  RATE_BURST  TENANT_RPS_MAX  REQ_BODY_MAX
@@ -68,6 +69,12 @@ async function resolveKeyPaths(
       dev: false,
       samples: [],
     };
+  }
+  if (config.amnesia) {
+    throw new ConfigError(
+      "CAPS_KEYS_PATH",
+      "Cannot start with AMNESIA=on without CAPS_KEYS_PATH, SIGNING_KEYS_DIR and GOV_KEYS_PATH: amnesia writes nothing, so development keys cannot be created",
+    );
   }
   if (config.production) {
     throw new ConfigError(

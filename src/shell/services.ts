@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { createRateLimiter } from "../../middleware/rate_limiter.ts";
 import type { AppServices } from "../app_services.ts";
 import { createStdoutAuditSink, openFileAuditSink } from "./audit.ts";
+import { edgeJwtVerifier, loadEdgeJwtConfig } from "./caps/edge_jwt.ts";
 import { attenuateForLedger } from "./caps/egress.ts";
 import { openKeyRing } from "./caps/key_file.ts";
 import { type Config } from "./config.ts";
@@ -28,6 +29,8 @@ import { loadSigner } from "./signer.ts";
 import { httpInputsSource, localInputsSource } from "./sources.ts";
 import { createAtRestCipher, readAtRestKey } from "./store/at_rest_cipher.ts";
 import { openFileRunStore } from "./store/file_run_store.ts";
+import { assertNoRotationInProgress } from "./store/rekey.ts";
+import { createRetentionSweep } from "./store/retention_sweep.ts";
 import { createMemoryRunStore } from "./store/memory_run_store.ts";
 import { openPostgresRunStore, outboxLeaseMsFor } from "./store/postgres_run_store.ts";
 import type { RunStore } from "./store/run_store.ts";
@@ -36,6 +39,10 @@ import type { RunStore } from "./store/run_store.ts";
 export const LEDGER_TOKEN_TTL_MS = 24 * 3600 * 1000;
 /** Outbox polling interval (ms). */
 export const DISPATCH_INTERVAL_MS = 500;
+/** Housekeeping tick (ms): re-read the shared quarantine-only flag, run due sweeps. */
+export const HOUSEKEEPING_INTERVAL_MS = 5_000;
+/** Retention sweep interval (ms) once a sweep found nothing more to purge. */
+export const RETENTION_SWEEP_INTERVAL_MS = 3_600_000;
 
 /** Resolved key paths (from config, or from the development bootstrap). */
 export interface KeyPaths {
@@ -90,9 +97,14 @@ export async function buildServices(
     ...(options.env.CAPS_RELOAD_MS ? { reloadIntervalMs: Number(options.env.CAPS_RELOAD_MS) } : {}),
   });
   const stopKeyTimer = keyRing.startTimer();
+  // EDGE_JWT_KEYS (issue 4 item 6): this is the gateway-facing edge instance; a gateway JWT is
+  // converted into a short-lived internal macaroon and never forwarded (docs/EDGE-JWT.md).
+  const edgeJwt = config.edgeJwtKeysPath === undefined
+    ? undefined
+    : edgeJwtVerifier({ config: await loadEdgeJwtConfig(config.edgeJwtKeysPath), keyRing });
   const govDoc = parseGovernanceKeys(await readPublicJson(paths.govKeysPath));
   const gov = { threshold: config.govThreshold ?? govDoc.threshold, keys: govDoc.keys };
-  const signer = await loadSigner(paths.signingKeysDir, { requirePq: config.requirePq });
+  const signer = await loadSigner(paths.signingKeysDir, { requirePq: config.requirePq, nowMs });
 
   let store: RunStore;
   let cipher;
@@ -104,6 +116,8 @@ export async function buildServices(
     }
     cipher = createAtRestCipher(await readAtRestKey(paths.atRestKeyPath));
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    // A half-done at-rest key rotation must be finished first (rotate-at-rest-key resumes).
+    await assertNoRotationInProgress(config.dataDir);
     store = await openFileRunStore({ dataDir: config.dataDir, cipher, nowMs });
   } else {
     // STORE=postgres (issue 8): several instances share one database; see docs/SCALE-OUT.md.
@@ -202,6 +216,7 @@ export async function buildServices(
     config,
     nowMs,
     keyRing,
+    ...(edgeJwt === undefined ? {} : { edgeJwtVerifier: edgeJwt }),
     registry,
     store,
     policies: config.policySource.kind === "http"
@@ -237,11 +252,23 @@ export async function buildServices(
     version: options.version,
   };
   if (!config.readOnly) dispatcher.start(DISPATCH_INTERVAL_MS);
+  const sweep = createRetentionSweep({ store, nowMs, retentionDays: config.retentionDays });
+  let sweepDueMs = nowMs();
+  const housekeeping = setInterval(() => {
+    registry.refreshQuarantineOnly().catch(() => {});
+    if (config.readOnly || nowMs() < sweepDueMs) return;
+    sweepDueMs = nowMs() + RETENTION_SWEEP_INTERVAL_MS;
+    sweep().then((report) => {
+      if (report.more) sweepDueMs = nowMs(); // bounded batches: continue next tick
+    }).catch((err) => log.error("retention sweep failed", { reason: String(err?.message ?? err) }));
+  }, HOUSEKEEPING_INTERVAL_MS);
   return {
     services,
     dispatcher,
     close: async () => {
+      clearInterval(housekeeping);
       stopKeyTimer();
+      signer.wipe();
       await dispatcher.stop();
       services.engine.close();
       await auditSink.close();

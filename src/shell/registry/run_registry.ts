@@ -86,6 +86,8 @@ export interface RunRegistry {
   ): Promise<{ runs: RunRecord[]; nextCursor: string | null }>;
   setQuarantineOnly(on: boolean): Promise<void>;
   quarantineOnly(): boolean;
+  /** Re-reads the stored flag (another instance on a shared store may have changed it). */
+  refreshQuarantineOnly(): Promise<void>;
 }
 
 /** Creates the registry; reads the stored quarantine-only flag once. */
@@ -214,6 +216,9 @@ export async function createRunRegistry(options: RunRegistryOptions): Promise<Ru
       qOnly = on || options.quarantineOnly === true;
     },
     quarantineOnly: () => qOnly,
+    async refreshQuarantineOnly() {
+      qOnly = options.quarantineOnly === true || (await store.getQuarantineOnly());
+    },
   };
 }
 
