@@ -256,6 +256,8 @@ export function buildApp(
       const scope = r.scope;
       chain.push(auth({
         keyRing: s.keyRing,
+        // Edge instance (EDGE_JWT_KEYS): JWT-then-macaroon; otherwise the macaroon verifier.
+        ...(s.edgeJwtVerifier === undefined ? {} : { verifier: s.edgeJwtVerifier }),
         scopeFor: () => scope,
         nowMs: s.nowMs,
         onFailure: (sc, reason) => {

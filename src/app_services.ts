@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { MasterSecretSource } from "./shell/caps/verifier.ts";
+import type { MasterSecretSource, Verifier } from "./shell/caps/verifier.ts";
 import type { Config } from "./shell/config.ts";
 import type { EngineRunner } from "./shell/engine_runner.ts";
 import type { Metrics } from "./shell/metrics.ts";
@@ -22,6 +22,8 @@ export interface AppServices {
   config: Config;
   nowMs: () => number;
   keyRing: MasterSecretSource & { status(): "ok" | "unreadable" };
+  /** Edge instances only (EDGE_JWT_KEYS): gateway JWT → internal macaroon, then macaroons. */
+  edgeJwtVerifier?: Verifier;
   registry: RunRegistry;
   store: RunStore;
   policies: PolicyRegistry;

@@ -53,6 +53,12 @@ export interface Config {
   capsKeysPath: string | undefined;
   signingKeysDir: string | undefined;
   govKeysPath: string | undefined;
+  /**
+   * EDGE_JWT_KEYS: the gateway's public JWT keys (docs/EDGE-JWT.md). Set → this instance is
+   * the edge: `Bearer <JWT>` is accepted and converted into an internal macaroon. Unset → a
+   * JWT is 401 like any other non-macaroon.
+   */
+  edgeJwtKeysPath: string | undefined;
   policyDir: string;
   inputsSource: Source;
   policySource: Source;
@@ -166,6 +172,7 @@ export function loadConfig(env: Env): Config {
     capsKeysPath: path(env, "CAPS_KEYS_PATH"),
     signingKeysDir: path(env, "SIGNING_KEYS_DIR"),
     govKeysPath: path(env, "GOV_KEYS_PATH"),
+    edgeJwtKeysPath: path(env, "EDGE_JWT_KEYS"),
     policyDir: path(env, "POLICY_DIR") ?? `${dataDir.replace(/\/+$/, "")}/policies`,
     inputsSource: source(env, "INPUTS_SOURCE"),
     policySource: source(env, "POLICY_SOURCE"),
