@@ -60,7 +60,11 @@ export function errorOfAnswer(answer: Extract<EngineAnswer, { ok: false }>): Rew
 
 // deno-lint-ignore no-explicit-any
 const scope = globalThis as any;
-if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.WorkerGlobalScope) {
+// Deno exposes WorkerGlobalScope inside workers; Bun 1.4 does not, but marks the main thread.
+const inWorker = (typeof scope.WorkerGlobalScope !== "undefined" &&
+  scope instanceof scope.WorkerGlobalScope) ||
+  (typeof scope.Bun !== "undefined" && scope.Bun.isMainThread === false);
+if (inWorker) {
   scope.onmessage = (event: MessageEvent<EngineJob>) => {
     let answer: EngineAnswer;
     try {

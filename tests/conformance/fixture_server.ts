@@ -38,6 +38,8 @@ export function buildFixtureApp(): Hono<AppEnv> {
   });
   app.get("/slow", async (c) => {
     const ms = Math.min(Math.max(Number(c.req.query("ms") ?? "0") || 0, 0), SLOW_MS_MAX);
+    // The harness waits for this line before SIGTERM, so the request is surely in flight.
+    console.log("slow request started");
     await new Promise((resolve) => setTimeout(resolve, ms));
     return c.json({ sleptMs: ms });
   });
