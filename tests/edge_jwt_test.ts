@@ -259,3 +259,39 @@ Deno.test({
     for (const s of services) assertNoJwtIn(s.output(), "the server output");
   },
 });
+
+Deno.test({
+  name: "edge JWT key file: writable by others or holding a private key refuses the start (78)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await freshDataDir("edge_bad");
+    const writable = await writeEdgeKeys(dir, ["rewarder.inspect"]);
+    await Deno.chmod(writable, 0o666);
+    const privateKey = join(dir, "edge-private.json");
+    await Deno.writeTextFile(
+      privateKey,
+      JSON.stringify({
+        issuer: ISSUER,
+        audience: "svc-rewarder",
+        keys: [{
+          kid: "k",
+          alg: "EdDSA",
+          jwk: { kty: "OKP", crv: "Ed25519", x: publicJwk.x, d: "AA" },
+        }],
+        scopes_max: ["rewarder.inspect"],
+      }),
+    );
+    await Deno.chmod(privateKey, 0o600);
+    for (const [path, message] of [[writable, /writable/], [privateKey, /private key/]] as const) {
+      await assert.rejects(
+        startService({ dataDir: dir, transport: "tcp", env: { EDGE_JWT_KEYS: path } }),
+        (err: Error) => {
+          assert.match(err.message, /exited with 78/);
+          assert.match(err.message, message);
+          return true;
+        },
+      );
+    }
+  },
+});
