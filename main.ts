@@ -35,6 +35,9 @@ Configuration comes from the environment only (secrets from files named there):
   DECOMP_RATIO_MAX  POST_INFLATE_MAX  REQUEST_TIMEOUT_MS  MAX_EPOCH_COST_MS  COST_CAP_ACTION
   MAX_RETRIES_LEDGER  RETENTION_DAYS  GOV_THRESHOLD  TLS_CERT_PATH  TLS_KEY_PATH  PRODUCTION
   CONFIG_RELOAD_PATH (KEY=VALUE file re-read on SIGHUP to clamp MAX_RPS/RATE_BURST/TENANT_RPS_MAX)
+  EDGE_JWT_KEYS (gateway JWT keys: accept EdDSA/ES256 JWTs, converted to reduced-scope macaroons)
+  LISTEN_ENGINE (native | node: on Deno, serve through node:http, which has header and body
+    timeouts against slow clients; see docs/RUNTIMES.md)
 `;
 
 async function readEnvFile(path: string | undefined): Promise<Record<string, string>> {
@@ -140,8 +143,14 @@ async function main(): Promise<number> {
       log.info("config reloaded", { reason: `applied:${result.applied.join(",") || "none"}` });
     }).catch((err) => log.error("config reload refused", { reason: String(err?.message ?? err) }));
   });
+  const engine = env.LISTEN_ENGINE ?? "native";
+  if (engine !== "native" && engine !== "node") {
+    process.stderr.write("config error: LISTEN_ENGINE must be native or node\n");
+    return 78;
+  }
   const handle = await listen(app.fetch, {
     bindAddr: env.BIND_ADDR ?? "127.0.0.1:8090",
+    engine,
     ...(config.tls ? { tls: config.tls } : {}),
     onListen: (addr) => {
       const where = addr.transport === "unix"

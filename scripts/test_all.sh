@@ -24,8 +24,11 @@ echo "suite: ${checks_passed} passed, ${checks_failed} failed"
 
 deno test --allow-all --parallel --unstable-no-legacy-abort || status=1
 
-for suite in tests/conformance/run_all.sh model/check.sh; do
-  [ -x "$suite" ] || [ -f "$suite" ] || continue
-  bash "$suite" || status=1
-done
+# Cross-runtime conformance (Deno, Deno on node:http, Bun, Node from the bundle; TCP and UDS):
+# once against the fixture server (drain of an in-flight request), once against the real
+# service (the contract block: auth, media type, compute, replay, envelope).
+bash tests/conformance/run_all.sh || status=1
+SERVER_SRC=main.ts SERVER_BUNDLE=dist/main.mjs CONFORMANCE_FIXTURE=0 \
+  bash tests/conformance/run_all.sh || status=1
+bash model/check.sh || status=1
 exit $status

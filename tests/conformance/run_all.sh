@@ -45,6 +45,17 @@ fi
 
 # Server command for a runtime (argv on stdout, one word per line).
 server_cmd() {
+  if [ "$CONFORMANCE_FIXTURE" = 0 ]; then # the real service: its data dir lives in $2
+    case "$1" in
+      deno) printf '%s\n' deno run --allow-net --allow-env --allow-read --allow-write="$2" \
+        --allow-sys --deny-run --deny-ffi --unstable-no-legacy-abort "$SERVER_SRC" ;;
+      deno-node) printf '%s\n' env LISTEN_ENGINE=node deno run --allow-net --allow-env --allow-read \
+        --allow-write="$2" --allow-sys --deny-run --deny-ffi --unstable-no-legacy-abort "$SERVER_SRC" ;;
+      bun) printf '%s\n' bun "$SERVER_BUNDLE" ;;
+      node) printf '%s\n' node "$SERVER_BUNDLE" ;;
+    esac
+    return
+  fi
   case "$1" in
     deno) printf '%s\n' deno run --allow-net --allow-env --allow-read="$2" --allow-write="$2" \
       --allow-sys=uid "$SERVER_SRC" ;;
@@ -98,7 +109,7 @@ run_combo() {
   [ "$tp" = unix ] && bind="unix://$sock"
   mapfile -t cmd < <(server_cmd "$rt" "$dir")
   : >"$dir/server.out"
-  BIND_ADDR="$bind" "${cmd[@]}" >"$dir/server.out" 2>"$dir/server.err" &
+  DATA_DIR="$dir/data" BIND_ADDR="$bind" "${cmd[@]}" >"$dir/server.out" 2>"$dir/server.err" &
   local pid=$! ready="" i
   for ((i = 0; i < READY_TENTHS_MAX; i++)); do
     ready=$(sed -nE 's/^listening (tcp|unix) (.+)$/\2/p' "$dir/server.out" | head -1)
@@ -110,6 +121,15 @@ run_combo() {
     echo "conformance $rt/$tp: server not ready"; sed 's/^/    /' "$dir/server.err" | tail -20
     kill -KILL "$pid" 2>/dev/null
     total_failed=$((total_failed + 1)); return
+  fi
+
+  # The real service prints a development token and a first compute: the contract block of
+  # the suite uses them (nothing is configured by hand).
+  if [ "$CONFORMANCE_FIXTURE" = 0 ]; then
+    export CONFORMANCE_TOKEN CONFORMANCE_EPOCH_PATH CONFORMANCE_COMPUTE_BODY
+    CONFORMANCE_TOKEN=$(sed -nE "s/^  TOKEN='(.*)'$/\1/p" "$dir/server.out" | head -1)
+    CONFORMANCE_EPOCH_PATH=$(sed -nE 's#.*(/rewarder/epochs/[^/ ]+)/compute.*#\1#p' "$dir/server.out" | head -1)
+    CONFORMANCE_COMPUTE_BODY=$(sed -nE "s/^    -d '(.*)'$/\1/p" "$dir/server.out" | head -1)
   fi
 
   # 1. The suite, with this runtime's runner.
@@ -149,7 +169,8 @@ run_combo() {
   wait "$slow_pid" 2>/dev/null
   check "server exits after SIGTERM" '[ -n "$exited" ]'
   check "exit status 0 after drain" '[ "$status" -eq 0 ]'
-  check "in-flight request drained" 'grep -q "^200 .*\"sleptMs\":$DRAIN_SLOW_MS" "$dir/slow.out"'
+  [ "$CONFORMANCE_FIXTURE" = 1 ] &&
+    check "in-flight request drained" 'grep -q "^200 .*\"sleptMs\":$DRAIN_SLOW_MS" "$dir/slow.out"'
   [ "$tp" = unix ] && check "socket removed on shutdown" '[ ! -e "$sock" ]'
   if [ "$failed" -gt 0 ]; then sed 's/^/    server: /' "$dir/server.err" | tail -20; fi
 

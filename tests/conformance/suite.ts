@@ -32,6 +32,14 @@ const LARGE_BODY_BYTES = 512 * 1024;
 
 const target = targetFromEnv();
 const fixture = process.env.CONFORMANCE_FIXTURE === "1";
+/** Set by the harness for the real service (from its embedded-default banner). */
+const service = process.env.CONFORMANCE_TOKEN
+  ? {
+    token: process.env.CONFORMANCE_TOKEN,
+    epochPath: process.env.CONFORMANCE_EPOCH_PATH ?? "",
+    body: process.env.CONFORMANCE_COMPUTE_BODY ?? "",
+  }
+  : undefined;
 
 if (target === undefined) {
   describe("conformance", () => {
@@ -42,6 +50,73 @@ if (target === undefined) {
 } else {
   describeGeneric(target);
   if (fixture) describeFixture(target);
+  if (service) describeService(target, service);
+}
+
+/** The contract over the wire (§8, §10), identical on every runtime. */
+function describeService(
+  t: Target,
+  svc: { token: string; epochPath: string; body: string },
+): void {
+  const auth = { authorization: `Macaroon ${svc.token}` };
+  const json = { "content-type": "application/json" };
+  describe(`svc-rewarder contract over ${t.transport}`, () => {
+    it("publishes its version, keys and OpenAPI document", async () => {
+      const version = JSON.parse((await send(t, "GET", "/version")).text);
+      assert.equal(version.contract, "v1");
+      const keys = JSON.parse((await send(t, "GET", "/rewarder/keys")).text);
+      assert.ok(
+        keys.keys.some((k: { alg: string; status: string }) =>
+          k.alg === "ed25519" && k.status === "active"
+        ),
+      );
+      const openapi = JSON.parse((await send(t, "GET", "/openapi.json")).text);
+      assert.equal(openapi.openapi, "3.1.0");
+    });
+
+    it("refuses a compute without a token: 401 with the error envelope, nothing echoed", async () => {
+      const reply = await send(t, "POST", `${svc.epochPath}/compute`, {
+        headers: json,
+        body: svc.body,
+      });
+      assert.equal(reply.status, 401);
+      const body = JSON.parse(reply.text);
+      assert.equal(body.error.code, "UNAUTHENTICATED");
+      assert.equal(typeof body.error.corr_id, "string");
+      assert.ok(!reply.text.includes("inputs_cid"));
+    });
+
+    it("refuses a non-JSON body: 415 media_type", async () => {
+      const reply = await send(t, "POST", `${svc.epochPath}/compute`, {
+        headers: { ...auth, "content-type": "text/plain" },
+        body: svc.body,
+      });
+      assert.equal(reply.status, 415);
+      assert.equal(JSON.parse(reply.text).error.reason, "media_type");
+    });
+
+    it("computes, replays with the same bytes, and serves the sealed envelope", async () => {
+      const first = await send(t, "POST", `${svc.epochPath}/compute`, {
+        headers: { ...auth, ...json },
+        body: svc.body,
+      });
+      assert.equal(first.status, 200, first.text);
+      const record = JSON.parse(first.text);
+      assert.equal(record.status, "sealed");
+      const again = await send(t, "POST", `${svc.epochPath}/compute`, {
+        headers: { ...auth, ...json },
+        body: svc.body,
+      });
+      assert.equal(again.status, 200);
+      const replay = JSON.parse(again.text);
+      assert.equal(replay.replayed, true);
+      assert.equal(replay.manifest_hash, record.manifest_hash);
+      assert.equal(replay.run_key, record.run_key);
+      const envelope = JSON.parse((await send(t, "GET", svc.epochPath, { headers: auth })).text);
+      assert.equal(envelope.manifest_hash, record.manifest_hash);
+      assert.equal(envelope.manifest.run_key, record.run_key);
+    });
+  });
 }
 
 function describeGeneric(t: Target): void {
