@@ -45,7 +45,27 @@ function statusOf(o: Awaited<ReturnType<typeof rawRequest>>): string {
   return "status" in o ? String(o.status) : "closed" in o ? "closed" : "timeout";
 }
 
+/** Attempts of a request answered 503 (engine cold start or CPU contention under
+ * `deno test --parallel`: the contract's shed answer, retried like a client would). */
+const SHED_RETRIES_MAX = 3;
+
 async function post(
+  srv: DosServer,
+  path: string,
+  body: BodyInit,
+  headers: Record<string, string> = {},
+): Promise<number> {
+  const replayable = typeof body === "string" || body instanceof Uint8Array;
+  let status = 0;
+  for (let attempt = 0; attempt < (replayable ? SHED_RETRIES_MAX : 1); attempt++) {
+    status = await postOnce(srv, path, body, headers);
+    if (status !== 503) break;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  return status;
+}
+
+async function postOnce(
   srv: DosServer,
   path: string,
   body: BodyInit,
@@ -127,11 +147,13 @@ Deno.test({
           srv,
           () => slowhttptest(url("/healthz"), "-H", { connections: 30, durationS: 8 }),
         );
+        assert.match(h.value.summary, /available=YES/);
         check("slowhttptest_headers", h.watch, { result: h.value.summary });
         const b = await watch(
           srv,
           () => slowhttptest(url(compute), "-B", { connections: 30, durationS: 8 }),
         );
+        assert.match(b.value.summary, /available=YES/);
         check("slowhttptest_body", b.watch, { result: b.value.summary });
       });
 
