@@ -95,7 +95,11 @@ Deno.test("UDS: a stale socket left by a killed process is unlinked on start", a
   const reader = child.stdout.getReader();
   const first = await reader.read(); // "up": bound
   reader.releaseLock();
-  assert.match(new TextDecoder().decode(first.value ?? new Uint8Array()), /up/, "child bound its socket");
+  assert.match(
+    new TextDecoder().decode(first.value ?? new Uint8Array()),
+    /up/,
+    "child bound its socket",
+  );
   child.kill("SIGKILL");
   await child.status;
   await child.stdout.cancel();
