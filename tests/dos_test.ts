@@ -7,6 +7,7 @@
  *
  *   deno test --allow-all tests/dos_test.ts                 # Deno.serve (default listener)
  *   DOS_RUNTIME=bun deno test --allow-all tests/dos_test.ts # main.ts under Bun
+ *   DOS_LISTEN_ENGINE=node deno test --allow-all tests/dos_test.ts # Deno, node:http listener
  *
  * Slow clients: Deno.serve has no header timeout (RUNTIME-NOTES), so slowloris sockets are
  * held there; the suite asserts that the service keeps serving meanwhile and reports the
@@ -90,7 +91,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {
-    const srv = await startServer(runtime);
+    const engine = process.env.DOS_LISTEN_ENGINE; // "node": Deno via node:http (LISTEN_ENGINE)
+    const srv = await startServer(runtime, engine ? { LISTEN_ENGINE: engine } : {});
     const compute = `/rewarder/epochs/${srv.sampleEpoch}/compute`;
     const url = (p: string) => `http://${srv.host}:${srv.port}${p}`;
     try {
