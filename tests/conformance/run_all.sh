@@ -126,10 +126,17 @@ run_combo() {
   # The real service prints a development token and a first compute: the contract block of
   # the suite uses them (nothing is configured by hand).
   if [ "$CONFORMANCE_FIXTURE" = 0 ]; then
+    for ((i = 0; i < READY_TENTHS_MAX; i++)); do # the banner follows the listening line
+      grep -q "The token expires" "$dir/server.out" && break
+      sleep 0.1
+    done
     export CONFORMANCE_TOKEN CONFORMANCE_EPOCH_PATH CONFORMANCE_COMPUTE_BODY
     CONFORMANCE_TOKEN=$(sed -nE "s/^  TOKEN='(.*)'$/\1/p" "$dir/server.out" | head -1)
     CONFORMANCE_EPOCH_PATH=$(sed -nE 's#.*(/rewarder/epochs/[^/ ]+)/compute.*#\1#p' "$dir/server.out" | head -1)
     CONFORMANCE_COMPUTE_BODY=$(sed -nE "s/^    -d '(.*)'$/\1/p" "$dir/server.out" | head -1)
+    if [ -z "$CONFORMANCE_TOKEN" ] || [ -z "$CONFORMANCE_EPOCH_PATH" ]; then
+      failed=$((failed + 1)); notes+=("service banner not read: contract block skipped")
+    fi
   fi
 
   # 1. The suite, with this runtime's runner.
@@ -150,12 +157,15 @@ run_combo() {
     check "socket dir mode 0700" '[ "$(stat -c %a "$(dirname "$sock")")" = 700 ]'
   fi
   local slow_pid
+  local marks_before
+  marks_before=$(grep -c "slow request started" "$dir/server.out")
   slow_pid=$(slow_request "$ready" "$dir/slow.out")
-  # SIGTERM only once the server runs the slow handler (bounded wait), so under load the
-  # check cannot race the client's start-up. Servers without the marker get a fixed pause.
+  # SIGTERM only once the server runs this slow handler (one more marker than before; bounded
+  # wait), so under load the check cannot race the client's start-up. The real service has
+  # no slow route: a fixed pause, and the drain check is not made there.
   for ((i = 0; i < READY_TENTHS_MAX; i++)); do
-    grep -q "slow request started" "$dir/server.out" && break
-    [ "${CONFORMANCE_FIXTURE:-1}" = 0 ] && { sleep 0.5; break; }
+    [ "$(grep -c "slow request started" "$dir/server.out")" -gt "$marks_before" ] && break
+    [ "$CONFORMANCE_FIXTURE" = 0 ] && { sleep 0.5; break; }
     sleep 0.1
   done
   kill -TERM "$pid"
