@@ -59,6 +59,12 @@ const RECOVERY_WAIT_MS_MAX = BREAKER_COOL_DOWN_MS + 20_000;
 const DRAIN_WAIT_MS_MAX = 60_000;
 /** A network error is expected up to this long after the restarted service listens, ms. */
 const NETWORK_GRACE_MS = 1_000;
+/**
+ * A graceful stop answers what it already received: a request sent this long before SIGTERM
+ * must get an answer (closer to the signal it may still be in transit on a closing keep-alive
+ * connection, which is the client's race, not the service's), ms.
+ */
+const GRACEFUL_RECEIVED_MS = 250;
 
 /** /readyz poll interval, and the fault script top-up interval, ms. */
 const READYZ_POLL_MS = 250;
@@ -423,6 +429,12 @@ Deno.test({
       assert.equal(bad5xx.length, 0, `5xx other than 503+Retry-After:\n${quote(bad5xx)}`);
       assert.equal(bad4xx.length, 0, `4xx other than 429:\n${quote(bad4xx)}`);
       assert.equal(badNetwork.length, 0, `network errors outside restarts:\n${quote(badNetwork)}`);
+      const graceful = restartWindows[0]!;
+      const dropped = samples.filter((s) =>
+        s.status === "network" && s.sentAtMs <= graceful.startMs - GRACEFUL_RECEIVED_MS &&
+        s.sentAtMs + s.latencyMs >= graceful.startMs
+      );
+      assert.equal(dropped.length, 0, `SIGTERM dropped requests in flight:\n${quote(dropped)}`);
 
       assert.equal(gracefulExit, 0, "SIGTERM drains and exits 0");
       assert.equal(killedExit, 137, "SIGKILL");

@@ -63,6 +63,8 @@ export interface MixedLoadOptions {
   /** Seed of the request-kind choice. */
   seed: number;
   onSample: (sample: LoadSample) => void;
+  /** Computes already answered 200 before the load starts (replayed and read like the others). */
+  initialRuns?: readonly ComputeJob[];
 }
 
 /** Totals of a finished load. */
@@ -114,6 +116,11 @@ export function startMixedLoad(o: MixedLoadOptions): MixedLoad {
   let dropped = 0;
   let computesSent = 0;
   let running = true;
+  for (const job of o.initialRuns ?? []) {
+    jobs.push(job);
+    acked.set(job.runKey, job.epochId);
+    ackedKeys.push(job.runKey);
+  }
   const weights = [o.mix.compute, o.mix.replay, o.mix.getRun, o.mix.getEpoch, o.mix.listRuns];
   const totalWeight = weights.reduce((a, b) => a + b, 0);
 

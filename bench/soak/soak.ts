@@ -7,6 +7,11 @@
  *
  *   deno run --allow-all bench/soak/soak.ts [--minutes 10] [--rps 50] [--sample-s 5]
  *                                           [--window-s 60] [--out <file.json>] [--seed n]
+ *                                           [--new-share 0.1] [--preload-runs 0]
+ *
+ * `--new-share` is the fraction of requests that compute a fresh epoch (the store grows by one
+ * committed run each; RSS grows with it by design); `--new-share 0 --preload-runs 500` is a
+ * plateau check: a fixed working set of runs, only replays and reads.
  *
  * Writes bench/results/soak-<UTC date>.json (or --out). The first window is warm-up (JIT,
  * heap growth to its working size) and is not compared.
@@ -72,10 +77,14 @@ const LIST_PAGES_MAX = 1_000;
 /** Unexpected answers kept verbatim in the report. */
 const EXAMPLES_MAX = 20;
 /**
- * Mix: mostly reads and replays over a growing set, new epochs at ~10 % of requests (the store
- * grows by design; the RSS bound above includes that growth).
+ * Mix of the non-compute requests (replays and reads over what was computed); fresh computes
+ * take `--new-share` of all requests (default 10 %: the store grows by design, the RSS bound
+ * above includes that growth).
  */
-const MIX = { compute: 0.1, replay: 0.15, getRun: 0.35, getEpoch: 0.3, listRuns: 0.1 };
+const READ_MIX = { replay: 0.15, getRun: 0.35, getEpoch: 0.3, listRuns: 0.1 };
+const NEW_SHARE_DEFAULT = 0.1;
+/** Largest preloaded working set (sequential computes before the load starts). */
+const PRELOAD_RUNS_MAX = 100_000;
 
 function flag(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -121,6 +130,8 @@ interface Window {
   computeP99Ms: number | null;
   rssMiBMedian: number | null;
   fdsMedian: number | null;
+  /** Runs acknowledged so far (the store's size, roughly) when the window closed. */
+  runsAtClose: number;
 }
 
 function median(xs: number[]): number | undefined {
@@ -137,6 +148,19 @@ async function main(): Promise<number> {
     Math.min(positive("window-s", WINDOW_S_DEFAULT), Math.floor(totalS / 4)),
   );
   const seed = Number(flag("seed", String(Date.now() % 1_000_000_007)));
+  const newShare = Number(flag("new-share", String(NEW_SHARE_DEFAULT)));
+  if (!(newShare >= 0 && newShare <= 1)) throw new Error("--new-share must be in [0, 1]");
+  const preloadRuns = Number(flag("preload-runs", "0"));
+  if (!Number.isInteger(preloadRuns) || preloadRuns < 0 || preloadRuns > PRELOAD_RUNS_MAX) {
+    throw new Error(`--preload-runs must be an integer in [0, ${PRELOAD_RUNS_MAX}]`);
+  }
+  const readWeight = Object.values(READ_MIX).reduce((a, b) => a + b, 0);
+  const mix = {
+    compute: newShare,
+    ...Object.fromEntries(
+      Object.entries(READ_MIX).map(([k, v]) => [k, ((1 - newShare) * v) / readWeight]),
+    ) as typeof READ_MIX,
+  };
   const stamp = new Date().toISOString().replace(/[:]/g, "").replace(/\.\d{3}Z$/, "Z");
   const out = flag("out", join(ROOT, "bench", "results", `soak-${stamp}.json`));
   const command = `deno run --allow-all bench/soak/soak.ts ${Deno.args.join(" ")}`.trim();
@@ -165,6 +189,23 @@ async function main(): Promise<number> {
       };
     };
 
+    // A working set computed before the clock starts (sequential; each must be acknowledged).
+    const initialRuns: ComputeJob[] = [];
+    for (let i = 0; i < preloadRuns; i++) {
+      const job = await nextJob();
+      const res = await fetch(`${service.url}/rewarder/epochs/${job.epochId}/compute`, {
+        method: "POST",
+        headers: { authorization: `Macaroon ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(job.body),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      const doc = await res.json();
+      if (res.status !== 200 || doc.run_key !== job.runKey) {
+        throw new Error(`preload compute failed: ${res.status}`);
+      }
+      initialRuns.push(job);
+    }
+
     const t0 = Date.now();
     const proc: ProcSample[] = [await procSample(pid, t0)];
     const windows: Window[] = [];
@@ -181,8 +222,9 @@ async function main(): Promise<number> {
         return token;
       },
       rateRps: rps,
-      mix: MIX,
+      mix,
       nextJob,
+      initialRuns,
       outstandingMax: OUTSTANDING_MAX,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       seed,
@@ -222,6 +264,7 @@ async function main(): Promise<number> {
         computeP99Ms: round1(percentile(computeLat, 99)),
         rssMiBMedian: round1(median(inWindow.map((p) => p.rssMiB))),
         fdsMedian: median(inWindow.map((p) => p.fds)) ?? null,
+        runsAtClose: load.acknowledged().size,
       };
       windows.push(w);
       const last = proc.at(-1)!;
@@ -271,6 +314,10 @@ async function main(): Promise<number> {
         compared: [first.index, last.index],
         rssMiB: { first: first.rssMiBMedian, last: last.rssMiBMedian, growth: round1(rssGrowth) },
         rssMiBPerMinute: round1(rssGrowth / Math.max(spanMin, 1 / 60)),
+        runsAdded: last.runsAtClose - first.runsAtClose,
+        rssKiBPerRunAdded: last.runsAtClose > first.runsAtClose
+          ? round1((rssGrowth * 1024) / (last.runsAtClose - first.runsAtClose))
+          : null,
         fds: { first: first.fdsMedian, last: last.fdsMedian, growth: fdGrowth },
         p50Ms: { first: first.p50Ms, last: last.p50Ms },
         p99Ms: { first: first.p99Ms, last: last.p99Ms },
@@ -316,7 +363,9 @@ async function main(): Promise<number> {
         sampleS,
         windowS,
         seed,
-        mix: MIX,
+        newShare,
+        preloadRuns,
+        mix,
         service: "main.ts embedded default (file store), LEDGER_URL = tools/dev_ledger.ts",
       },
       bounds: {
