@@ -64,7 +64,7 @@ const NETWORK_GRACE_MS = 1_000;
  * must get an answer (closer to the signal it may still be in transit on a closing keep-alive
  * connection, which is the client's race, not the service's), ms.
  */
-const GRACEFUL_RECEIVED_MS = 250;
+const GRACEFUL_RECEIVED_MS = 500;
 
 /** /readyz poll interval, and the fault script top-up interval, ms. */
 const READYZ_POLL_MS = 250;
