@@ -17,6 +17,8 @@ export const ENGINE_QUEUE_MAX = 8;
 export interface EngineRunner {
   run(job: Omit<EngineJob, "id">, signal: AbortSignal): Promise<ComputeOutput>;
   close(): void;
+  /** How often a job past its deadline made the runner replace its worker. */
+  restarts(): number;
 }
 
 /** Creates a runner; `useWorker: false` forces inline execution. */
@@ -28,11 +30,13 @@ export function createEngineRunner(options: { useWorker: boolean }): EngineRunne
         return answer.ok ? Promise.resolve(answer.value) : Promise.reject(errorOfAnswer(answer));
       },
       close() {},
+      restarts: () => 0,
     };
   }
   let worker: Worker | undefined;
   let ready: Promise<void> = Promise.resolve();
   let nextId = 1;
+  let restarts = 0;
   const pending = new Map<
     number,
     { resolve: (v: ComputeOutput) => void; reject: (e: unknown) => void }
@@ -62,6 +66,16 @@ export function createEngineRunner(options: { useWorker: boolean }): EngineRunne
     return w;
   }
 
+  function restart(): void {
+    worker?.terminate();
+    worker = undefined;
+    restarts++;
+    for (const waiter of pending.values()) {
+      waiter.reject(new RewarderError("OVERLOADED", "engine_restarted", { retryAfterS: 1 }));
+    }
+    pending.clear();
+  }
+
   // Spawn now so the module graph (zod, hash-wasm compile) loads before the first compute.
   worker = spawn();
 
@@ -75,8 +89,13 @@ export function createEngineRunner(options: { useWorker: boolean }): EngineRunne
       return new Promise<ComputeOutput>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         signal.addEventListener("abort", () => {
-          // The worker finishes the job (pure, bounded by the cost guard); we stop waiting.
-          if (pending.delete(id)) reject(signal.reason ?? new RewarderError("TIMEOUT", "timeout"));
+          if (!pending.delete(id)) return;
+          reject(signal.reason ?? new RewarderError("TIMEOUT", "timeout"));
+          // A job past its deadline must not hold the engine: the cost estimate is by size,
+          // and a pathological epoch (e.g. water-filling capping one entry per round) can run
+          // far longer. Terminate the worker; jobs queued behind it are answered OVERLOADED
+          // (their clients retry), and the next job spawns a fresh worker.
+          restart();
         }, { once: true });
         const target = worker!;
         ready.then(() =>
@@ -88,5 +107,6 @@ export function createEngineRunner(options: { useWorker: boolean }): EngineRunne
       worker?.terminate();
       worker = undefined;
     },
+    restarts: () => restarts,
   };
 }

@@ -43,3 +43,34 @@ Deno.test("engine runner: a job sent right after start is answered by the worker
     runner.close();
   }
 });
+
+Deno.test("engine runner: a job past its deadline replaces the worker; the next job still runs", async () => {
+  const { generateEpochInputs, GENERATED_POLICY } = await import("../../vectors/generate_epoch.ts");
+  const policyHash = policyHashOf(GENERATED_POLICY);
+  const runner = createEngineRunner({ useWorker: true });
+  try {
+    const big = new TextEncoder().encode(generateEpochInputs("slow", 300_000));
+    const late = runner.run({
+      epochId: "slow",
+      inputsBytes: big,
+      expectedInputsCid: "b3:" + "0".repeat(64), // never reached: the deadline comes first
+      policyDocument: GENERATED_POLICY,
+      policyHash,
+      salt: "svc-rewarder|v1",
+    }, AbortSignal.timeout(30));
+    await assert.rejects(late);
+    assert.equal(runner.restarts(), 1);
+    const small = new TextEncoder().encode(generateEpochInputs("next", 10));
+    const out = await runner.run({
+      epochId: "next",
+      inputsBytes: small,
+      expectedInputsCid: (await import("../core/cid.ts")).cidOf(small),
+      policyDocument: GENERATED_POLICY,
+      policyHash,
+      salt: "svc-rewarder|v1",
+    }, AbortSignal.timeout(20_000));
+    assert.equal(out.manifest.epoch_id, "next");
+  } finally {
+    runner.close();
+  }
+});
