@@ -9,7 +9,7 @@ import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { blake3 as nobleBlake3 } from "@noble/hashes/blake3.js";
-import { runCli } from "../src/cli/main.ts";
+import { runCliCaptured } from "../src/cli/main.ts";
 import { toHex } from "../src/core/merkle.ts";
 import { VECTOR_CASES } from "../vectors/cases.ts";
 import {
@@ -25,16 +25,7 @@ await copyFile(join(VECTORS, "keys/vector-signing.key.json"), keyPath);
 await chmod(keyPath, 0o600);
 const keysPath = join(VECTORS, "keys/vector-keys.json");
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli(args, {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    env: () => undefined,
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCliCaptured;
 
 const tieKey = (cid: string, account: string) =>
   toHex(nobleBlake3(new TextEncoder().encode(`svc-rewarder/tie/v1|${cid}|${account}`)));

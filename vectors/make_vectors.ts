@@ -12,7 +12,7 @@
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli } from "../src/cli/main.ts";
+import { runCliCaptured } from "../src/cli/main.ts";
 import { canonicalJson } from "../src/core/canonical_json.ts";
 import { VECTOR_CASES } from "./cases.ts";
 import { GENERATED_POLICY, GENERATED_SIZES, generateEpochInputs } from "./generate_epoch.ts";
@@ -23,16 +23,7 @@ const keyPath = join(keyCopyDir, "signing.key.json");
 await copyFile(join(root, "keys/vector-signing.key.json"), keyPath);
 await chmod(keyPath, 0o600);
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli(args, {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    env: () => undefined,
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCliCaptured;
 
 for (const vector of VECTOR_CASES) {
   const dir = join(root, "cases", vector.name);

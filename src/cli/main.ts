@@ -154,6 +154,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
+/**
+ * Runs the CLI in-process with a clean environment and captures its output (vectors and
+ * tests: the pinned envelopes are exactly what `rewarder compute` prints).
+ */
+export async function runCliCaptured(
+  argv: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(argv, {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    env: () => undefined,
+  });
+  return { code, stdout, stderr };
+}
+
 /** The process-facing io. */
 export function processIo(): CliIo {
   return {
