@@ -149,7 +149,7 @@ async function main(): Promise<number> {
     return 78;
   }
   const handle = await listen(app.fetch, {
-    bindAddr: env.BIND_ADDR ?? "127.0.0.1:8090",
+    bindAddr: config.bindAddr,
     engine,
     ...(config.tls ? { tls: config.tls } : {}),
     onListen: (addr) => {

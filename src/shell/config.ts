@@ -46,6 +46,8 @@ export type Source = { kind: "local" } | { kind: "http"; baseUrl: string };
 /** The validated configuration. Units are in the names. */
 export interface Config {
   bind: BindAddr;
+  /** BIND_ADDR as given (validated into `bind`), handed to the listener. */
+  bindAddr: string;
   dataDir: string;
   store: "file" | "memory" | "postgres";
   /** Secret: never log. Set only when store is postgres. */
@@ -164,8 +166,10 @@ export function loadConfig(env: Env): Config {
   const chosenStore = store(env, amnesia);
   const databaseUrl = raw(env, "DATABASE_URL");
   const emits = int(env, "MAX_LEDGER_EMITS_PER_RUN", 1, 1, 1);
+  const bindAddr = raw(env, "BIND_ADDR") ?? "127.0.0.1:8090";
   const config: Config = {
-    bind: parseBindAddr(raw(env, "BIND_ADDR") ?? "127.0.0.1:8090"),
+    bind: parseBindAddr(bindAddr),
+    bindAddr,
     dataDir,
     store: chosenStore,
     databaseUrl,

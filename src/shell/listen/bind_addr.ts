@@ -12,7 +12,9 @@ export type BindTarget =
   | { transport: "unix"; path: string };
 
 const UNIX_PREFIX = "unix://";
-const HOST_PATTERN = /^[A-Za-z0-9.-]{1,253}$/;
+/** RFC 1123 host names and IPv4 literals: dot-separated labels of letters, digits, hyphens. */
+const HOST_PATTERN =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /**
  * Parse a bind address.
@@ -23,7 +25,7 @@ const HOST_PATTERN = /^[A-Za-z0-9.-]{1,253}$/;
  */
 export function parseBindAddr(bindAddr: string): BindTarget {
   if (bindAddr.startsWith(UNIX_PREFIX)) return parseUnix(bindAddr.slice(UNIX_PREFIX.length));
-  const bracketed = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(bindAddr);
+  const bracketed = /^\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\]:(\d{1,5})$/.exec(bindAddr);
   const plain = /^([^:[\]]+):(\d{1,5})$/.exec(bindAddr);
   const match = bracketed ?? plain;
   const hostname = match?.[1];
@@ -38,8 +40,14 @@ export function parseBindAddr(bindAddr: string): BindTarget {
 }
 
 function parseUnix(path: string): BindTarget {
-  if (!path.startsWith("/") || path.includes("\0") || path.split("/").includes("..")) {
-    throw new ListenError("bind_addr_invalid", "unix socket path must be absolute, without '..'");
+  if (
+    !path.startsWith("/") || path.endsWith("/") || path.includes("\0") ||
+    path.split("/").includes("..")
+  ) {
+    throw new ListenError(
+      "bind_addr_invalid",
+      "unix socket path must be an absolute file path, without '..'",
+    );
   }
   if (new TextEncoder().encode(path).length > UNIX_PATH_BYTES_MAX) {
     throw new ListenError(
