@@ -14,7 +14,9 @@ import { policyHashOf } from "../core/policy.ts";
 import { POLICY_SIG_DOMAIN } from "../core/policy_envelope.ts";
 import { signStatement } from "../core/seal.ts";
 import { casPut } from "./cas.ts";
+import { loadCapsKeys } from "./caps/key_file.ts";
 import { mintToken } from "./caps/mint.ts";
+import { toHex } from "../core/merkle.ts";
 import { generateSigningKeyDocument, loadSigningKey, writeSecretFile } from "./key_files.ts";
 
 /** Lifetime of the printed development token (s). */
@@ -118,21 +120,17 @@ export async function ensureDevMaterial(
 
 /** Mints the development token for tenant `dev` with every scope. */
 export async function devToken(capsKeysPath: string, nowMs: number): Promise<string> {
-  const doc = JSON.parse(await readFile(capsKeysPath, "utf8"));
-  const epoch = Number(doc.current_epoch);
-  const masterSecret = Uint8Array.from(
-    atob(String(doc.epochs[String(epoch)]).replaceAll("-", "+").replaceAll("_", "/")),
-    (ch) => ch.charCodeAt(0),
-  );
+  const keys = await loadCapsKeys(capsKeysPath);
+  const masterSecret = keys.epochs.get(keys.currentEpoch);
+  if (masterSecret === undefined) {
+    throw new Error("Cannot mint the dev token: no current epoch secret");
+  }
   const expiry = new Date(nowMs + DEV_TOKEN_TTL_S * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
   return mintToken({
     masterSecret,
     tenant: "dev",
-    keyEpoch: epoch,
-    nonceHex: Array.from(
-      crypto.getRandomValues(new Uint8Array(16)),
-      (b) => b.toString(16).padStart(2, "0"),
-    ).join(""),
+    keyEpoch: keys.currentEpoch,
+    nonceHex: toHex(crypto.getRandomValues(new Uint8Array(16))),
     caveats: [
       "scope = rewarder.run,rewarder.inspect,rewarder.quarantine",
       "tenant = dev",
