@@ -18,3 +18,19 @@ export function runKeyOf(
 ): string {
   return cidOf(`${salt}|${epochId}|${policyHash}|${inputsCid}`);
 }
+
+/** Domain prefix of the intent key (contract §5). */
+export const INTENT_KEY_DOMAIN = "svc-rewarder/intent-key/v1|";
+
+/**
+ * The intent key of a tenant's run (contract §5): the ledger's Idempotency-Key,
+ * `b3:` + BLAKE3(UTF-8 of `"svc-rewarder/intent-key/v1|" + tenant + "|" + run_key`).
+ *
+ * @example
+ * ```ts
+ * const key = intentKeyOf({ tenant: "acme", runKey: "b3:" + "0".repeat(64) });
+ * ```
+ */
+export function intentKeyOf(options: { tenant: string; runKey: string }): string {
+  return cidOf(`${INTENT_KEY_DOMAIN}${options.tenant}|${options.runKey}`);
+}

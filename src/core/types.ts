@@ -31,9 +31,15 @@ export interface Payout {
   amount_minor: string;
 }
 
-/** `svc-rewarder.manifest.v1` (contract §6). */
+/** Manifest schema names: v2 is produced; v1 stays verifiable (contract §6). */
+export type ManifestSchema = "svc-rewarder.manifest.v1" | "svc-rewarder.manifest.v2";
+
+/**
+ * `svc-rewarder.manifest.v2` (contract §6), or a stored v1 manifest (same members; only the
+ * hash rule and the signature statement differ, chosen by `schema`).
+ */
 export interface Manifest {
-  schema: "svc-rewarder.manifest.v1";
+  schema: ManifestSchema;
   epoch_id: string;
   run_key: Cid;
   inputs_cid: Cid;
@@ -59,6 +65,12 @@ export interface Manifest {
 /** Why a run was quarantined (contract §4.9). */
 export type QuarantineReason = "overflow" | "conservation" | "negative";
 
+/**
+ * The manifest header (contract §6): the manifest without `payouts`. In v2,
+ * `manifest_hash` = `b3:` + BLAKE3(JCS(header)).
+ */
+export type ManifestHeader = Omit<Manifest, "payouts">;
+
 /** Sealed manifest envelope (contract §6). */
 export interface SealedEnvelope {
   manifest: Manifest;
@@ -72,6 +84,8 @@ export type Emission = "dry_run" | "suppressed" | "pending" | "accepted" | "dupl
 /** Run record (contract §10). */
 export interface RunRecord {
   run_key: Cid;
+  /** The run's ledger Idempotency-Key (contract §5); null for dry runs and for v1 runs. */
+  intent_key: Cid | null;
   epoch_id: string;
   manifest_hash: Cid;
   status: "sealed" | "quarantined";
@@ -81,8 +95,66 @@ export interface RunRecord {
   totals: ManifestTotals;
 }
 
-/** Ledger intent `svc-rewarder.intent.v1` (contract §7). */
-export interface LedgerIntent {
+/** One transfer of a ledger intent (contract §7). */
+export interface Transfer {
+  to: string;
+  amount_minor: string;
+}
+
+/** Ledger intent `svc-rewarder.intent.v2` (contract §7): keyed by `intent_key`. */
+export interface LedgerIntentV2 {
+  schema: "svc-rewarder.intent.v2";
+  tenant: string;
+  intent_key: Cid;
+  run_key: Cid;
+  epoch_id: string;
+  manifest_hash: Cid;
+  asset: string;
+  funding_source: string;
+  total_minor: string;
+  transfers: Transfer[];
+  header: ManifestHeader;
+  signatures: Signature[];
+}
+
+/** Any ledger intent the outbox may hold: v2, or a pending v1 one queued before the upgrade. */
+export type LedgerIntent = LedgerIntentV1 | LedgerIntentV2;
+
+/** One step of an inclusion path (contract §6): `side` is the sibling's position. */
+export interface ProofStep {
+  side: "L" | "R";
+  /** 64 lowercase hex. */
+  hash: string;
+}
+
+/** Proof document `svc-rewarder.proof.v2` (contract §6): verifies alone, with the keys. */
+export interface ProofDocumentV2 {
+  schema: "svc-rewarder.proof.v2";
+  account: string;
+  amount_minor: string;
+  /** 0-based position in the manifest's payouts. */
+  index: number;
+  /** 64 lowercase hex. */
+  leaf: string;
+  proof: ProofStep[];
+  header: ManifestHeader;
+  manifest_hash: Cid;
+  signatures: Signature[];
+}
+
+/** Proof document of a v1 envelope (no `schema`; its v1 shape is kept). */
+export interface ProofDocumentV1 {
+  account: string;
+  amount_minor: string;
+  leaf: string;
+  proof: ProofStep[];
+  payouts_root: Cid;
+  manifest_hash: Cid;
+  signatures: Signature[];
+}
+
+/** Ledger intent `svc-rewarder.intent.v1` (contract §7 of v1): keyed by its run key. */
+export interface LedgerIntentV1 {
   schema: "svc-rewarder.intent.v1";
   tenant: string;
   run_key: Cid;
@@ -91,7 +163,7 @@ export interface LedgerIntent {
   asset: string;
   funding_source: string;
   total_minor: string;
-  transfers: { to: string; amount_minor: string }[];
+  transfers: Transfer[];
   signatures: Signature[];
 }
 
