@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Cid, LedgerIntent, RunRecord, SealedEnvelope } from "../../core/types.ts";
+import type { Cid, RunRecord, SealedEnvelope } from "../../core/types.ts";
 import { RewarderError } from "../../core/errors.ts";
 
 /** The persisted part of a run record: `replayed` and `emission` are derived on read. */
@@ -39,11 +39,27 @@ export interface StoredRun {
 /** Delivery state of an outbox entry (contract §7). */
 export type OutboxState = "pending" | "accepted" | "duplicate" | "failed";
 
+/**
+ * An intent as queued (contract §7): its Idempotency-Key and body bytes are fixed at first
+ * enqueue and every resend uses them unchanged. v2: key = intent_key, body = JCS(intent v2);
+ * a v1 intent queued before the upgrade keeps key = run_key, body = JCS(intent v1).
+ */
+export interface QueuedIntent {
+  idempotencyKey: Cid;
+  /** The exact body text sent (JCS, UTF-8). */
+  body: string;
+  /** Members the egress token's caveats repeat (contract §9); equal to the body's. */
+  runKey: Cid;
+  /** null for a v1 intent. */
+  intentKey: Cid | null;
+  manifestHash: Cid;
+}
+
 /** One outbox entry: at most one intent per (tenant, run key) (MAX_LEDGER_EMITS_PER_RUN = 1). */
 export interface OutboxEntry {
   tenant: string;
   runKey: Cid;
-  intent: LedgerIntent;
+  intent: QueuedIntent;
   state: OutboxState;
   /** Delivery attempts made so far (all cycles). */
   attempts: number;
@@ -55,8 +71,15 @@ export interface OutboxEntry {
   conflict: boolean;
 }
 
-/** Answer of {@link RunStore.commitRun}. */
-export type CommitResult = { committed: true } | { committed: false; holder: Cid };
+/**
+ * Answer of {@link RunStore.commitRun}: committed, or refused because the tenant's epoch is
+ * held by another run key (`holder`), or the run's inputs are committed under another epoch
+ * (`inputsEpoch`) (contract §5).
+ */
+export type CommitResult =
+  | { committed: true }
+  | { committed: false; conflict: "epoch"; holder: Cid }
+  | { committed: false; conflict: "inputs"; inputsEpoch: string };
 
 /** Filters and page of {@link RunStore.listRuns}. */
 export interface ListQuery {
@@ -88,13 +111,19 @@ export interface RunStore {
   /** Upserts a run that does not commit (dry runs, quarantined runs). */
   putRun(run: StoredRun): Promise<void>;
   /**
-   * THE atomic step: commits `run.record.epoch_id` to `run.record.run_key`, stores the run in
-   * its committed form and enqueues `intent` (pending), all or nothing. If the epoch is already
-   * committed nothing is written and the holder's run key is returned.
+   * THE atomic step: commits `run.record.epoch_id` to `run.record.run_key` and
+   * `run.meta.inputsCid` to that epoch, stores the run in its committed form and enqueues
+   * `intent` (pending), all or nothing. If the epoch or the inputs are already committed
+   * nothing is written and the conflict is returned.
    */
-  commitRun(run: StoredRun, intent: LedgerIntent | null, nowMs: number): Promise<CommitResult>;
+  commitRun(run: StoredRun, intent: QueuedIntent | null, nowMs: number): Promise<CommitResult>;
   /** The run key holding the epoch's commitment, or undefined. */
   getCommitment(tenant: string, epochId: string): Promise<Cid | undefined>;
+  /**
+   * The epoch an `inputs_cid` is committed under, or undefined (contract §5). A v1 store that
+   * committed one inputs CID under two epochs keeps both; this answers either of them.
+   */
+  getInputsCommitment(tenant: string, inputsCid: Cid): Promise<string | undefined>;
   /** Runs of a tenant in (createdSeq, runKey) order. */
   listRuns(tenant: string, query: ListQuery): Promise<StoredRun[]>;
   /** Next created sequence number (monotonic within this store instance). */
