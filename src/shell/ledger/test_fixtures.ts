@@ -9,8 +9,9 @@ import { sha512 } from "@noble/hashes/sha2.js";
 import { canonicalBytes } from "../../core/canonical_json.ts";
 import { cidOf } from "../../core/cid.ts";
 import { toBase64Url } from "../../core/base64url.ts";
-import type { LedgerIntent, Manifest, SealedEnvelope } from "../../core/types.ts";
-import type { StoredRun } from "../store/run_store.ts";
+import { intentKeyOf } from "../../core/run_key.ts";
+import type { LedgerIntent, Manifest, ManifestHeader, SealedEnvelope } from "../../core/types.ts";
+import { type QueuedIntent, queuedIntentOf, type StoredRun } from "../store/run_store.ts";
 
 ed.hashes.sha512 = sha512;
 
@@ -35,22 +36,39 @@ export function testKeysDocument(): {
 export interface FakeRun {
   tenant: string;
   runKey: string;
+  /** The per-tenant intent key (contract §5); null for a v1 run. */
+  intentKey: string | null;
   epochId: string;
   policyHash: string;
   inputsCid: string;
   envelope: SealedEnvelope;
   intent: LedgerIntent;
+  /** The intent as the registry queues it (key + exact body text). */
+  queued: QueuedIntent;
 }
 
-/** Builds a well-formed signed envelope and its intent. `variant` changes the run key. */
+/**
+ * Builds a well-formed signed envelope and its intent. `variant` changes the run key (and the
+ * inputs CID unless `inputsCid` is given). v2 (manifest hash over the header, intent v2 keyed
+ * by the intent key) unless `v1` asks for the v1 shapes that a store written before the
+ * upgrade holds.
+ */
 export function fakeRun(
-  options: { tenant?: string; epochId?: string; variant?: string; quarantined?: boolean } = {},
+  options: {
+    tenant?: string;
+    epochId?: string;
+    variant?: string;
+    quarantined?: boolean;
+    inputsCid?: string;
+    v1?: boolean;
+  } = {},
 ): FakeRun {
+  const v1 = options.v1 === true;
   const tenant = options.tenant ?? "acme";
   const epochId = options.epochId ?? "epoch-1";
   const variant = options.variant ?? "a";
   const policyHash = cidOf(`policy|${variant}`);
-  const inputsCid = cidOf(`inputs|${variant}`);
+  const inputsCid = options.inputsCid ?? cidOf(`inputs|${variant}`);
   const runKey = cidOf(`svc-rewarder|v1|${epochId}|${policyHash}|${inputsCid}`);
   const q = options.quarantined === true;
   const payouts = q ? [] : [
@@ -58,7 +76,7 @@ export function fakeRun(
     { account: "acct_b", amount_minor: "643" },
   ];
   const manifest: Manifest = {
-    schema: "svc-rewarder.manifest.v1",
+    schema: v1 ? "svc-rewarder.manifest.v1" : "svc-rewarder.manifest.v2",
     epoch_id: epochId,
     run_key: runKey,
     inputs_cid: inputsCid,
@@ -86,16 +104,18 @@ export function fakeRun(
     payouts_root: cidOf(variant),
     quarantine: q ? { reason: "overflow" } : null,
   };
-  const manifestHash = cidOf(canonicalBytes(manifest));
-  const msg = new TextEncoder().encode(`svc-rewarder/manifest-sig/v1:${manifestHash}`);
+  const { payouts: _payouts, ...header } = manifest;
+  const manifestHash = cidOf(canonicalBytes(v1 ? manifest : header));
+  const statement = v1 ? "svc-rewarder/manifest-sig/v1:" : "svc-rewarder/manifest-sig/v2:";
+  const msg = new TextEncoder().encode(`${statement}${manifestHash}`);
   const signatures = [{
     alg: "ed25519" as const,
     kid: TEST_KID,
     sig: toBase64Url(ed.sign(msg, TEST_SECRET_KEY)),
   }];
   const envelope: SealedEnvelope = { manifest, manifest_hash: manifestHash, signatures };
-  const intent: LedgerIntent = {
-    schema: "svc-rewarder.intent.v1",
+  const intentKey = v1 ? null : intentKeyOf({ tenant, runKey });
+  const common = {
     tenant,
     run_key: runKey,
     epoch_id: epochId,
@@ -104,9 +124,27 @@ export function fakeRun(
     funding_source: "protocol_pool",
     total_minor: "999",
     transfers: payouts.map((p) => ({ to: p.account, amount_minor: p.amount_minor })),
-    signatures,
   };
-  return { tenant, runKey, epochId, policyHash, inputsCid, envelope, intent };
+  const intent: LedgerIntent = intentKey === null
+    ? { schema: "svc-rewarder.intent.v1", ...common, signatures }
+    : {
+      schema: "svc-rewarder.intent.v2",
+      ...common,
+      intent_key: intentKey,
+      header: header as ManifestHeader,
+      signatures,
+    };
+  return {
+    tenant,
+    runKey,
+    intentKey,
+    epochId,
+    policyHash,
+    inputsCid,
+    envelope,
+    intent,
+    queued: queuedIntentOf(intent),
+  };
 }
 
 /** A StoredRun for store-level tests. */
@@ -119,6 +157,7 @@ export function storedRunOf(
     tenant: f.tenant,
     record: {
       run_key: f.runKey,
+      intent_key: options.dryRun ? null : f.intentKey,
       epoch_id: f.epochId,
       manifest_hash: f.envelope.manifest_hash,
       status: m.status,

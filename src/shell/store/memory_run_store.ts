@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Cid, LedgerIntent } from "../../core/types.ts";
+import type { Cid } from "../../core/types.ts";
 import { assert } from "../../core/assert.ts";
 import {
   cloneJson,
@@ -14,6 +14,7 @@ import {
   matchesQuery,
   type OutboxEntry,
   type PurgeReport,
+  type QueuedIntent,
   type RunStore,
   type StoredRun,
 } from "./run_store.ts";
@@ -22,6 +23,7 @@ import {
 export function createMemoryRunStore(): RunStore {
   const runs = new Map<string, StoredRun>(); // tenant \0 runKey
   const commitments = new Map<string, Cid>(); // tenant \0 epochId
+  const inputsCommitments = new Map<string, string>(); // tenant \0 inputsCid → epochId
   const outbox = new Map<string, OutboxEntry>(); // tenant \0 runKey
   const counters = new Map<string, number>();
   let quarantineOnly = false;
@@ -49,17 +51,21 @@ export function createMemoryRunStore(): RunStore {
     commitRun(run, intent, nowMs): Promise<CommitResult> {
       // No await between the check and the writes: atomic in a single-threaded runtime.
       const ck = k(run.tenant, run.record.epoch_id);
-      const holder = commitments.get(ck);
-      if (holder !== undefined) return Promise.resolve({ committed: false, holder });
+      const ik = k(run.tenant, run.meta.inputsCid);
+      const entry = intent === null ? null : newEntry(run, intent, nowMs); // asserts agreement
+      const conflict = commitConflict(commitments.get(ck), inputsCommitments.get(ik), run);
+      if (conflict !== undefined) return Promise.resolve(conflict);
       commitments.set(ck, run.record.run_key);
+      inputsCommitments.set(ik, run.record.epoch_id);
       runs.set(k(run.tenant, run.record.run_key), cloneJson(run));
-      if (intent !== null) {
-        outbox.set(k(run.tenant, run.record.run_key), newEntry(run, intent, nowMs));
-      }
+      if (entry !== null) outbox.set(k(run.tenant, run.record.run_key), entry);
       return Promise.resolve({ committed: true });
     },
     getCommitment(tenant, epochId) {
       return Promise.resolve(commitments.get(k(tenant, epochId)));
+    },
+    getInputsCommitment(tenant, inputsCid) {
+      return Promise.resolve(inputsCommitments.get(k(tenant, inputsCid)));
     },
     listRuns(tenant, query: ListQuery) {
       const page = [...runs.values()]
@@ -132,10 +138,48 @@ export function createMemoryRunStore(): RunStore {
   };
 }
 
-/** A fresh pending outbox entry for a committed run. */
-export function newEntry(run: StoredRun, intent: LedgerIntent, nowMs: number): OutboxEntry {
-  assert(intent.run_key === run.record.run_key, "intent.run_key must equal the run key");
-  assert(intent.tenant === run.tenant, "intent.tenant must equal the run's tenant");
+/**
+ * The conflict of a commit (contract §5), checked in the order of §5 step 3: the tenant's
+ * epoch held by a run key (any, this one included: a commitment is made once), else the run's
+ * inputs committed under another epoch. undefined = free to commit.
+ */
+export function commitConflict(
+  epochHolder: Cid | undefined,
+  inputsEpoch: string | undefined,
+  run: StoredRun,
+): CommitResult | undefined {
+  if (epochHolder !== undefined) {
+    return { committed: false, conflict: "epoch", holder: epochHolder };
+  }
+  if (inputsEpoch !== undefined && inputsEpoch !== run.record.epoch_id) {
+    return { committed: false, conflict: "inputs", inputsEpoch };
+  }
+  return undefined;
+}
+
+/**
+ * A fresh pending outbox entry for a committed run. The queued intent's key and bytes are
+ * taken as given (contract §7: fixed at first enqueue); only the members the egress caveats
+ * repeat are checked against the run.
+ */
+export function newEntry(run: StoredRun, intent: QueuedIntent, nowMs: number): OutboxEntry {
+  assert(intent.runKey === run.record.run_key, "intent.runKey must equal the run key");
+  assert(
+    intent.manifestHash === run.record.manifest_hash,
+    "intent.manifestHash must equal the run's manifest hash",
+  );
+  assert(
+    intent.intentKey === (run.record.intent_key ?? null),
+    "intent.intentKey must equal the run record's intent_key",
+  );
+  assert(
+    intent.intentKey === null || intent.idempotencyKey === intent.intentKey,
+    "a v2 intent is keyed by its intent key",
+  );
+  assert(
+    intent.intentKey !== null || intent.idempotencyKey === intent.runKey,
+    "a v1 intent is keyed by its run key",
+  );
   return {
     tenant: run.tenant,
     runKey: run.record.run_key,

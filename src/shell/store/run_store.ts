@@ -12,8 +12,16 @@
  *
  * @module
  */
-import type { Cid, RunRecord, SealedEnvelope } from "../../core/types.ts";
+import type {
+  Cid,
+  LedgerIntent,
+  LedgerIntentV1,
+  RunRecord,
+  SealedEnvelope,
+} from "../../core/types.ts";
 import { RewarderError } from "../../core/errors.ts";
+import { canonicalJson } from "../../core/canonical_json.ts";
+import { assert } from "../../core/assert.ts";
 
 /** The persisted part of a run record: `replayed` and `emission` are derived on read. */
 export type StoredRecord = Omit<RunRecord, "replayed" | "emission">;
@@ -53,6 +61,52 @@ export interface QueuedIntent {
   /** null for a v1 intent. */
   intentKey: Cid | null;
   manifestHash: Cid;
+}
+
+/**
+ * The queued form of an intent (contract §7), built once, at first enqueue: a v2 intent is
+ * keyed by its `intent_key`, a v1 intent by its `run_key`; the body is the JCS text of the
+ * intent. Registry and stores both use this, so the key and bytes agree everywhere.
+ *
+ * @example
+ * ```ts
+ * const q = queuedIntentOf(intentOf(envelope, "acme"));
+ * // q.idempotencyKey === intent.intent_key; q.body === canonicalJson(intent)
+ * ```
+ */
+export function queuedIntentOf(intent: LedgerIntent): QueuedIntent {
+  const v2 = intent.schema === "svc-rewarder.intent.v2";
+  return {
+    idempotencyKey: v2 ? intent.intent_key : intent.run_key,
+    body: canonicalJson(intent),
+    runKey: intent.run_key,
+    intentKey: v2 ? intent.intent_key : null,
+    manifestHash: intent.manifest_hash,
+  };
+}
+
+/**
+ * Reads an intent as a store holds it: a {@link QueuedIntent}, or (data written before the
+ * upgrade, contract §5) the v1 intent object itself, which the v1 dispatcher sent as
+ * JCS(intent) under `Idempotency-Key: <run_key>` — so that is what it is queued as now.
+ * Throws (assert) on anything else: a store never guesses a body.
+ */
+export function queuedIntentFromStored(stored: unknown): QueuedIntent {
+  assert(typeof stored === "object" && stored !== null, "a stored intent must be an object");
+  const o = stored as Record<string, unknown>;
+  if (typeof o["idempotencyKey"] === "string") {
+    assert(typeof o["body"] === "string", "a queued intent carries its body text");
+    return stored as QueuedIntent;
+  }
+  assert(o["schema"] === "svc-rewarder.intent.v1", "an unqueued stored intent must be v1");
+  return queuedIntentOf(stored as LedgerIntentV1);
+}
+
+/** A stored record as read: v1 records (written before the upgrade) get `intent_key: null`. */
+export function upgradeStoredRecord(
+  record: Omit<StoredRecord, "intent_key"> & { intent_key?: Cid | null },
+): StoredRecord {
+  return { ...record, intent_key: record.intent_key ?? null };
 }
 
 /** One outbox entry: at most one intent per (tenant, run key) (MAX_LEDGER_EMITS_PER_RUN = 1). */

@@ -42,22 +42,141 @@ export function runStoreConformance(name: string, target: ConformanceTarget): vo
     const b = fakeRun({ variant: "b" });
     const ra = storedRunOf(a, { dryRun: false, seq: await s.nextSeq(), atMs: 5 });
     const rb = storedRunOf(b, { dryRun: false, seq: await s.nextSeq(), atMs: 5 });
-    const [x, y] = await Promise.all([s.commitRun(ra, a.intent, 5), s.commitRun(rb, b.intent, 5)]);
+    const [x, y] = await Promise.all([s.commitRun(ra, a.queued, 5), s.commitRun(rb, b.queued, 5)]);
     assert.equal([x, y].filter((r) => r.committed).length, 1);
     const winner = x.committed ? a : b;
     const loser = x.committed ? b : a;
-    assert.deepEqual(x.committed ? y : x, { committed: false, holder: winner.runKey });
+    assert.deepEqual(x.committed ? y : x, {
+      committed: false,
+      conflict: "epoch",
+      holder: winner.runKey,
+    });
     assert.equal(await s.getCommitment("acme", a.epochId), winner.runKey);
     assert.equal(await s.getRun("acme", loser.runKey), undefined, "loser writes nothing");
     assert.equal(await s.getOutbox("acme", loser.runKey), undefined);
     const e = await s.getOutbox("acme", winner.runKey);
     assert.equal(e?.state, "pending");
-    assert.deepEqual(e?.intent, winner.intent);
+    assert.deepEqual(e?.intent, winner.queued, "the queued key and body, as given");
     assert.deepEqual(await s.outboxStats(), { depth: 1, oldestEnqueuedAtMs: 5 });
     // Another tenant may commit the same epoch id.
     const c = fakeRun({ tenant: "beta", variant: "a" });
     const rc = storedRunOf(c, { dryRun: false, seq: await s.nextSeq(), atMs: 5 });
-    assert.deepEqual(await s.commitRun(rc, c.intent, 5), { committed: true });
+    assert.deepEqual(await s.commitRun(rc, c.queued, 5), { committed: true });
+  });
+
+  t(
+    "inputs commitment: one epoch per inputs CID per tenant; the loser writes nothing",
+    async (s) => {
+      const shared = fakeRun({ variant: "in" }).inputsCid;
+      const a = fakeRun({ variant: "a", epochId: "e-a", inputsCid: shared });
+      const b = fakeRun({ variant: "b", epochId: "e-b", inputsCid: shared });
+      const ra = storedRunOf(a, { dryRun: false, seq: await s.nextSeq(), atMs: 5 });
+      const rb = storedRunOf(b, { dryRun: false, seq: await s.nextSeq(), atMs: 6 });
+      assert.deepEqual(await s.commitRun(ra, a.queued, 5), { committed: true });
+      assert.deepEqual(await s.commitRun(rb, b.queued, 6), {
+        committed: false,
+        conflict: "inputs",
+        inputsEpoch: "e-a",
+      });
+      assert.equal(await s.getInputsCommitment("acme", shared), "e-a");
+      assert.equal(await s.getCommitment("acme", "e-b"), undefined, "no epoch commitment either");
+      assert.equal(await s.getRun("acme", b.runKey), undefined);
+      assert.equal(await s.getOutbox("acme", b.runKey), undefined);
+      assert.deepEqual(await s.outboxStats(), { depth: 1, oldestEnqueuedAtMs: 5 });
+      // Another tenant may commit the same inputs (under any epoch).
+      const c = fakeRun({ tenant: "beta", variant: "c", epochId: "e-b", inputsCid: shared });
+      const rc = storedRunOf(c, { dryRun: false, seq: await s.nextSeq(), atMs: 7 });
+      assert.deepEqual(await s.commitRun(rc, c.queued, 7), { committed: true });
+      assert.equal(await s.getInputsCommitment("beta", shared), "e-b");
+      assert.equal(await s.getInputsCommitment("acme", shared), "e-a", "tenants are isolated");
+    },
+  );
+
+  t("an epoch conflict is reported before an inputs conflict (contract §5 step 3)", async (s) => {
+    const x = fakeRun({ variant: "x", epochId: "e-1" });
+    const y = fakeRun({ variant: "y", epochId: "e-2" });
+    await s.commitRun(storedRunOf(x, { dryRun: false, seq: 1, atMs: 1 }), x.queued, 1);
+    await s.commitRun(storedRunOf(y, { dryRun: false, seq: 2, atMs: 1 }), y.queued, 1);
+    // Epoch e-1 (held by x) with y's inputs (held by e-2): both conflict, the epoch wins.
+    const z = fakeRun({ variant: "z", epochId: "e-1", inputsCid: y.inputsCid });
+    const rz = storedRunOf(z, { dryRun: false, seq: 3, atMs: 1 });
+    assert.deepEqual(await s.commitRun(rz, z.queued, 1), {
+      committed: false,
+      conflict: "epoch",
+      holder: x.runKey,
+    });
+  });
+
+  t("dry runs commit nothing: neither the epoch nor the inputs", async (s) => {
+    const shared = fakeRun({ variant: "in" }).inputsCid;
+    const d = fakeRun({ variant: "d", epochId: "e-dry", inputsCid: shared });
+    await s.putRun(storedRunOf(d, { dryRun: true, seq: await s.nextSeq(), atMs: 1 }));
+    assert.equal(await s.getInputsCommitment("acme", shared), undefined);
+    assert.equal(await s.getCommitment("acme", "e-dry"), undefined);
+    const w = fakeRun({ variant: "w", epochId: "e-wet", inputsCid: shared });
+    const rw = storedRunOf(w, { dryRun: false, seq: await s.nextSeq(), atMs: 2 });
+    assert.deepEqual(await s.commitRun(rw, w.queued, 2), { committed: true });
+    // A later dry run with the same inputs under another epoch is still stored (§5: allowed).
+    const d2 = fakeRun({ variant: "d2", epochId: "e-dry2", inputsCid: shared });
+    const rd2 = storedRunOf(d2, { dryRun: true, seq: await s.nextSeq(), atMs: 3 });
+    await s.putRun(rd2);
+    assert.deepEqual(await s.getRun("acme", d2.runKey), rd2);
+    assert.equal(await s.getInputsCommitment("acme", shared), "e-wet");
+  });
+
+  t("commitments are never released (failed, conflicted, purged)", async (s) => {
+    const f = fakeRun({ variant: "f", epochId: "e-f" });
+    await s.commitRun(storedRunOf(f, { dryRun: false, seq: 1, atMs: 1 }), f.queued, 1);
+    const [due] = await s.duePending(1, 10);
+    assert.ok(due);
+    await s.updateOutbox({ ...due, state: "failed", conflict: true, attempts: 1 });
+    await s.purgeOlderThan(1_000_000, { batchMax: 100 });
+    assert.equal(await s.getCommitment("acme", "e-f"), f.runKey);
+    assert.equal(await s.getInputsCommitment("acme", f.inputsCid), "e-f");
+    const g = fakeRun({ variant: "g", epochId: "e-g", inputsCid: f.inputsCid });
+    const rg = storedRunOf(g, { dryRun: false, seq: 2, atMs: 2 });
+    assert.equal((await s.commitRun(rg, g.queued, 2)).committed, false);
+  });
+
+  t("races: N epochs with one inputs CID commit exactly once", async (s) => {
+    const shared = fakeRun({ variant: "race" }).inputsCid;
+    const runs = ["r0", "r1", "r2", "r3", "r4", "r5"].map((v) =>
+      fakeRun({ variant: v, epochId: `e-${v}`, inputsCid: shared })
+    );
+    const results = await Promise.all(
+      runs.map((f, i) =>
+        s.commitRun(storedRunOf(f, { dryRun: false, seq: i + 1, atMs: 1 }), f.queued, 1)
+      ),
+    );
+    const won = results.flatMap((r, i) => (r.committed ? [runs[i]!] : []));
+    assert.equal(won.length, 1, "exactly one epoch commits the inputs");
+    const winner = won[0]!;
+    for (const r of results) {
+      if (!r.committed) {
+        assert.deepEqual(r, { committed: false, conflict: "inputs", inputsEpoch: winner.epochId });
+      }
+    }
+    assert.equal(await s.getInputsCommitment("acme", shared), winner.epochId);
+    assert.equal((await s.outboxStats()).depth, 1);
+    for (const f of runs) {
+      if (f === winner) continue;
+      assert.equal(await s.getCommitment("acme", f.epochId), undefined);
+      assert.equal(await s.getRun("acme", f.runKey), undefined);
+    }
+  });
+
+  t("the queued key and body come back byte for byte (never rebuilt)", async (s) => {
+    const f = fakeRun({ variant: "bytes" });
+    // A body the store could not rebuild from the intent: member order and spacing are not JCS.
+    const queued = { ...f.queued, body: ` {"z":"\u00e9\u2028","a" : 1}` };
+    const run = storedRunOf(f, { dryRun: false, seq: 1, atMs: 1 });
+    assert.deepEqual(await s.commitRun(run, queued, 1), { committed: true });
+    assert.deepEqual((await s.getOutbox("acme", f.runKey))?.intent, queued);
+    const [due] = await s.duePending(1, 10);
+    assert.equal(due?.intent.body, queued.body);
+    assert.equal(due?.intent.idempotencyKey, f.intentKey);
+    await s.updateOutbox({ ...due!, attempts: 2, nextAttemptAtMs: 5 });
+    assert.deepEqual((await s.getOutbox("acme", f.runKey))?.intent, queued);
   });
 
   t("promotion of a dry run; outbox updates; due ordering", async (s) => {
@@ -65,7 +184,7 @@ export function runStoreConformance(name: string, target: ConformanceTarget): vo
     const seq = await s.nextSeq();
     await s.putRun(storedRunOf(f, { dryRun: true, seq, atMs: 1 }));
     const committed = storedRunOf(f, { dryRun: false, seq, atMs: 1 });
-    assert.deepEqual(await s.commitRun(committed, f.intent, 10), { committed: true });
+    assert.deepEqual(await s.commitRun(committed, f.queued, 10), { committed: true });
     assert.deepEqual(await s.getRun("acme", f.runKey), committed);
     assert.equal((await s.duePending(9, 10)).length, 0, "not due before nextAttemptAtMs");
     const [due] = await s.duePending(10, 10);
@@ -112,7 +231,7 @@ export function runStoreConformance(name: string, target: ConformanceTarget): vo
     await s.putRun(storedRunOf(fresh, { dryRun: true, seq: await s.nextSeq(), atMs: 900 }));
     await s.commitRun(
       storedRunOf(kept, { dryRun: false, seq: await s.nextSeq(), atMs: 100 }),
-      kept.intent,
+      kept.queued,
       100,
     );
     assert.deepEqual(await s.purgeOlderThan(500, { batchMax: 0 }), { purgedRuns: 0, more: true });
@@ -131,7 +250,7 @@ export function runStoreConformance(name: string, target: ConformanceTarget): vo
       const d = fakeRun({ variant: "dry", epochId: "e2" });
       const run = storedRunOf(f, { dryRun: false, seq: await s.nextSeq(), atMs: 3 });
       const dry = storedRunOf(d, { dryRun: true, seq: await s.nextSeq(), atMs: 3 });
-      await s.commitRun(run, f.intent, 3);
+      await s.commitRun(run, f.queued, 3);
       await s.putRun(dry);
       await s.setQuarantineOnly(true);
       await s.increment("k");
@@ -147,6 +266,8 @@ export function runStoreConformance(name: string, target: ConformanceTarget): vo
         ]);
         assert.equal(after, before);
         assert.equal(await s.getCommitment("acme", f.epochId), f.runKey);
+        assert.equal(await s.getInputsCommitment("acme", f.inputsCid), f.epochId);
+        assert.deepEqual((await s.getOutbox("acme", f.runKey))?.intent, f.queued);
         assert.equal((await s.getOutbox("acme", f.runKey))?.state, "pending");
         assert.equal((await s.duePending(3, 10)).length, 1);
         assert.equal(await s.getQuarantineOnly(), true);
