@@ -148,9 +148,28 @@ async function main(): Promise<number> {
     process.stderr.write("config error: LISTEN_ENGINE must be native or node\n");
     return 78;
   }
+  // main.ts owns the lifecycle (docs/DEPLOY.md "Stopping"): a signal starts the listener's
+  // drain; once it has drained, every service is closed in reverse order of start (dispatcher
+  // stopped, audit flushed, store closed, keys wiped) and only then does the process exit.
+  const stopListener = new AbortController();
+  let stopSignal: string | undefined;
+  const onStopSignal = (name: "SIGTERM" | "SIGINT") => () => {
+    if (stopSignal !== undefined) {
+      log.warn("second signal during shutdown: exiting now", { signal: name });
+      process.exit(130);
+    }
+    stopSignal = name;
+    log.info("drain started", { signal: name });
+    stopListener.abort();
+  };
+  process.on("SIGTERM", onStopSignal("SIGTERM"));
+  process.on("SIGINT", onStopSignal("SIGINT"));
   const handle = await listen(app.fetch, {
     bindAddr: config.bindAddr,
     engine,
+    signal: stopListener.signal,
+    handleSignals: false,
+    logger: getLogger("listen"),
     ...(config.tls ? { tls: config.tls } : {}),
     onListen: (addr) => {
       const where = addr.transport === "unix"
@@ -161,7 +180,9 @@ async function main(): Promise<number> {
     },
   });
   await handle.finished;
+  log.info("drained", { signal: stopSignal ?? "none" });
   await built.close();
+  log.info("stopped", { reason: "services closed" });
   return 0;
 }
 
@@ -193,4 +214,6 @@ The token expires in one hour; restart to get a new one.
 `);
 }
 
-process.exitCode = await main();
+// Exit explicitly: every resource this process started has been closed by now (or never
+// opened), and a lingering handle of a library must not keep a stopped service alive.
+process.exit(await main());
