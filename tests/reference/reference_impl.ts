@@ -1,35 +1,36 @@
 /**
- * Independent reference implementation of the svc-rewarder pure formats (CONTRACT.md §1–§7),
- * written only from the contract text, without reading the production code. It is a
+ * Independent reference implementation of the svc-rewarder pure formats (CONTRACT.md v2,
+ * §1–§7), written only from the contract text, without reading the production code. It is a
  * differential-testing oracle: plain loops, bigint everywhere, no cleverness, no speed.
- * BLAKE3 comes from @noble/hashes (the production code uses hash-wasm), on purpose.
+ * BLAKE3 comes from @noble/hashes (the production code uses hash-wasm), on purpose; signatures
+ * (reference_verify.ts) use WebCrypto Ed25519 (the production code uses @noble/ed25519).
  *
- * AMBIGUITIES in the contract and how this file reads them (also listed in the helper report):
- *  A1 §1 JCS, lone surrogates: `JSON.stringify` would escape them as \udXXX, but RFC 8785 §3.1
- *     demands I-JSON input, which forbids them. Read: refuse (throw), never serialize.
+ * AMBIGUITIES in the contract and how this file reads them:
+ *  A1 §1 JCS, lone surrogates: an error (RFC 8785 §3.2.2.2), never serialized. Noncharacters
+ *     are refused when JSON is read (I-JSON), but §1 names only lone surrogates for JCS, so
+ *     the serializer writes them.
  *  A2 §1 JCS, value space: only integers 0..2^53-1 are allowed; -0 is serialized "0" (RFC 8785);
  *     floats, negatives, NaN, bigint, undefined (even as an object member), symbols, sparse
  *     arrays and non-plain objects throw rather than being dropped as JSON.stringify would.
- *  A3 §2 inputs bytes: parsed by a strict RFC 8259 parser here. Read: invalid UTF-8, a BOM,
- *     duplicate object keys, lone surrogates and nesting deeper than 64 → 400.
- *  A4 §2 compat counters "JSON integers": read as the lexical form 0|[1-9][0-9]* only (so `1.0`,
- *     `1e2`, `-0`, negatives → 400), value ≤ 2^53-1. Same for `produced_at_millis`, which is
- *     required. All four contribution keys are required. Unknown keys → 400 in the compat shape
- *     too (the contract says so only for the native shape).
- *  A5 §2 `pool_minor` (native) and `pool_minor_units` (compat) are both read as optional; a
- *     missing pool is a 400 only when the policy's pool source is `inputs`. In the native shape
- *     `schema`, `epoch_id`, `asset`, `entries` are required; `entries` may be empty.
- *  A6 §2/§3 the contract gives no charset for `asset`; read: any non-empty string ≤ 128 chars.
- *  A7 Rejection reasons: the contract names only `stale` and `asset`. Other reasons here are
- *     this file's own words (`pool_missing`, `duplicate_account`, `inputs`, `policy`, `epoch_id`).
- *     Check order: epoch_id argument → policy → inputs syntax/shape → stale → asset →
- *     duplicate accounts → pool missing. A document with several faults may be reported
- *     with a different reason by another reading.
+ *  A3 §1 every JSON text read is I-JSON: invalid UTF-8, a BOM, duplicate member names, lone
+ *     surrogates or noncharacters (escaped or raw), or more than 64 nested containers → 400
+ *     reason `json`. A schema fault of a well-formed text is reason `inputs` / `policy`.
+ *  A4 §2 compat counters and `produced_at_millis`: the lexical form 0|[1-9][0-9]* only (so
+ *     `1.0`, `1e2`, `-0`, negatives → 400), value ≤ 2^53-1. Every key shown in §2 is required,
+ *     `pool_minor_units` included (v2: "every key shown is required").
+ *  A5 §2 native `pool_minor` is optional; a missing pool is a 400 only when the policy's pool
+ *     source is `inputs`. In the native shape `schema`, `epoch_id`, `asset`, `entries` are
+ *     required; `entries` may be empty.
+ *  A6 (v1 reading retired: v2 §1 gives `asset` a grammar.) No id is `.` or `..`.
+ *  A7 Rejection reasons: the contract names `json`, `stale`, `asset`, `duplicate_account`.
+ *     Other reasons here are this file's own words (`pool_missing`, `inputs`, `policy`,
+ *     `epoch_id`). Check order: epoch_id argument → policy → inputs syntax/shape → stale →
+ *     asset → duplicate accounts → pool missing.
  *  A8 §3 `residual_account` may be written explicitly as null (same as absent). `cap_excess`
  *     without `cap_minor` is accepted and has no effect. Duplicate metrics among score terms are
  *     accepted (each term counts). `mul` may be "0". `allocation` is required (no default given).
  *  A9 §6 `fee`: null iff the policy has no `fee`; with a fee the object is present even when its
- *     amount is "0" (§7's "the fee (if > 0)" implies a zero fee can appear in the manifest).
+ *     amount is "0" (§6 says so: "also when it is 0").
  *  A10 §6 `totals.pool_minor` is P (after `pool_cap_minor`), not P0: §4.9 conservation is over P.
  *  A11 §4.9 only `overflow` is reachable with exact arithmetic (R is defined as P-F-Σa). The
  *     checks run in the order overflow → negative → conservation; the first breach names the
@@ -45,7 +46,10 @@
  *     up unchanged adds no step.
  *  A14 §4.5 tie key compared as lowercase hex strings (equal to comparing digest bytes).
  *  A15 §7 a quarantined envelope yields no intent (null); refIntent throws when manifest_hash does
- *     not match JCS(manifest). The residual is not a transfer.
+ *     not match the manifest (by its schema's rule). The residual is not a transfer.
+ *  A16 §6 signature rule: an `ed25519` signature whose kid is not published (or whose key is
+ *     neither `active` nor `retired`) counts as failing; this verifier does not support
+ *     `ml-dsa-65`, so it skips such signatures (and refuses when PQ is required).
  */
 import { blake3 } from "@noble/hashes/blake3.js";
 
@@ -229,11 +233,11 @@ function parseStrictJson(bytes: Uint8Array): JVal {
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    throw new Reject("inputs");
+    throw new Reject("json");
   }
   let at = 0;
   const fail = (): never => {
-    throw new Reject("inputs");
+    throw new Reject("json"); // A3: every I-JSON fault is reason `json`
   };
   const ws = () => {
     while (at < text.length && " \t\n\r".includes(text[at]!)) at++;
@@ -276,21 +280,14 @@ function parseStrictJson(bytes: Uint8Array): JVal {
         at += 4;
       } else fail();
     }
-    // I-JSON: no lone surrogates (escaped ones can produce them)
-    for (let i = 0; i < out.length; i++) {
-      const c = out.charCodeAt(i);
-      if (c >= 0xd800 && c <= 0xdbff) {
-        const n = i + 1 < out.length ? out.charCodeAt(i + 1) : -1;
-        if (n < 0xdc00 || n > 0xdfff) fail();
-        i++;
-      } else if (c >= 0xdc00 && c <= 0xdfff) fail();
-    }
+    if (!isIJsonString(out)) fail(); // escapes can produce lone surrogates and noncharacters
     return out;
   };
   const value = (depth: number): JVal => {
-    if (depth > JSON_DEPTH_MAX) fail();
     ws();
     const ch = text[at];
+    // `depth` counts the containers around this value; opening one more must stay ≤ 64 (§1)
+    if ((ch === "{" || ch === "[") && depth + 1 > JSON_DEPTH_MAX) fail();
     if (ch === "{") {
       at++;
       const map = new Map<string, JVal>();
@@ -340,7 +337,8 @@ function parseStrictJson(bytes: Uint8Array): JVal {
         return v;
       }
     }
-    const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(at));
+    NUMBER_RE.lastIndex = at;
+    const m = NUMBER_RE.exec(text);
     if (m === null) return fail();
     at += m[0].length;
     return new JNum(m[0]);
@@ -351,9 +349,32 @@ function parseStrictJson(bytes: Uint8Array): JVal {
   return result;
 }
 
+/** RFC 8259 number grammar, sticky so that it reads at the cursor without copying the text. */
+const NUMBER_RE = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+
+/**
+ * I-JSON strings (RFC 7493 §2.1): well-formed UTF-16 (no lone surrogate) and no noncharacter
+ * (U+FDD0..U+FDEF, and U+xFFFE / U+xFFFF in every plane).
+ */
+export function isIJsonString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    let cp = c;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const n = i + 1 < s.length ? s.charCodeAt(i + 1) : -1;
+      if (n < 0xdc00 || n > 0xdfff) return false;
+      cp = 0x10000 + ((c - 0xd800) << 10) + (n - 0xdc00);
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return false;
+    if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe) return false;
+  }
+  return true;
+}
+
 /** Converts a JS value (an already-parsed policy) into the parser's representation. */
 function fromJs(v: unknown, depth: number): JVal {
-  if (depth > JSON_DEPTH_MAX) throw new Reject("policy");
+  if (depth > JSON_DEPTH_MAX) throw new Reject("json");
+  if (typeof v === "string" && !isIJsonString(v)) throw new Reject("json");
   if (v === null || typeof v === "boolean" || typeof v === "string") return v;
   if (typeof v === "number") {
     if (!Number.isFinite(v)) throw new Reject("policy");
@@ -369,7 +390,10 @@ function fromJs(v: unknown, depth: number): JVal {
   }
   if (isPlainObject(v)) {
     const map = new Map<string, JVal>();
-    for (const k of Object.keys(v)) map.set(k, fromJs(v[k], depth + 1));
+    for (const k of Object.keys(v)) {
+      if (!isIJsonString(k)) throw new Reject("json");
+      map.set(k, fromJs(v[k], depth + 1));
+    }
     return map;
   }
   throw new Reject("policy");
@@ -405,13 +429,15 @@ function matching(v: JVal | undefined, re: RegExp, why: string): string {
   return v;
 }
 
-const EPOCH_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-const ACCOUNT_RE = /^[A-Za-z0-9._:/-]{1,160}$/;
-const POLICY_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-const TENANT_RE = /^[a-z0-9_-]{1,64}$/;
+// §1 id grammars; `(?!\.\.?$)`: no id is `.` or `..`
+export const EPOCH_RE = /^(?!\.\.?$)[A-Za-z0-9._:-]{1,128}$/;
+export const ACCOUNT_RE = /^(?!\.\.?$)[A-Za-z0-9._:/-]{1,160}$/;
+const POLICY_ID_RE = /^(?!\.\.?$)[A-Za-z0-9._:-]{1,128}$/;
+export const TENANT_RE = /^[a-z0-9_-]{1,64}$/;
+export const KID_RE = /^(?!\.\.?$)[A-Za-z0-9._-]{1,64}$/;
 const METRIC_RE = /^[a-z][a-z0-9_]{0,63}$/;
-const ASSET_RE = /^.{1,128}$/su; // A6: no charset in the contract
-const CID_RE = /^b3:[0-9a-f]{64}$/;
+const ASSET_RE = /^(?!\.\.?$)[A-Za-z0-9._:-]{1,64}$/;
+export const CID_RE = /^b3:[0-9a-f]{64}$/;
 const FUNDING_SOURCES = [
   "protocol_pool",
   "advertiser_budget",
@@ -555,7 +581,8 @@ function parseInputs(bytes: Uint8Array): RefInputs {
       entries,
     };
   }
-  const d = obj(root, ["produced_at_millis", "contributions"], ["pool_minor_units"], W);
+  // A4: every key shown in §2 is required, the pool included
+  const d = obj(root, ["produced_at_millis", "pool_minor_units", "contributions"], [], W);
   jsonInt(d.get("produced_at_millis"), 0n, JSON_INT_MAX, W);
   const list = d.get("contributions");
   if (!Array.isArray(list)) throw new Reject(W);
@@ -569,7 +596,7 @@ function parseInputs(bytes: Uint8Array): RefInputs {
   return {
     epochId: null,
     asset: null,
-    pool: d.has("pool_minor_units") ? money(d.get("pool_minor_units"), W) : null,
+    pool: money(d.get("pool_minor_units"), W),
     entries,
   };
 }
@@ -812,6 +839,10 @@ export function refRunKey(
 
 // ---------------------------------------------------------------- compute → manifest (§4, §6)
 
+export const REF_MANIFEST_V1 = "svc-rewarder.manifest.v1";
+export const REF_MANIFEST_V2 = "svc-rewarder.manifest.v2";
+export type RefManifestSchema = typeof REF_MANIFEST_V1 | typeof REF_MANIFEST_V2;
+
 export type RefComputeResult =
   | { ok: true; manifest: Record<string, unknown>; manifestHash: string }
   | { ok: false; status: 400; reason: string };
@@ -822,6 +853,8 @@ export function refCompute(args: {
   inputsBytes: Uint8Array;
   policyDoc: unknown;
   salt?: string;
+  /** Manifest schema to build: v2 (default, §6) or v1 (kept to test v1 verification). */
+  schema?: RefManifestSchema;
 }): RefComputeResult {
   try {
     matching(args.epochId, EPOCH_RE, "epoch_id");
@@ -840,12 +873,13 @@ export function refCompute(args: {
     const policyHash = refPolicyHash(args.policyDoc);
     const runKey = refRunKey(args.salt ?? REF_DEFAULT_SALT, args.epochId, policyHash, inputsCid);
     const manifest = buildManifest(policy, alloc, {
+      schema: args.schema ?? REF_MANIFEST_V2,
       epochId: args.epochId,
       runKey,
       inputsCid,
       policyHash,
     });
-    return { ok: true, manifest, manifestHash: refCid(utf8(refCanonicalJson(manifest))) };
+    return { ok: true, manifest, manifestHash: refManifestHash(manifest) };
   } catch (e) {
     if (e instanceof Reject) return { ok: false, status: 400, reason: e.reason };
     throw e;
@@ -855,7 +889,13 @@ export function refCompute(args: {
 function buildManifest(
   policy: RefPolicy,
   alloc: Allocation,
-  ids: { epochId: string; runKey: string; inputsCid: string; policyHash: string },
+  ids: {
+    schema: RefManifestSchema;
+    epochId: string;
+    runKey: string;
+    inputsCid: string;
+    policyHash: string;
+  },
 ): Record<string, unknown> {
   const payouts: RefPayout[] = [];
   let sum = 0n;
@@ -881,7 +921,7 @@ function buildManifest(
   }
   const R = alloc.P - alloc.F - sum;
   return {
-    schema: "svc-rewarder.manifest.v1",
+    schema: ids.schema,
     epoch_id: ids.epochId,
     run_key: ids.runKey,
     inputs_cid: ids.inputsCid,
@@ -913,13 +953,121 @@ function buildManifest(
   };
 }
 
-// ---------------------------------------------------------------- ledger intent (§7)
+// ---------------------------------------------------------------- header, manifest_hash (§6)
 
-/** §7 intent for a sealed envelope (null when quarantined, A15); body is its JCS. */
+/** §6 header: the manifest without its `payouts` member (a shallow copy; nothing else removed). */
+export function refManifestHeader(manifest: Record<string, unknown>): Record<string, unknown> {
+  const header: Record<string, unknown> = {};
+  for (const k of Object.keys(manifest)) if (k !== "payouts") header[k] = manifest[k];
+  return header;
+}
+
+/**
+ * §6 manifest_hash by the manifest's own schema: v2 → BLAKE3(JCS(header)); v1 → BLAKE3(JCS of
+ * the whole manifest). Throws on any other schema.
+ */
+export function refManifestHash(manifest: Record<string, unknown>): string {
+  if (manifest.schema === REF_MANIFEST_V2) {
+    return refCid(utf8(refCanonicalJson(refManifestHeader(manifest))));
+  }
+  if (manifest.schema === REF_MANIFEST_V1) return refCid(utf8(refCanonicalJson(manifest)));
+  throw new Error("reference: unknown manifest schema");
+}
+
+/** §6 v2 header hash, for a header on its own (proof documents, intents). */
+export function refHeaderHash(header: Record<string, unknown>): string {
+  return refCid(utf8(refCanonicalJson(header)));
+}
+
+/** §6 statement signed by a manifest signature: ASCII prefix by schema + manifest_hash. */
+export function refManifestStatement(schema: RefManifestSchema, manifestHash: string): string {
+  const prefix = schema === REF_MANIFEST_V2
+    ? "svc-rewarder/manifest-sig/v2:"
+    : "svc-rewarder/manifest-sig/v1:";
+  return prefix + manifestHash;
+}
+
+// ---------------------------------------------------------------- inclusion path shape (§6)
+
+/**
+ * §6 the sides of the inclusion path that (index, recipients) gives in the payouts tree, from
+ * the leaf up: at each level an odd position has its sibling on the left ("L"), an even one on
+ * the right ("R") when a right neighbour exists, and none (no step) when it is promoted.
+ */
+export function refPathSides(index: number, recipients: number): ("L" | "R")[] {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(recipients)) {
+    throw new Error("reference: path shape needs integers");
+  }
+  if (index < 0 || index >= recipients) throw new Error("reference: index out of range");
+  const sides: ("L" | "R")[] = [];
+  let pos = index;
+  for (let width = recipients; width > 1; width = Math.ceil(width / 2)) {
+    if (pos % 2 === 1) sides.push("L");
+    else if (pos + 1 < width) sides.push("R");
+    pos = Math.floor(pos / 2);
+  }
+  return sides;
+}
+
+// ---------------------------------------------------------------- proof documents (§6)
+
+/**
+ * §6 the proof document of `account` in a sealed envelope: v2 for a v2 manifest
+ * (`schema`, `index`, `header`), the v1 shape (no `schema`, `payouts_root`) for a v1 one.
+ * null when the account has no payout (the route's 404 `no_payout`).
+ */
+export function refProofDocument(
+  envelope: Record<string, unknown>,
+  account: string,
+): Record<string, unknown> | null {
+  const m = envelope.manifest as Record<string, unknown>;
+  const payouts = m.payouts as RefPayout[];
+  const index = payouts.findIndex((p) => p.account === account);
+  if (index < 0) return null;
+  const p = refMerkleProof(payouts, index);
+  const amount = payouts[index]!.amount_minor;
+  if (m.schema === REF_MANIFEST_V2) {
+    return {
+      schema: "svc-rewarder.proof.v2",
+      account,
+      amount_minor: amount,
+      index,
+      leaf: p.leaf,
+      proof: p.proof,
+      header: refManifestHeader(m),
+      manifest_hash: envelope.manifest_hash,
+      signatures: envelope.signatures,
+    };
+  }
+  return {
+    account,
+    amount_minor: amount,
+    leaf: p.leaf,
+    proof: p.proof,
+    payouts_root: m.payouts_root,
+    manifest_hash: envelope.manifest_hash,
+    signatures: envelope.signatures,
+  };
+}
+
+// ---------------------------------------------------------------- ledger intent (§5, §7)
+
+/** §5 intent key: `b3:` + BLAKE3("svc-rewarder/intent-key/v1|" + tenant + "|" + run_key). */
+export function refIntentKey(tenant: string, runKey: string): string {
+  if (!TENANT_RE.test(tenant)) throw new Error("reference: bad tenant");
+  if (!CID_RE.test(runKey)) throw new Error("reference: bad run key");
+  return refCid(utf8("svc-rewarder/intent-key/v1|" + tenant + "|" + runKey));
+}
+
+/**
+ * §7 intent for a sealed envelope (null when quarantined, A15): `intent.v2` with `intent_key`
+ * and `header` for a v2 manifest, `intent.v1` for a v1 one. `body` is its JCS and
+ * `idempotencyKey` the ledger header: the intent key (v2) or the run key (v1).
+ */
 export function refIntent(
   envelope: unknown,
   tenant: string,
-): { intent: Record<string, unknown>; body: string } | null {
+): { intent: Record<string, unknown>; body: string; idempotencyKey: string } | null {
   if (!TENANT_RE.test(tenant)) throw new Error("reference: bad tenant");
   if (!isPlainObject(envelope) || !isPlainObject(envelope.manifest)) {
     throw new Error("reference: bad envelope");
@@ -927,7 +1075,7 @@ export function refIntent(
   const m = envelope.manifest;
   const hash = envelope.manifest_hash;
   if (typeof hash !== "string" || !CID_RE.test(hash)) throw new Error("reference: bad hash");
-  if (refCid(utf8(refCanonicalJson(m))) !== hash) throw new Error("reference: hash mismatch");
+  if (refManifestHash(m) !== hash) throw new Error("reference: hash mismatch");
   if (m.status !== "sealed") return null;
   const transfers: { to: string; amount_minor: string }[] = [];
   let total = 0n;
@@ -940,10 +1088,10 @@ export function refIntent(
     transfers.push({ to: fee.account, amount_minor: fee.amount_minor });
     total += BigInt(fee.amount_minor);
   }
-  const intent = {
-    schema: "svc-rewarder.intent.v1",
+  const runKey = m.run_key as string;
+  const common = {
     tenant,
-    run_key: m.run_key,
+    run_key: runKey,
     epoch_id: m.epoch_id,
     manifest_hash: hash,
     asset: m.asset,
@@ -952,5 +1100,16 @@ export function refIntent(
     transfers,
     signatures: envelope.signatures,
   };
-  return { intent, body: refCanonicalJson(intent) };
+  if (m.schema === REF_MANIFEST_V2) {
+    const intentKey = refIntentKey(tenant, runKey);
+    const intent = {
+      schema: "svc-rewarder.intent.v2",
+      intent_key: intentKey,
+      header: refManifestHeader(m),
+      ...common,
+    };
+    return { intent, body: refCanonicalJson(intent), idempotencyKey: intentKey };
+  }
+  const intent = { schema: "svc-rewarder.intent.v1", ...common };
+  return { intent, body: refCanonicalJson(intent), idempotencyKey: runKey };
 }

@@ -13,6 +13,8 @@ import {
   refCompute,
   refIntent,
   refLeaf,
+  refManifestHash,
+  refManifestHeader,
   refMerkleProof,
   refPayoutsRoot,
   refPolicyHash,
@@ -83,7 +85,7 @@ type Manifest = {
 function run(inputs: Uint8Array, pol: unknown, epochId = "e1"): Manifest {
   const r = refCompute({ epochId, inputsBytes: inputs, policyDoc: pol });
   if (!r.ok) throw new Error("unexpected rejection: " + r.reason);
-  assert.equal(r.manifestHash, refCid(enc(refCanonicalJson(r.manifest))));
+  assert.equal(r.manifestHash, refCid(enc(refCanonicalJson(refManifestHeader(r.manifest)))));
   return r.manifest as unknown as Manifest;
 }
 
@@ -113,7 +115,7 @@ describe("reference: contract vectors", () => {
     assert.equal(key, "b3:ffd1e7465fb118c067fd14c30a36e2e12ba27f1e1fca34c4b7edcac919dd9bb9");
   });
 
-  it("RustyOnions allocation: 122/220 of 1000 → 356, 643, residual 1; full manifest bytes", () => {
+  it("RustyOnions allocation: 122/220 of 1000 → 356, 643, residual 1; full v2 manifest bytes", () => {
     // scores: a = 100 + floor(50/4) + 10 = 122, b = 200 + 0 + 20 = 220, W = 342
     // a = floor(122000/342) = 356, b = floor(220000/342) = 643, R = 1 (rounding)
     const m = run(enc(RON_INPUTS), RON_POLICY, "interop-epoch-1");
@@ -134,9 +136,20 @@ describe("reference: contract vectors", () => {
       '"policy_hash":"' + policyHash + '","policy_id":"ron-interop","quarantine":null,' +
       '"residual":{"account":null,"amount_minor":"1","below_min_minor":"0",' +
       '"capped_minor":"0","rounding_minor":"1"},"run_key":"' + runKey + '",' +
-      '"schema":"svc-rewarder.manifest.v1","status":"sealed","totals":{"fee_minor":"0",' +
+      '"schema":"svc-rewarder.manifest.v2","status":"sealed","totals":{"fee_minor":"0",' +
       '"payout_minor":"999","pool_minor":"1000","recipients":2,"residual_minor":"1"}}';
     assert.equal(refCanonicalJson(m), expected);
+    // §6 v2: manifest_hash is over the header, i.e. the same bytes without the payouts member
+    const header = expected.replace(/"payouts":\[[^\]]*\],/, "");
+    assert.ok(!header.includes('"payouts":'));
+    const r = refCompute({
+      epochId: "interop-epoch-1",
+      inputsBytes: enc(RON_INPUTS),
+      policyDoc: RON_POLICY,
+    });
+    assert.ok(r.ok);
+    assert.equal(r.manifestHash, refCid(enc(header)));
+    assert.notEqual(r.manifestHash, refCid(enc(expected)));
   });
 });
 
@@ -242,7 +255,7 @@ describe("reference: caps, fee, min payout, pool cap, eligibility", () => {
     assert.equal(m.totals.fee_minor, "25");
     assert.equal(m.residual.account, "treasury");
     assert.deepEqual(residual(m), ["1", "1", "0", "0"]);
-    const hash = refCid(enc(refCanonicalJson(m)));
+    const hash = refManifestHash(m as unknown as Record<string, unknown>);
     const sigs = [{ alg: "ed25519", kid: "k1", sig: "AAAA" }];
     const out = refIntent({ manifest: m, manifest_hash: hash, signatures: sigs }, "acme");
     assert.ok(out !== null);
@@ -267,7 +280,7 @@ describe("reference: caps, fee, min payout, pool cap, eligibility", () => {
     assert.deepEqual(z.fee, { account: "t", amount_minor: "0" });
     const out = refIntent({
       manifest: z,
-      manifest_hash: refCid(enc(refCanonicalJson(z))),
+      manifest_hash: refManifestHash(z as unknown as Record<string, unknown>),
       signatures: [],
     }, "t");
     assert.deepEqual(out?.intent.transfers, [{ to: "a", amount_minor: "999" }]);
@@ -328,7 +341,7 @@ describe("reference: invariants and quarantine", () => {
       m.payouts_root,
       "b3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262",
     );
-    const hash = refCid(enc(refCanonicalJson(m)));
+    const hash = refManifestHash(m as unknown as Record<string, unknown>);
     assert.equal(refIntent({ manifest: m, manifest_hash: hash, signatures: [] }, "acme"), null);
   });
   it("W above I128_MAX quarantines; a score of exactly I128_MAX does not", () => {
@@ -383,7 +396,7 @@ describe("reference: rejections", () => {
       reason(native({ a: "1" }), policy("1", { fee: { bps: 10001, account: "t" } })),
       "policy",
     );
-    assert.equal(reason(enc('{"a":1,"a":1}'), policy("1")), "inputs");
+    assert.equal(reason(enc('{"a":1,"a":1}'), policy("1")), "json");
   });
 });
 
