@@ -2,19 +2,27 @@
  * Manifest construction and hashing (contract §6). The manifest holds no time, notes,
  * dry-run flag or scores: the same (epoch_id, policy, inputs) gives the same bytes anywhere.
  *
+ * v2 (`svc-rewarder.manifest.v2`, what is built): `manifest_hash` = `b3:` + BLAKE3(JCS(header)),
+ * the header being the manifest without `payouts`, which it commits to through `payouts_root`.
+ * v1 (still verifiable): `manifest_hash` = `b3:` + BLAKE3(JCS(whole manifest)).
+ *
  * @module
  */
 import type { Allocation } from "./allocate.ts";
-import { assert } from "./assert.ts";
 import { canonicalJson } from "./canonical_json.ts";
 import { cidOf } from "./cid.ts";
 import { formatMinor } from "./money.ts";
 import { leafHashInto, merkleRootPacked, toHex } from "./merkle.ts";
 import type { Policy } from "./policy.ts";
-import type { Manifest, Payout } from "./types.ts";
+import type { Manifest, ManifestHeader, Payout } from "./types.ts";
+
+/** Schema name of the manifests this engine builds (contract §6). */
+export const MANIFEST_SCHEMA_V2 = "svc-rewarder.manifest.v2";
+/** Schema name of v1 manifests (verified, never built). */
+export const MANIFEST_SCHEMA_V1 = "svc-rewarder.manifest.v1";
 
 /** What identifies a run besides its allocation. */
-export interface ManifestHeader {
+export interface RunIdentity {
   epochId: string;
   runKey: string;
   inputsCid: string;
@@ -23,7 +31,7 @@ export interface ManifestHeader {
 
 /** Builds the manifest of an allocation. */
 export function buildManifest(
-  header: ManifestHeader,
+  header: RunIdentity,
   policy: Policy,
   allocation: Allocation,
 ): Manifest {
@@ -39,7 +47,7 @@ export function buildManifest(
   }
   const r = allocation.residual;
   return {
-    schema: "svc-rewarder.manifest.v1",
+    schema: MANIFEST_SCHEMA_V2,
     epoch_id: header.epochId,
     run_key: header.runKey,
     inputs_cid: header.inputsCid,
@@ -72,40 +80,40 @@ export function buildManifest(
   };
 }
 
-/** The canonical JSON text of a manifest (what is hashed). */
-export function manifestJson(manifest: Manifest): string {
-  return canonicalJson(manifest);
+/**
+ * The header of a manifest (contract §6): every member but `payouts` (`payouts_root` and
+ * `totals.recipients` included). Shares the nested objects with `m` (no copy).
+ */
+export function manifestHeaderOf(m: Manifest): ManifestHeader {
+  const { payouts: _payouts, ...header } = m;
+  return header;
 }
 
-/** `manifest_hash` = `b3:` + BLAKE3(JCS(manifest)). */
-export function manifestHashOf(manifest: Manifest): string {
-  return cidOf(manifestJson(manifest));
+/** `b3:` + BLAKE3(JCS(header)): the v2 `manifest_hash` of a header (contract §6). */
+export function headerHashOf(header: ManifestHeader): string {
+  return cidOf(canonicalJson(header));
 }
 
 /**
- * Re-checks a manifest's own arithmetic (used after loading a stored manifest and by
- * `verify`): totals agree with payouts, conservation holds, payouts sorted and positive.
+ * The canonical JSON text that a manifest's hash covers, chosen by `schema`: the header for
+ * v2, the whole manifest for v1.
  */
-export function checkManifestArithmetic(m: Manifest): void {
-  let sum = 0n;
-  let previous = "";
-  for (const p of m.payouts) {
-    assert(p.account > previous, "payouts sorted by account and unique");
-    assert(BigInt(p.amount_minor) > 0n, "payout amounts are positive");
-    sum += BigInt(p.amount_minor);
-    previous = p.account;
-  }
-  const t = m.totals;
-  assert(BigInt(t.payout_minor) === sum, "payout total equals the sum of payouts");
-  assert(t.recipients === m.payouts.length, "recipient count equals payouts");
-  assert(
-    sum + BigInt(t.fee_minor) + BigInt(t.residual_minor) === BigInt(t.pool_minor),
-    "payouts + fee + residual = pool",
+export function manifestJson(manifest: Manifest): string {
+  return canonicalJson(
+    manifest.schema === MANIFEST_SCHEMA_V1 ? manifest : manifestHeaderOf(manifest),
   );
-  const r = m.residual;
-  assert(
-    BigInt(r.rounding_minor) + BigInt(r.below_min_minor) + BigInt(r.capped_minor) ===
-        BigInt(r.amount_minor) && r.amount_minor === t.residual_minor,
-    "residual split adds up",
-  );
+}
+
+/**
+ * `manifest_hash` by schema (contract §6): v2 = `b3:` + BLAKE3(JCS(header)), so hashing a
+ * 1M-payout manifest costs one small header, not a second pass over the payouts (their
+ * commitment, `payouts_root`, was computed while building); v1 = BLAKE3(JCS(manifest)).
+ *
+ * @example
+ * ```ts
+ * manifestHashOf(envelope.manifest) === envelope.manifest_hash; // for a valid envelope
+ * ```
+ */
+export function manifestHashOf(manifest: Manifest): string {
+  return cidOf(manifestJson(manifest));
 }

@@ -9,6 +9,9 @@
  * @module
  */
 import { blake3, blake3Into } from "./blake3.ts";
+import type { ProofStep } from "./types.ts";
+
+export type { ProofStep };
 
 const LEAF_PREFIX = new Uint8Array([0x00]);
 const NODE_PREFIX = new Uint8Array([0x01]);
@@ -67,12 +70,6 @@ export function merkleRootPacked(leaves: Uint8Array, count: number): Uint8Array 
   return level.slice(0, DIGEST_BYTES);
 }
 
-/** One proof step: the sibling hash (hex) and the side it sits on. */
-export interface ProofStep {
-  side: "L" | "R";
-  hash: string;
-}
-
 /** The leaf hash of one payout. */
 export function leafHash(account: string, amountMinor: string): Uint8Array {
   return blake3(LEAF_PREFIX, account, SEPARATOR, amountMinor);
@@ -115,6 +112,79 @@ export function merkleProof(leaves: readonly Uint8Array[], index: number): Proof
     position = Math.floor(position / 2);
   }
   return proof;
+}
+
+/**
+ * The inclusion proof of packed leaf `index` among `count` (same steps as {@link merkleProof};
+ * the packed form lets a caller cache one flat buffer per manifest instead of `count` arrays).
+ */
+export function merkleProofPacked(leaves: Uint8Array, count: number, index: number): ProofStep[] {
+  if (!Number.isInteger(index) || index < 0 || index >= count) {
+    throw new RangeError("Cannot build proof: index is out of range");
+  }
+  if (leaves.length !== DIGEST_BYTES * count) {
+    throw new RangeError("Cannot build proof: leaves buffer does not hold count digests");
+  }
+  const proof: ProofStep[] = [];
+  const node = new Uint8Array(1 + 2 * DIGEST_BYTES);
+  node[0] = 0x01;
+  let level = leaves;
+  let position = index;
+  while (count > 1) {
+    const sibling = position % 2 === 0 ? position + 1 : position - 1;
+    if (sibling < count) {
+      proof.push({
+        side: position % 2 === 0 ? "R" : "L",
+        hash: toHex(level.subarray(DIGEST_BYTES * sibling, DIGEST_BYTES * (sibling + 1))),
+      });
+    }
+    const nextCount = Math.ceil(count / 2);
+    const next = new Uint8Array(DIGEST_BYTES * nextCount);
+    for (let i = 0; i + 1 < count; i += 2) {
+      node.set(level.subarray(DIGEST_BYTES * i, DIGEST_BYTES * (i + 2)), 1);
+      blake3Into(node, next, (DIGEST_BYTES * i) / 2);
+    }
+    if (count % 2 === 1) {
+      next.set(level.subarray(DIGEST_BYTES * (count - 1)), DIGEST_BYTES * (nextCount - 1));
+    }
+    level = next;
+    count = nextCount;
+    position = Math.floor(position / 2);
+  }
+  return proof;
+}
+
+/**
+ * The sides of the inclusion path that leaf `index` of a `count`-leaf tree has (contract §6):
+ * one entry per level where the node has a sibling, `"R"` when the sibling is on the right;
+ * a level where the node is promoted unchanged has no step. A verifier compares a proof's
+ * sides with these, so a path cannot claim another position or tree size.
+ */
+export function expectedProofSides(index: number, count: number): ("L" | "R")[] {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(count) || index < 0 || index >= count) {
+    throw new RangeError("Cannot derive proof sides: index is out of range");
+  }
+  const sides: ("L" | "R")[] = [];
+  let position = index;
+  let size = count;
+  while (size > 1) {
+    if (position % 2 === 1) sides.push("L");
+    else if (position + 1 < size) sides.push("R");
+    position = Math.floor(position / 2);
+    size = Math.ceil(size / 2);
+  }
+  return sides;
+}
+
+/** Packed leaf hashes (32 bytes each, payout order) of a payout list. */
+export function packedLeavesOf(
+  payouts: readonly { account: string; amount_minor: string }[],
+): Uint8Array {
+  const leaves = new Uint8Array(DIGEST_BYTES * payouts.length);
+  for (let i = 0; i < payouts.length; i++) {
+    leafHashInto(payouts[i]!.account, payouts[i]!.amount_minor, leaves, i);
+  }
+  return leaves;
 }
 
 /** Folds a proof from `leaf` (hex) and returns the root it implies (hex). */

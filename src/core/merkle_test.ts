@@ -2,11 +2,14 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { blake3 } from "./blake3.ts";
 import {
+  expectedProofSides,
   leafHash,
   leafHashInto,
   merkleProof,
+  merkleProofPacked,
   merkleRoot,
   merkleRootPacked,
+  packedLeavesOf,
   rootFromProof,
   toHex,
 } from "./merkle.ts";
@@ -72,4 +75,28 @@ Deno.test("packed leaves and root agree with the list form", () => {
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("packed proofs equal list proofs, and their sides are exactly expectedProofSides", () => {
+  for (let n = 1; n <= 33; n++) {
+    const payouts = Array.from({ length: n }, (_, i) => ({
+      account: `acct-${i}`,
+      amount_minor: String(i + 1),
+    }));
+    const packed = packedLeavesOf(payouts);
+    const list = payouts.map((p) => leafHash(p.account, p.amount_minor));
+    for (let index = 0; index < n; index++) {
+      const proof = merkleProofPacked(packed, n, index);
+      assert.deepEqual(proof, merkleProof(list, index));
+      assert.deepEqual(proof.map((s) => s.side), expectedProofSides(index, n), `${index}/${n}`);
+    }
+  }
+});
+
+Deno.test("expectedProofSides: promoted levels emit no step (contract §6)", () => {
+  assert.deepEqual(expectedProofSides(0, 1), []);
+  assert.deepEqual(expectedProofSides(2, 3), ["L"]); // c promoted, then sibling ab on the left
+  assert.deepEqual(expectedProofSides(0, 3), ["R", "R"]);
+  assert.deepEqual(expectedProofSides(4, 5), ["L"]);
+  assert.throws(() => expectedProofSides(3, 3), RangeError);
 });

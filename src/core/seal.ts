@@ -3,7 +3,8 @@
  * optionally, a deterministic ML-DSA-65 key (FIPS 204, hedging off). Verification against a
  * published key set, across rotations.
  *
- * A signature signs the ASCII bytes `svc-rewarder/manifest-sig/v1:` + manifest_hash.
+ * A signature signs the ASCII bytes `svc-rewarder/manifest-sig/v2:` + manifest_hash for a v2
+ * manifest, `svc-rewarder/manifest-sig/v1:` + manifest_hash for a v1 one.
  *
  * @module
  */
@@ -11,11 +12,29 @@ import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { fromBase64Url, toBase64Url } from "./base64url.ts";
 import { signEd25519, verifyEd25519 } from "./ed25519.ts";
 import { badRequest, type Result } from "./errors.ts";
-import { checkManifestArithmetic, manifestHashOf } from "./manifest.ts";
-import type { Manifest, SealedEnvelope, Signature } from "./types.ts";
+import { KID_PATTERN } from "./ids.ts";
+import { MANIFEST_SCHEMA_V1, manifestHashOf } from "./manifest.ts";
+import { manifestProblem } from "./manifest_check.ts";
+import type { Manifest, ManifestSchema, SealedEnvelope, Signature } from "./types.ts";
 
-/** Domain prefix of manifest signatures. */
-export const MANIFEST_SIG_DOMAIN = "svc-rewarder/manifest-sig/v1:";
+/** Statement prefix of v2 manifest signatures (contract §6). */
+export const MANIFEST_SIG_DOMAIN_V2 = "svc-rewarder/manifest-sig/v2:";
+/** Statement prefix of v1 manifest signatures (still verified). */
+export const MANIFEST_SIG_DOMAIN_V1 = "svc-rewarder/manifest-sig/v1:";
+/** Statement prefix of what this engine seals (v2). */
+export const MANIFEST_SIG_DOMAIN = MANIFEST_SIG_DOMAIN_V2;
+
+/**
+ * The statement prefix of a manifest schema: v1 for `svc-rewarder.manifest.v1`, v2 otherwise.
+ *
+ * @example
+ * ```ts
+ * manifestSigDomainOf(envelope.manifest.schema) + envelope.manifest_hash; // the signed bytes
+ * ```
+ */
+export function manifestSigDomainOf(schema: ManifestSchema): string {
+  return schema === MANIFEST_SCHEMA_V1 ? MANIFEST_SIG_DOMAIN_V1 : MANIFEST_SIG_DOMAIN_V2;
+}
 
 /** A private signing key held in memory. */
 export type SigningKey =
@@ -73,7 +92,10 @@ export function verifyStatement(
   }
 }
 
-/** Seals a manifest: hash it, sign it. Requires at least one Ed25519 key. */
+/**
+ * Seals a manifest: hash it, sign it over the statement of its schema. Requires at least one
+ * Ed25519 key. Pass `manifestHash` when it is already known (compute returns it).
+ */
 export async function sealManifest(
   manifest: Manifest,
   keys: readonly SigningKey[],
@@ -82,48 +104,103 @@ export async function sealManifest(
   if (!keys.some((k) => k.alg === "ed25519")) {
     throw new TypeError("Cannot seal manifest: no Ed25519 signing key");
   }
-  const signatures = await signStatement(MANIFEST_SIG_DOMAIN, manifestHash, keys);
+  const domain = manifestSigDomainOf(manifest.schema);
+  const signatures = await signStatement(domain, manifestHash, keys);
   return { manifest, manifest_hash: manifestHash, signatures };
 }
 
-/** Options of {@link verifyEnvelope}. */
+/** Options of {@link verifyEnvelope} and the proof verifiers. */
 export interface VerifyOptions {
   /** Demand an ML-DSA-65 signature besides Ed25519 (REQUIRE_PQ_ON). */
   requirePq?: boolean;
 }
 
+const SIGNATURES_MAX = 16;
+const SIGNATURE_KEYS = ["alg", "kid", "sig"];
+
+/** True when `value` is a list of well-formed `{alg, kid, sig}` members (and nothing else). */
+export function isSignatureList(value: unknown): value is Signature[] {
+  if (!Array.isArray(value) || value.length > SIGNATURES_MAX) return false;
+  return value.every((s) =>
+    typeof s === "object" && s !== null && !Array.isArray(s) &&
+    Object.keys(s).length === 3 && SIGNATURE_KEYS.every((k) => Object.hasOwn(s, k)) &&
+    (s.alg === "ed25519" || s.alg === "ml-dsa-65") &&
+    typeof s.kid === "string" && KID_PATTERN.test(s.kid) && typeof s.sig === "string"
+  );
+}
+
 /**
- * Verifies a sealed envelope: the hash recomputed from the manifest, the manifest's own
- * arithmetic, and every signature against a known, non-revoked key; at least one Ed25519
- * signature (and one ML-DSA-65 with `requirePq`). Reasons: `manifest_hash`, `arithmetic`,
+ * The signature rule (contract §6): at least one `ed25519` signature by a published kid
+ * (`active` or `retired`) verifies over `domain + hash`, and no listed signature fails. A
+ * signature by a kid not in `keys`, or by a revoked kid, counts as failing (fail closed).
+ * With `requirePq`, one `ml-dsa-65` signature must verify too. Reasons: `schema`,
  * `unknown_kid`, `revoked_kid`, `bad_signature`, `no_signature`, `pq_required`.
  */
-export function verifyEnvelope(
-  envelope: SealedEnvelope,
+export function checkSignatureRule(
+  domain: string,
+  hash: string,
+  signatures: unknown,
   keys: readonly VerifyKey[],
   options: VerifyOptions = {},
 ): Result<void> {
-  if (manifestHashOf(envelope.manifest) !== envelope.manifest_hash) {
-    return { ok: false, error: badRequest("manifest_hash") };
-  }
-  try {
-    checkManifestArithmetic(envelope.manifest);
-  } catch {
-    return { ok: false, error: badRequest("arithmetic") };
+  if (!isSignatureList(signatures)) {
+    return { ok: false, error: badRequest("schema", "signatures") };
   }
   const seen = new Set<string>();
-  for (const sig of envelope.signatures) {
+  for (const sig of signatures) {
     const key = keys.find((k) => k.kid === sig.kid && k.alg === sig.alg);
-    if (!key) return { ok: false, error: badRequest("unknown_kid") };
-    if (key.status === "revoked") return { ok: false, error: badRequest("revoked_kid") };
-    if (!verifyStatement(MANIFEST_SIG_DOMAIN, envelope.manifest_hash, sig, key)) {
-      return { ok: false, error: badRequest("bad_signature") };
+    if (!key) return { ok: false, error: badRequest("unknown_kid", "signatures") };
+    if (key.status === "revoked") {
+      return { ok: false, error: badRequest("revoked_kid", "signatures") };
+    }
+    if (!verifyStatement(domain, hash, sig, key)) {
+      return { ok: false, error: badRequest("bad_signature", "signatures") };
     }
     seen.add(sig.alg);
   }
-  if (!seen.has("ed25519")) return { ok: false, error: badRequest("no_signature") };
+  if (!seen.has("ed25519")) return { ok: false, error: badRequest("no_signature", "signatures") };
   if (options.requirePq && !seen.has("ml-dsa-65")) {
-    return { ok: false, error: badRequest("pq_required") };
+    return { ok: false, error: badRequest("pq_required", "signatures") };
   }
   return { ok: true, value: undefined };
+}
+
+/**
+ * Verifies a sealed envelope in its own schema (contract §6 "Validity of an envelope"): the
+ * envelope has exactly `manifest`, `manifest_hash`, `signatures`; the manifest is valid
+ * (exact members, ascending payouts with canonical amounts > 0, `payouts_root` rebuilt,
+ * recipients and sums); `manifest_hash` is its hash (v2: over the header; v1: over the whole
+ * manifest); and the signature rule holds over the schema's statement. Reasons: `schema`,
+ * `arithmetic`, `payouts_root`, `manifest_hash`, and those of {@link checkSignatureRule}.
+ * Takes `unknown`: envelopes come from files, stores and origins.
+ *
+ * @example
+ * ```ts
+ * const checked = verifyEnvelope(JSON.parse(text), keys, { requirePq: false });
+ * if (!checked.ok) console.error(checked.error.reason);
+ * ```
+ */
+export function verifyEnvelope(
+  envelope: unknown,
+  keys: readonly VerifyKey[],
+  options: VerifyOptions = {},
+): Result<void> {
+  if (
+    typeof envelope !== "object" || envelope === null || Array.isArray(envelope) ||
+    Object.keys(envelope).length !== 3 || !Object.hasOwn(envelope, "manifest") ||
+    !Object.hasOwn(envelope, "manifest_hash") || !Object.hasOwn(envelope, "signatures")
+  ) {
+    return { ok: false, error: badRequest("schema", "$") };
+  }
+  const e = envelope as SealedEnvelope;
+  const problem = manifestProblem(e.manifest);
+  if (problem !== null) {
+    const path = problem.path === undefined ? undefined : problem.path.replace(/^\$/, "manifest");
+    return { ok: false, error: badRequest(problem.reason, path) };
+  }
+  if (manifestHashOf(e.manifest) !== e.manifest_hash) {
+    return { ok: false, error: badRequest("manifest_hash", "manifest_hash") };
+  }
+  const domain = manifestSigDomainOf(e.manifest.schema);
+  return checkSignatureRule(domain, e.manifest_hash, e.signatures, keys, options);
 }
