@@ -25,6 +25,7 @@
  * @module
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { installProcessMetricsFallback } from "./process_metrics.ts";
 
 /** Rejection reasons (`rejected_total{reason}`); anything else is recorded as `other`. */
 export const REJECT_REASONS = [
@@ -161,6 +162,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     // prom-client exports these three totals as gauges named `*_total`, which `promtool check
     // metrics` rejects; the same values stay available as the un-suffixed per-type gauges.
     for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
+    installProcessMetricsFallback(registry);
   }
   const registers = [registry];
   const withOther = (xs: readonly string[]): string[] => [...xs, OTHER_LABEL];
