@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { canonicalJson } from "./canonical_json.ts";
+import { canonicalJson, hasLoneSurrogate } from "./canonical_json.ts";
 
 Deno.test("canonicalJson sorts keys by UTF-16 code units and drops whitespace", () => {
   assert.equal(canonicalJson({ b: 1, a: [true, null, "x"] }), '{"a":[true,null,"x"],"b":1}');
@@ -48,4 +48,25 @@ Deno.test("canonicalJson: integer-like keys sort as strings (explicit writer pat
     '{"__proto__":1,"b":[null]}',
   );
   assert.throws(() => canonicalJson([undefined]), TypeError);
+});
+
+Deno.test("lone surrogates are refused in strings and keys, never written (RFC 8785 §3.2.2.2)", () => {
+  // v1 wrote `"\ud800"`; v2 refuses with the path (contract §1).
+  assert.throws(
+    () => canonicalJson({ a: ["ok", "x\uD800"] }),
+    { name: "TypeError", message: "Cannot canonicalize JSON: lone surrogate at $.a[1]" },
+  );
+  assert.throws(
+    () => canonicalJson({ b: { ["\uDC00k"]: 1 } }),
+    {
+      name: "TypeError",
+      message: "Cannot canonicalize JSON: lone surrogate at $.b (a member name)",
+    },
+  );
+  assert.throws(() => canonicalJson({ "0": "\uDBFF" }), /lone surrogate at \$\.0/); // slow writer
+  assert.throws(() => canonicalJson("\uDC00\uD800"), /lone surrogate at \$$/); // reversed pair
+  // Well-formed pairs (astral characters) stay valid and are written raw, as JSON.stringify does.
+  assert.equal(canonicalJson({ e: "\uD83D\uDE00" }), '{"e":"\uD83D\uDE00"}');
+  assert.equal(hasLoneSurrogate("\uD83D\uDE00"), false);
+  assert.equal(hasLoneSurrogate("a\uD83D"), true);
 });
