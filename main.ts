@@ -164,26 +164,62 @@ async function main(): Promise<number> {
   };
   process.on("SIGTERM", onStopSignal("SIGTERM"));
   process.on("SIGINT", onStopSignal("SIGINT"));
-  const handle = await listen(app.fetch, {
-    bindAddr: config.bindAddr,
-    engine,
-    signal: stopListener.signal,
-    handleSignals: false,
-    logger: getLogger("listen"),
-    ...(config.tls ? { tls: config.tls } : {}),
-    onListen: (addr) => {
-      const where = addr.transport === "unix"
-        ? `unix ${addr.path}`
-        : `tcp ${addr.hostname}:${addr.port}`;
-      process.stdout.write(`listening ${where}\n`);
-      if (resolved.dev) void printFirstRequest(resolved.paths.capsKeysPath, addr, resolved.samples);
-    },
-  });
+  let handle;
+  try {
+    handle = await listenOrExplain(app.fetch, {
+      bindAddr: config.bindAddr,
+      engine,
+      signal: stopListener.signal,
+      handleSignals: false,
+      logger: getLogger("listen"),
+      ...(config.tls ? { tls: config.tls } : {}),
+      onListen: (addr) => {
+        const where = addr.transport === "unix"
+          ? `unix ${addr.path}`
+          : `tcp ${addr.hostname}:${addr.port}`;
+        process.stdout.write(`listening ${where}\n`);
+        if (resolved.dev) {
+          void printFirstRequest(resolved.paths.capsKeysPath, addr, resolved.samples);
+        }
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`startup error: ${err instanceof Error ? err.message : "unknown"}\n`);
+    await built.close();
+    return 78;
+  }
   await handle.finished;
   log.info("drained", { signal: stopSignal ?? "none" });
   await built.close();
   log.info("stopped", { reason: "services closed" });
   return 0;
+}
+
+/**
+ * `listen`, with every failure turned into one sentence that names the variable and the
+ * resource (the listener's own errors, and the runtime's AddrInUse / PermissionDenied).
+ */
+async function listenOrExplain(
+  fetch: Parameters<typeof listen>[0],
+  options: Parameters<typeof listen>[1],
+): ReturnType<typeof listen> {
+  try {
+    return await listen(fetch, options);
+  } catch (err) {
+    const name = err instanceof Error ? err.name : "";
+    const code = (err as { code?: unknown })?.code;
+    const where = `BIND_ADDR ${options.bindAddr}`;
+    if (name === "AddrInUse" || code === "EADDRINUSE") {
+      throw new Error(`Cannot listen on ${where}: the address is already in use`);
+    }
+    if (name === "PermissionDenied" || name === "NotCapable" || code === "EACCES") {
+      throw new Error(`Cannot listen on ${where}: permission denied`);
+    }
+    if (name === "ListenError" && err instanceof Error) {
+      throw new Error(`Cannot listen on ${where}: ${err.message}`);
+    }
+    throw new Error(`Cannot listen on ${where}: ${err instanceof Error ? err.message : err}`);
+  }
 }
 
 async function printFirstRequest(

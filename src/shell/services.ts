@@ -203,9 +203,13 @@ export async function buildServices(
     ...(fault ? { faultHook: fault } : {}),
   });
 
-  const auditSink = config.amnesia || config.store === "memory"
-    ? createStdoutAuditSink({ nowMs })
-    : await openFileAuditSink({ path: join(config.dataDir, "audit.jsonl"), nowMs });
+  const fileAudit = !(config.amnesia || config.store === "memory");
+  // The audit file lives in DATA_DIR whatever the store (with STORE=postgres nothing else
+  // may have created the directory).
+  if (fileAudit) await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const auditSink = fileAudit
+    ? await openFileAuditSink({ path: join(config.dataDir, "audit.jsonl"), nowMs })
+    : createStdoutAuditSink({ nowMs });
   const audit: AppServices["audit"] = (entry) => {
     auditSink.append(entry).catch((err) =>
       log.error("audit append failed", { reason: String(err?.message ?? err) })
