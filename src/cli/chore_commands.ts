@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readFile } from "node:fs/promises";
+import { link, lstat, readFile } from "node:fs/promises";
 import { toBase64Url } from "../core/base64url.ts";
 import { canonicalJson } from "../core/canonical_json.ts";
 import { parsePolicy, policyHashOf } from "../core/policy.ts";
@@ -21,24 +21,62 @@ import {
 } from "../shell/key_files.ts";
 import { type CliIo, parseArgs, required, UsageError } from "./args.ts";
 
-/** `keygen --kid <kid> --out <file> [--alg ed25519|ml-dsa-65]`: prints the public key. */
+/**
+ * `keygen --kid <kid> --out <file> [--alg ed25519|ml-dsa-65] [--force]`: prints the public key.
+ * An existing key file is never overwritten silently: without `--force` the command refuses;
+ * with it, the old file is first renamed to `<file>.bak-<n>` (the lowest free n), so a key that
+ * signed something is never lost by a typo.
+ */
 export async function keygenCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const parsed = parseArgs(args, ["kid", "out", "alg"]);
+  const parsed = parseArgs(args, ["kid", "out", "alg"], ["force"]);
   const alg = parsed.flags.get("alg") ?? "ed25519";
   if (alg !== "ed25519" && alg !== "ml-dsa-65") {
     throw new UsageError("--alg is ed25519 or ml-dsa-65");
   }
   const kid = required(parsed, "kid");
+  const out = required(parsed, "out");
+  const backup = await backUpExisting(out, parsed.flags.has("force"));
   const { secret, publicKey } = generateSigningKeyDocument(kid, alg);
   try {
-    await writeSecretFile(required(parsed, "out"), secret);
+    await writeSecretFile(out, secret);
   } finally {
     secret.fill(0);
   }
+  if (backup !== undefined) io.stderr(`keygen: the previous key file was kept as ${backup}\n`);
   io.stdout(
     JSON.stringify({ keys: [publishedKey({ kid, alg, publicKey, status: "active" })] }) + "\n",
   );
   return 0;
+}
+
+/** Largest backup suffix tried before giving up (`<file>.bak-1` … `.bak-1000`). */
+const KEY_BACKUPS_MAX = 1000;
+
+/** Renames an existing `path` to a free `<path>.bak-<n>` when `force`; refuses otherwise. */
+async function backUpExisting(path: string, force: boolean): Promise<string | undefined> {
+  if (!(await exists(path))) return undefined;
+  if (!force) {
+    throw new UsageError(
+      `${path}: a key file already exists (--force replaces it, keeping a backup)`,
+    );
+  }
+  for (let n = 1; n <= KEY_BACKUPS_MAX; n++) {
+    const backup = `${path}.bak-${n}`;
+    if (await exists(backup)) continue;
+    await link(path, backup); // fails if `backup` appeared meanwhile: never overwrites
+    return backup;
+  }
+  throw new UsageError(`${path}: ${KEY_BACKUPS_MAX} backups exist already; remove some first`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === "ENOENT") return false;
+    throw err;
+  }
 }
 
 /**
