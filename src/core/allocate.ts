@@ -66,7 +66,7 @@ export function allocate(
   if (policy.pool.source === "fixed") {
     poolMinor = policy.pool.amountMinor;
   } else if (inputs.poolMinor === undefined) {
-    return { ok: false, error: badRequest("pool_missing", "$.pool_minor") };
+    return { ok: false, error: badRequest("pool_missing", "inputs.pool_minor") };
   } else {
     poolMinor = inputs.poolMinor;
   }

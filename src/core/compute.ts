@@ -48,10 +48,10 @@ export function computeManifest(input: ComputeInput): Result<ComputeOutput> {
   const inputs = parseInputs(input.inputsBytes);
   if (!inputs.ok) return inputs;
   if (inputs.value.epochId !== undefined && inputs.value.epochId !== input.epochId) {
-    return { ok: false, error: badRequest("stale", "$.epoch_id") };
+    return { ok: false, error: badRequest("stale", "inputs.epoch_id") };
   }
   if (inputs.value.asset !== undefined && inputs.value.asset !== input.policy.asset) {
-    return { ok: false, error: badRequest("asset", "$.asset") };
+    return { ok: false, error: badRequest("asset", "inputs.asset") };
   }
   const runKey = runKeyOf(
     input.epochId,

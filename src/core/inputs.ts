@@ -11,7 +11,7 @@ import { badRequest, type Result } from "./errors.ts";
 import { ACCOUNT_PATTERN, ASSET_PATTERN, EPOCH_ID_PATTERN, METRIC_PATTERN } from "./ids.ts";
 import { ENTRIES_MAX, JSON_INT_MAX, METRICS_PER_ENTRY_MAX } from "./limits.ts";
 import { isMoney } from "./money.ts";
-import { parseStrictJson } from "./strict_json.ts";
+import { jsonPathAt, parseStrictJson } from "./strict_json.ts";
 import { schemaError } from "./zod_issue.ts";
 
 /** A money string (contract §1). */
@@ -84,29 +84,43 @@ export interface ParsedInputs {
   entries: InputEntry[];
 }
 
+/** Field paths in inputs errors are prefixed with this (contract §8: fetched documents). */
+const ROOT = "inputs";
+
 /**
- * Parses inputs bytes (UTF-8 JSON). The two shapes are told apart by the presence of a
- * top-level `schema` key (contract §2).
+ * Parses inputs bytes (UTF-8 JSON, read as I-JSON: a bad document is 400 `json`). The two
+ * shapes are told apart by the presence of a top-level `schema` key (contract §2). Errors
+ * name the field as `inputs.<path>` (§8), never its value.
  */
-export function parseInputs(bytes: Uint8Array | string): Result<ParsedInputs> {
+export function parseInputs(input: Uint8Array | string): Result<ParsedInputs> {
+  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
   const parsed = parseStrictJson(bytes);
-  if (!parsed.ok) return { ok: false, error: badRequest("schema", "$") };
+  if (!parsed.ok) return { ok: false, error: badRequest("json", ROOT) };
   const doc = parsed.value;
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
-    return { ok: false, error: badRequest("schema", "$") };
+    return { ok: false, error: badRequest("schema", ROOT) };
   }
-  return "schema" in doc ? parseNative(doc) : parseCompat(doc);
+  if ("schema" in doc) return parseNative(doc);
+  const compat = parseCompat(doc);
+  // Compat counters are JSON integer literals (contract §2): `1e2`, `100.0` and `-0` parse
+  // to integers, so only the literal shows them. Every number of a valid compat document is
+  // a counter, so any non-integer literal is one.
+  if (compat.ok && parsed.nonIntegerAt >= 0) {
+    const path = jsonPathAt(bytes, parsed.nonIntegerAt);
+    return { ok: false, error: badRequest("schema", `${ROOT}.${path}`) };
+  }
+  return compat;
 }
 
 function parseNative(doc: object): Result<ParsedInputs> {
   const parsed = nativeEnvelopeSchema.safeParse(doc);
-  if (!parsed.success) return { ok: false, error: schemaError(parsed.error) };
+  if (!parsed.success) return { ok: false, error: schemaError(parsed.error, ROOT) };
   const value = parsed.data;
   const entries: InputEntry[] = new Array(value.entries.length);
   for (let i = 0; i < value.entries.length; i++) {
     const entry = parseNativeEntry(value.entries[i]);
     if (typeof entry === "string") {
-      return { ok: false, error: badRequest("schema", `$.entries[${i}]${entry}`) };
+      return { ok: false, error: badRequest("schema", `${ROOT}.entries[${i}]${entry}`) };
     }
     entries[i] = entry;
   }
@@ -126,13 +140,13 @@ function parseNative(doc: object): Result<ParsedInputs> {
 
 function parseCompat(doc: object): Result<ParsedInputs> {
   const parsed = compatEnvelopeSchema.safeParse(doc);
-  if (!parsed.success) return { ok: false, error: schemaError(parsed.error) };
+  if (!parsed.success) return { ok: false, error: schemaError(parsed.error, ROOT) };
   const value = parsed.data;
   const entries: InputEntry[] = new Array(value.contributions.length);
   for (let i = 0; i < value.contributions.length; i++) {
     const entry = parseCompatContribution(value.contributions[i]);
     if (typeof entry === "string") {
-      return { ok: false, error: badRequest("schema", `$.contributions[${i}]${entry}`) };
+      return { ok: false, error: badRequest("schema", `${ROOT}.contributions[${i}]${entry}`) };
     }
     entries[i] = entry;
   }
@@ -168,7 +182,7 @@ function sortUnique(entries: readonly InputEntry[], field: string): Result<Input
     if (i > 0 && out[i - 1]!.account === entry.account) {
       return {
         ok: false,
-        error: badRequest("duplicate_account", `$.${field}[${order[i]}].account`),
+        error: badRequest("duplicate_account", `${ROOT}.${field}[${order[i]}].account`),
       };
     }
     out[i] = entry;
@@ -188,7 +202,7 @@ function parseNativeEntry(raw: unknown): InputEntry | string {
   let keys = 0;
   for (const key in raw) {
     if (!hasOwn.call(raw, key)) continue;
-    if (key !== "account" && key !== "metrics") return `.${safeKey(key)}`;
+    if (key !== "account" && key !== "metrics") return ""; // an unknown key: its parent (§8)
     keys++;
   }
   const account = raw.account;
@@ -214,7 +228,7 @@ function parseCompatContribution(raw: unknown): InputEntry | string {
   let keys = 0;
   for (const key in raw) {
     if (!hasOwn.call(raw, key)) continue;
-    if (!(COMPAT_KEYS as readonly string[]).includes(key)) return `.${safeKey(key)}`;
+    if (!(COMPAT_KEYS as readonly string[]).includes(key)) return ""; // its parent (§8)
     keys++;
   }
   const account = raw.account;

@@ -97,7 +97,7 @@ Deno.test("errors name the field path and never echo the offending value", () =>
   );
   assert.ok(!bad.ok);
   assert.equal(bad.error.reason, "schema");
-  assert.equal(bad.error.path, "$.entries[1].metrics.votes");
+  assert.equal(bad.error.path, "inputs.entries[1].metrics.votes");
   assert.ok(!bad.error.message.includes("SECRET-VALUE"));
   const unknown = parseInputs(
     '{"schema":"svc-rewarder.inputs.v1","epoch_id":"e","asset":"roc","entries":[' +
@@ -111,5 +111,43 @@ Deno.test("errors name the field path and never echo the offending value", () =>
   );
   assert.ok(!dup.ok);
   assert.equal(dup.error.reason, "duplicate_account");
-  assert.equal(dup.error.path, "$.entries[2].account");
+  assert.equal(dup.error.path, "inputs.entries[2].account");
+});
+
+const compatDoc = (counter: string, millis = "1") =>
+  `{"produced_at_millis":${millis},"pool_minor_units":"1000","contributions":[` +
+  `{"account":"a","bytes_stored":1,"bytes_served":2,"uptime_seconds":3},` +
+  `{"account":"b","bytes_stored":1,"bytes_served":${counter},"uptime_seconds":3}]}`;
+
+Deno.test("compat counters are plain integer literals: 1e2, 100.0 and -0 are refused (§2)", () => {
+  // v1 accepted `1e2` (JSON.parse reads it as 100); v2 refuses it, naming the field.
+  assert.ok(parseInputs(compatDoc("100")).ok);
+  for (const literal of ["1e2", "100.0", "-0", "1E2", "0.0"]) {
+    const r = parseInputs(compatDoc(literal));
+    assert.ok(!r.ok, literal);
+    assert.equal(r.error.reason, "schema", literal);
+    assert.equal(r.error.path, "inputs.contributions[1].bytes_served", literal);
+  }
+  const millis = parseInputs(compatDoc("100", "1e3"));
+  assert.ok(!millis.ok && millis.error.path === "inputs.produced_at_millis");
+  const big = parseInputs(compatDoc("9007199254740992"));
+  assert.ok(!big.ok && big.error.path === "inputs.contributions[1].bytes_served");
+  assert.ok(parseInputs(compatDoc("9007199254740991")).ok);
+});
+
+Deno.test("inputs that are not I-JSON are 400 json; ids and assets are never . or ..", () => {
+  const r = parseInputs(compatDoc("1").replace('"a"', '"\\ud800"'));
+  assert.ok(!r.ok && r.error.reason === "json" && r.error.path === "inputs");
+  for (const asset of [".", ".."]) {
+    const doc =
+      `{"schema":"svc-rewarder.inputs.v1","epoch_id":"e","asset":"${asset}","entries":[]}`;
+    const p = parseInputs(doc);
+    assert.ok(!p.ok && p.error.path === "inputs.asset", asset);
+  }
+  const account = parseInputs(compatDoc("1").replace('"a"', '".."'));
+  assert.ok(!account.ok && account.error.path === "inputs.contributions[0].account");
+  const unknown = parseInputs(
+    compatDoc("1").replace('"uptime_seconds":3}]', '"uptime_seconds":3,"x":1}]'),
+  );
+  assert.ok(!unknown.ok && unknown.error.path === "inputs.contributions[1]");
 });

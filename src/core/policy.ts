@@ -85,7 +85,7 @@ export interface Policy {
 /** Parses and validates a policy document (already JSON-decoded). */
 export function parsePolicy(doc: unknown): Result<{ document: PolicyDocument; policy: Policy }> {
   const parsed = policySchema.safeParse(doc);
-  if (!parsed.success) return { ok: false, error: schemaError(parsed.error) };
+  if (!parsed.success) return { ok: false, error: schemaError(parsed.error, "policy") };
   const d = parsed.data;
   return {
     ok: true,
