@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bundle entry points into dist/ as single ES modules that run on Node 20 and Bun (and Deno).
 #
-#   scripts/bundle.sh                 # the default entries below
+#   scripts/bundle.sh                 # the default entries below (deno task bundle)
 #   scripts/bundle.sh path/to/x.ts    # extra entries -> dist/x.mjs
 #
 # `deno bundle` (Deno 2.9.6) works offline, inlines npm packages from node_modules, keeps
@@ -21,16 +21,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Output names are unique by construction: the service is dist/main.mjs, the CLI
+# (src/cli/rewarder.ts) dist/rewarder.mjs; an extra entry whose name is taken is refused rather
+# than overwriting another bundle.
 ENTRIES=(
   tests/conformance/fixture_server.ts
   tests/conformance/suite.ts
   main.ts
+  src/cli/rewarder.ts
 )
 if [ "$#" -gt 0 ]; then ENTRIES+=("$@"); fi
 
 mkdir -p dist
+declare -A taken=()
 for entry in "${ENTRIES[@]}"; do
   name="$(basename "${entry%.ts}")"
+  if [ -n "${taken[$name]:-}" ]; then
+    echo "bundle: ${entry} would overwrite dist/${name}.mjs (from ${taken[$name]}); rename the entry" >&2
+    exit 2
+  fi
+  taken[$name]=$entry
   deno bundle --quiet --platform deno --format esm -o "dist/${name}.mjs" "$entry"
   echo "bundle: ${entry} -> dist/${name}.mjs"
 done

@@ -28,10 +28,10 @@ const CLI_TIMEOUT_MS = 30_000;
 const ROOT = new URL("../", import.meta.url).pathname;
 const WRITE_DENIED = /NotCapable|Requires write access|PermissionDenied/;
 
-/** Runs `src/cli/main.ts <args>` (the operator CLI); answers its stdout. */
+/** Runs `src/cli/rewarder.ts <args>` (the operator CLI); answers its stdout. */
 async function cli(args: string[]): Promise<string> {
   const out = await new Deno.Command("deno", {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "src/cli/main.ts", ...args],
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", "src/cli/rewarder.ts", ...args],
     cwd: ROOT,
     stdin: "null",
     signal: AbortSignal.timeout(CLI_TIMEOUT_MS),

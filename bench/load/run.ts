@@ -111,7 +111,7 @@ async function prepare(runtimes: Runtime[]) {
     "deno",
     "run",
     "-A",
-    "src/cli/main.ts",
+    "src/cli/rewarder.ts",
     "policy-sign",
     "--policy",
     policyFile,

@@ -179,8 +179,3 @@ export function processIo(): CliIo {
     env: (n) => process.env[n],
   };
 }
-
-if (import.meta.main) {
-  const code = await runCli(process.argv.slice(2), processIo());
-  process.exitCode = code;
-}

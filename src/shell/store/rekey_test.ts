@@ -22,7 +22,7 @@ const COUNTERS = 80;
 const JOURNAL_INTENTS = 5;
 /** Upper bound on the subprocess's life (ms): the test never waits longer. */
 const CHILD_WAIT_MS_MAX = 60_000;
-const MAIN_CLI = new URL("../../cli/main.ts", import.meta.url).pathname;
+const MAIN_CLI = new URL("../../cli/rewarder.ts", import.meta.url).pathname;
 
 async function newKeyFile(path: string, form: "raw" | "b64"): Promise<Uint8Array> {
   const key = crypto.getRandomValues(new Uint8Array(32));
