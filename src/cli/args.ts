@@ -13,6 +13,21 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * A document given on the command line cannot be used (unreadable, not I-JSON, malformed):
+ * the CLI prints `error: <file>: <what>` on one line and exits 2.
+ */
+export class DocumentError extends Error {
+  /** The file as given on the command line. */
+  readonly file: string;
+
+  constructor(file: string, what: string) {
+    super(`${file}: ${what}`);
+    this.name = "DocumentError";
+    this.file = file;
+  }
+}
+
 /** Parsed flags and positional arguments. */
 export interface ParsedArgs {
   flags: Map<string, string>;

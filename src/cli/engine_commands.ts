@@ -1,24 +1,22 @@
 /**
  * CLI commands around the engine (contract §11): `compute`, `verify`, `verify-proof`.
+ * Every document is read with the strict I-JSON reader (contract §1): a bad one is
+ * `error: <file>: <what>` and exit 2. `compute` seals v2; `verify` and `verify-proof` take v1
+ * and v2 by `schema`.
  *
  * @module
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { canonicalJson } from "../core/canonical_json.ts";
 import { computeManifest } from "../core/compute.ts";
 import { RewarderError } from "../core/errors.ts";
-import { leafHash, type ProofStep, rootFromProof, toHex } from "../core/merkle.ts";
 import { parsePolicy, type Policy, policyHashOf } from "../core/policy.ts";
-import {
-  MANIFEST_SIG_DOMAIN,
-  sealManifest,
-  type SigningKey,
-  verifyEnvelope,
-  verifyStatement,
-} from "../core/seal.ts";
-import type { SealedEnvelope, Signature } from "../core/types.ts";
-import { loadSigningKey, parsePublishedKeys, readPublicJson } from "../shell/key_files.ts";
-import { type CliIo, parseArgs, required, UsageError } from "./args.ts";
+import { verifyProofDocument } from "../core/proof.ts";
+import { sealManifest, type SigningKey, verifyEnvelope, type VerifyKey } from "../core/seal.ts";
+import { parseStrictJson, type StrictJsonProblem } from "../core/strict_json.ts";
+import type { SealedEnvelope } from "../core/types.ts";
+import { KeyFileError, loadSigningKey, parsePublishedKeys } from "../shell/key_files.ts";
+import { type CliIo, DocumentError, parseArgs, required, UsageError } from "./args.ts";
 
 /** Exit codes of `compute` (contract §11). */
 export const EXIT_SEALED = 0;
@@ -26,13 +24,52 @@ export const EXIT_INVALID = 1;
 export const EXIT_BAD_INPUT = 2;
 export const EXIT_QUARANTINED = 3;
 
-/** Largest inputs file the CLI reads (bytes). */
-const INPUTS_FILE_BYTES_MAX = 512 * 1024 * 1024;
+/** Largest inputs or envelope file the CLI reads (bytes): a 1M-recipient epoch is ~100 MB. */
+const DOCUMENT_FILE_BYTES_MAX = 512 * 1024 * 1024;
 
-async function readInputs(path: string): Promise<Uint8Array> {
-  const bytes = new Uint8Array(await readFile(path));
-  if (bytes.length > INPUTS_FILE_BYTES_MAX) throw new UsageError("inputs file is too large");
-  return bytes;
+/** What each strict-reader problem means, for the one-line message. */
+const PROBLEM_TEXT: Readonly<Record<StrictJsonProblem, string>> = {
+  bom: "not I-JSON (byte-order mark)",
+  duplicate_key: "not I-JSON (duplicate member name)",
+  depth: "not I-JSON (nested too deep)",
+  surrogate: "not I-JSON (lone surrogate)",
+  noncharacter: "not I-JSON (noncharacter)",
+  utf8: "not I-JSON (invalid UTF-8)",
+  syntax: "not JSON",
+};
+
+/** Reads a file's bytes, refusing oversize files; errors name the file. */
+async function readBytes(path: string): Promise<Uint8Array> {
+  const info = await stat(path).catch(() => {
+    throw new DocumentError(path, "cannot be read");
+  });
+  if (!info.isFile()) throw new DocumentError(path, "is not a file");
+  if (info.size > DOCUMENT_FILE_BYTES_MAX) throw new DocumentError(path, "is too large");
+  return new Uint8Array(await readFile(path));
+}
+
+/** Reads and strictly parses a JSON document (contract §1). */
+async function readDocument(path: string): Promise<unknown> {
+  const parsed = parseStrictJson(await readBytes(path));
+  if (!parsed.ok) throw new DocumentError(path, PROBLEM_TEXT[parsed.problem]);
+  return parsed.value;
+}
+
+/** Reads `--keys` (a published keys document, contract §10). */
+async function readKeys(path: string): Promise<VerifyKey[]> {
+  const doc = await readDocument(path);
+  try {
+    return parsePublishedKeys(doc);
+  } catch (err) {
+    if (err instanceof KeyFileError) throw new DocumentError(path, "malformed keys document");
+    throw err;
+  }
+}
+
+/** A core error about a document, named after its file (`error: <file>: BAD_REQUEST …`). */
+function documentFault(path: string, err: RewarderError): DocumentError {
+  const field = err.path ? ` at ${err.path}` : "";
+  return new DocumentError(path, `${err.code} ${err.reason}${field}`);
 }
 
 /**
@@ -40,130 +77,128 @@ async function readInputs(path: string): Promise<Uint8Array> {
  * signatures are the registry's business and are checked by the service, not here).
  */
 async function readPolicy(path: string): Promise<{ policy: Policy; policyHash: string }> {
-  const doc = await readPublicJson(path) as Record<string, unknown> | null;
+  const doc = await readDocument(path) as Record<string, unknown> | null;
   const isEnvelope = typeof doc === "object" && doc !== null && "policy_hash" in doc;
   const document = isEnvelope ? doc.policy : doc;
   const parsed = parsePolicy(document);
-  if (!parsed.ok) throw parsed.error;
+  if (!parsed.ok) throw documentFault(path, parsed.error);
   const policyHash = policyHashOf(document);
   if (isEnvelope && doc.policy_hash !== policyHash) {
-    throw new RewarderError("BAD_REQUEST", "policy_hash");
+    throw documentFault(
+      path,
+      new RewarderError("BAD_REQUEST", "policy_hash", { path: "policy_hash" }),
+    );
   }
   return { policy: parsed.value.policy, policyHash };
+}
+
+/** Runs the engine; a fault in the inputs names the inputs file (contract §11: exit 2). */
+function computeOrThrow(
+  epochId: string,
+  inputsPath: string,
+  inputsBytes: Uint8Array,
+  policy: { policy: Policy; policyHash: string },
+  salt: string | undefined,
+) {
+  const result = computeManifest({
+    epochId,
+    inputsBytes,
+    policy: policy.policy,
+    policyHash: policy.policyHash,
+    ...(salt === undefined ? {} : { salt }),
+  });
+  if (result.ok) return result.value;
+  if (result.error.reason === "json") throw new DocumentError(inputsPath, "not I-JSON");
+  if (result.error.path?.startsWith("inputs") || result.error.reason === "pool_missing") {
+    throw documentFault(inputsPath, result.error);
+  }
+  throw result.error;
 }
 
 /** `compute --epoch <id> --inputs <file> --policy <file> [--signing-key <file>...]`. */
 export async function computeCommand(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseArgs(args, ["epoch", "inputs", "policy", "signing-key", "pq-key"]);
-  const { policy, policyHash } = await readPolicy(required(parsed, "policy"));
-  const salt = io.env("IDEMPOTENCY_SALT");
-  const result = computeManifest({
-    epochId: required(parsed, "epoch"),
-    inputsBytes: await readInputs(required(parsed, "inputs")),
-    policy,
-    policyHash,
-    ...(salt === undefined ? {} : { salt }),
-  });
-  if (!result.ok) throw result.error;
+  const epochId = required(parsed, "epoch");
+  const inputsPath = required(parsed, "inputs");
+  const policy = await readPolicy(required(parsed, "policy"));
+  const inputs = await readBytes(inputsPath);
+  const out = computeOrThrow(epochId, inputsPath, inputs, policy, io.env("IDEMPOTENCY_SALT"));
   const keys: SigningKey[] = [];
   for (const flag of ["signing-key", "pq-key"]) {
     const path = parsed.flags.get(flag);
     if (path !== undefined) keys.push(await loadSigningKey(path));
   }
   const envelope: SealedEnvelope = keys.length > 0
-    ? await sealManifest(result.value.manifest, keys, result.value.manifestHash)
-    : { manifest: result.value.manifest, manifest_hash: result.value.manifestHash, signatures: [] };
+    ? await sealManifest(out.manifest, keys, out.manifestHash)
+    : { manifest: out.manifest, manifest_hash: out.manifestHash, signatures: [] };
   if (keys.length === 0) io.stderr("warning: no --signing-key given; the envelope is unsigned\n");
   io.stdout(canonicalJson(envelope) + "\n");
   return envelope.manifest.status === "sealed" ? EXIT_SEALED : EXIT_QUARANTINED;
 }
 
-/** `verify --envelope <file> --keys <file> [--inputs <file> --policy <file>] [--require-pq]`. */
+/**
+ * `verify --envelope <file> --keys <file> [--inputs <file> --policy <file>] [--require-pq]`:
+ * the envelope's validity in its own schema (contract §6) and, given inputs and policy, the
+ * recomputed manifest byte for byte (a v1 envelope is compared under its own schema name:
+ * v1 and v2 manifests have the same members).
+ */
 export async function verifyCommand(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseArgs(args, ["envelope", "keys", "inputs", "policy"], ["require-pq"]);
-  const envelope = await readPublicJson(required(parsed, "envelope")) as SealedEnvelope;
-  const keys = parsePublishedKeys(await readPublicJson(required(parsed, "keys")));
-  let checked: ReturnType<typeof verifyEnvelope>;
-  try {
-    checked = verifyEnvelope(envelope, keys, { requirePq: parsed.flags.has("require-pq") });
-  } catch {
-    io.stderr("invalid: malformed envelope\n");
-    return EXIT_INVALID;
-  }
-  if (!checked.ok) {
-    io.stderr(`invalid: ${checked.error.reason}\n`);
-    return EXIT_INVALID;
-  }
+  const envelopePath = required(parsed, "envelope");
+  const envelope = await readDocument(envelopePath);
+  const keys = await readKeys(required(parsed, "keys"));
   const inputsPath = parsed.flags.get("inputs");
   const policyPath = parsed.flags.get("policy");
   if ((inputsPath === undefined) !== (policyPath === undefined)) {
     throw new UsageError("--inputs and --policy go together");
   }
+  const checked = verifyEnvelope(envelope, keys, { requirePq: parsed.flags.has("require-pq") });
+  if (!checked.ok) return fail(io, envelopePath, checked.error);
+  const valid = envelope as SealedEnvelope;
   if (inputsPath !== undefined && policyPath !== undefined) {
-    const { policy, policyHash } = await readPolicy(policyPath);
-    const salt = io.env("IDEMPOTENCY_SALT");
-    const again = computeManifest({
-      epochId: envelope.manifest.epoch_id,
-      inputsBytes: await readInputs(inputsPath),
-      policy,
-      policyHash,
-      ...(salt === undefined ? {} : { salt }),
-    });
-    if (!again.ok || canonicalJson(again.value.manifest) !== canonicalJson(envelope.manifest)) {
-      io.stderr("invalid: recomputed manifest differs\n");
+    const policy = await readPolicy(policyPath);
+    const inputs = await readBytes(inputsPath);
+    let again: string;
+    try {
+      const out = computeOrThrow(
+        valid.manifest.epoch_id,
+        inputsPath,
+        inputs,
+        policy,
+        io.env("IDEMPOTENCY_SALT"),
+      );
+      again = canonicalJson({ ...out.manifest, schema: valid.manifest.schema });
+    } catch (err) {
+      if (!(err instanceof DocumentError || err instanceof RewarderError)) throw err;
+      again = "";
+    }
+    if (again !== canonicalJson(valid.manifest)) {
+      io.stderr(`invalid: recomputed manifest differs (${envelopePath})\n`);
       return EXIT_INVALID;
     }
   }
-  io.stdout(`valid ${envelope.manifest_hash}\n`);
+  io.stdout(`valid ${valid.manifest_hash}\n`);
   return EXIT_SEALED;
-}
-
-/** A recipient's payout proof (contract §10). */
-interface PayoutProof {
-  account: string;
-  amount_minor: string;
-  leaf: string;
-  proof: ProofStep[];
-  payouts_root: string;
-  manifest_hash: string;
-  signatures: Signature[];
 }
 
 /**
- * `verify-proof --proof <file> --keys <file>`: the leaf matches the account and amount, the
- * proof folds to `payouts_root`, and the manifest hash carries a valid service signature.
- * Binding `payouts_root` to `manifest_hash` needs the manifest itself (see docs/CONTRACT-NOTES.md).
+ * `verify-proof --proof <file> --keys <file> [--require-pq]`: one recipient's payout proof
+ * (contract §6). A v2 document (`svc-rewarder.proof.v2`) needs nothing but the keys: its
+ * header binds `payouts_root` to the signed `manifest_hash`. A v1 document (no `schema`)
+ * is checked as v1 did (leaf, path to its `payouts_root`, signature over the v1 statement).
  */
 export async function verifyProofCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const parsed = parseArgs(args, ["proof", "keys", "manifest"]);
-  const proof = await readPublicJson(required(parsed, "proof")) as PayoutProof;
-  const keys = parsePublishedKeys(await readPublicJson(required(parsed, "keys")));
-  try {
-    const leaf = toHex(leafHash(proof.account, proof.amount_minor));
-    if (leaf !== proof.leaf) return fail(io, "leaf");
-    if ("b3:" + rootFromProof(leaf, proof.proof) !== proof.payouts_root) return fail(io, "root");
-    const good = proof.signatures.some((sig) => {
-      const key = keys.find((k) =>
-        k.kid === sig.kid && k.alg === sig.alg && k.status !== "revoked"
-      );
-      return key !== undefined &&
-        verifyStatement(MANIFEST_SIG_DOMAIN, proof.manifest_hash, sig, key);
-    });
-    if (!good) return fail(io, "signature");
-    const bad = proof.signatures.some((sig) => {
-      const key = keys.find((k) => k.kid === sig.kid && k.alg === sig.alg);
-      return key === undefined || key.status === "revoked" ||
-        !verifyStatement(MANIFEST_SIG_DOMAIN, proof.manifest_hash, sig, key);
-    });
-    if (bad) return fail(io, "signature");
-  } catch {
-    return fail(io, "malformed");
-  }
-  io.stdout(`valid ${proof.account} ${proof.amount_minor}\n`);
+  const parsed = parseArgs(args, ["proof", "keys"], ["require-pq"]);
+  const proofPath = required(parsed, "proof");
+  const doc = await readDocument(proofPath);
+  const keys = await readKeys(required(parsed, "keys"));
+  const checked = verifyProofDocument(doc, keys, { requirePq: parsed.flags.has("require-pq") });
+  if (!checked.ok) return fail(io, proofPath, checked.error);
+  io.stdout(`valid ${checked.value.account} ${checked.value.amount_minor}\n`);
   return EXIT_SEALED;
 }
 
-function fail(io: CliIo, reason: string): number {
-  io.stderr(`invalid: ${reason}\n`);
+function fail(io: CliIo, file: string, err: RewarderError): number {
+  io.stderr(`invalid: ${err.reason}${err.path ? ` at ${err.path}` : ""} (${file})\n`);
   return EXIT_INVALID;
 }

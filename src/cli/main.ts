@@ -7,7 +7,7 @@ import { Buffer } from "node:buffer";
 import process from "node:process";
 import { RewarderError } from "../core/errors.ts";
 import { KeyFileError } from "../shell/key_files.ts";
-import { type CliIo, UsageError } from "./args.ts";
+import { type CliIo, DocumentError, UsageError } from "./args.ts";
 import {
   casPutCommand,
   govPubkeyCommand,
@@ -54,10 +54,13 @@ const COMMANDS: Record<string, Command> = {
   },
   verify: {
     usage:
-      "verify --envelope <file> --keys <file> [--inputs <file> --policy <file>] [--require-pq]",
+      "verify --envelope <file> --keys <file> [--inputs <file> --policy <file>] [--require-pq]  (v1 or v2 envelope)",
     run: verifyCommand,
   },
-  "verify-proof": { usage: "verify-proof --proof <file> --keys <file>", run: verifyProofCommand },
+  "verify-proof": {
+    usage: "verify-proof --proof <file> --keys <file> [--require-pq]  (v2: no manifest needed)",
+    run: verifyProofCommand,
+  },
   keygen: {
     usage: "keygen --kid <kid> --out <file> [--alg ed25519|ml-dsa-65]",
     run: keygenCommand,
@@ -114,6 +117,8 @@ export function helpText(): string {
     ...lines,
     "",
     "Exit codes: 0 ok/sealed/valid, 1 invalid, 2 bad input or usage, 3 quarantined.",
+    "compute seals contract v2 manifests; verify and verify-proof take v1 and v2 by schema.",
+    "Every JSON document read must be I-JSON (RFC 7493); a bad one exits 2 naming the file.",
     "Secrets are read from files (mode 0600), never from arguments.",
     "",
   ].join("\n");
@@ -138,7 +143,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     return await command.run(rest, io);
   } catch (err) {
-    if (err instanceof RewarderError) {
+    if (err instanceof DocumentError) {
+      io.stderr(`error: ${err.message}\n`);
+    } else if (err instanceof RewarderError) {
       io.stderr(`error: ${err.code} ${err.reason}${err.path ? ` at ${err.path}` : ""}\n`);
     } else if (err instanceof UsageError || err instanceof KeyFileError) {
       io.stderr(`error: ${err.message}\nusage: rewarder ${command.usage}\n`);
