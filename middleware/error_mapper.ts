@@ -1,7 +1,8 @@
 /**
  * The one place errors become responses (contract §8): an `onError` handler and a
- * `notFound` handler. Body `{"error":{"code","reason","corr_id"}}` plus the error's `extra`
- * fields; status from {@link statusOf}; `Retry-After` on 429/503; `Cache-Control: no-store`.
+ * `notFound` handler. Body `{"error":{"code","reason","corr_id"}}`, plus `field` (the schema
+ * path of the offending field, never its value) when the error names one, plus the error's
+ * `extra` fields; status from {@link statusOf}; `Retry-After` on 429/503; `Cache-Control: no-store`.
  * Anything that is not a {@link RewarderError} becomes a bare 500 INTERNAL `internal`.
  * Nothing from the request is ever echoed.
  *
@@ -17,7 +18,7 @@ export const ERROR_JITTER_MS_LIMIT = 1_000;
 /** Default `Retry-After` when an error carries none (contract §8: 429/503 carry one). */
 export const RETRY_AFTER_S_DEFAULT = 1;
 /** Keys of `extra` that may not override the envelope. */
-const RESERVED_KEYS: ReadonlySet<string> = new Set(["code", "reason", "corr_id"]);
+const RESERVED_KEYS: ReadonlySet<string> = new Set(["code", "reason", "corr_id", "field"]);
 
 /** Options for {@link errorHandler} and {@link notFoundHandler}. */
 export interface ErrorMapperOptions {
@@ -71,6 +72,7 @@ function corrIdOf(c: Context<AppEnv>): string {
 export function errorResponse(err: RewarderError, corrId: string): Response {
   const status = statusOf(err);
   const body: Record<string, unknown> = { code: err.code, reason: err.reason, corr_id: corrId };
+  if (err.path !== undefined) body["field"] = err.path; // §8: "" is the top level
   for (const [key, value] of Object.entries(err.extra ?? {})) {
     if (!RESERVED_KEYS.has(key)) body[key] = value;
   }

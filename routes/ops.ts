@@ -5,13 +5,15 @@
  * @module
  */
 import type { Context } from "hono";
+import { createFactory } from "hono/factory";
 import { z } from "zod";
-import { schemaError } from "../src/core/zod_issue.ts";
-import { badRequest } from "../src/core/errors.ts";
 import type { AppServices } from "../src/app_services.ts";
 import type { AppEnv } from "../middleware/context.ts";
 import type { ConcurrencyLimitHandler } from "../middleware/concurrency.ts";
-import { computeBodySchema, quarantineSchema } from "./schemas.ts";
+import { computeBodySchema, noQuerySchema, quarantineSchema } from "./schemas.ts";
+import { strictJsonBody, validJson, validQuery } from "./validate.ts";
+
+const factory = createFactory<AppEnv>();
 
 /** Instance-bucket fill below which `/readyz` reports `quota` (fraction of burst). */
 export const QUOTA_LOW_RATIO = 0.05;
@@ -39,27 +41,25 @@ export function readyHandler(s: AppServices, concurrency: ConcurrencyLimitHandle
 /** `GET`/`PUT /rewarder/quarantine`. */
 export function quarantineHandlers(s: AppServices) {
   return {
-    get(c: Context<AppEnv>): Response {
+    get: factory.createHandlers(validQuery(noQuerySchema), function quarantine(c) {
       return c.json({ quarantine_only: s.registry.quarantineOnly() });
-    },
-    async put(c: Context<AppEnv>): Promise<Response> {
-      let doc: unknown;
-      try {
-        doc = JSON.parse(await c.req.text());
-      } catch {
-        throw badRequest("schema", "$");
-      }
-      const parsed = quarantineSchema.safeParse(doc);
-      if (!parsed.success) throw schemaError(parsed.error);
-      await s.registry.setQuarantineOnly(parsed.data.quarantine_only);
-      s.audit({
-        event: "quarantine_mode_changed",
-        tenant: c.get("auth").tenant,
-        corr_id: c.get("corrId"),
-        outcome: parsed.data.quarantine_only ? "on" : "off",
-      });
-      return c.json({ quarantine_only: s.registry.quarantineOnly() });
-    },
+    }),
+    put: factory.createHandlers(
+      validQuery(noQuerySchema),
+      strictJsonBody(),
+      validJson(quarantineSchema),
+      async function setQuarantine(c) {
+        const { quarantine_only: on } = c.req.valid("json");
+        await s.registry.setQuarantineOnly(on);
+        s.audit({
+          event: "quarantine_mode_changed",
+          tenant: c.get("auth").tenant,
+          corr_id: c.get("corrId"),
+          outcome: on ? "on" : "off",
+        });
+        return c.json({ quarantine_only: s.registry.quarantineOnly() });
+      },
+    ),
   };
 }
 

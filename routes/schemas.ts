@@ -6,16 +6,43 @@
  */
 import { z } from "zod";
 import { CID_PATTERN } from "../src/core/cid.ts";
-import { EPOCH_ID_PATTERN, POLICY_ID_PATTERN } from "../src/core/ids.ts";
+import { ACCOUNT_PATTERN, EPOCH_ID_PATTERN, POLICY_ID_PATTERN } from "../src/core/ids.ts";
 import { NOTES_CHARS_MAX } from "../src/core/limits.ts";
+import { REASONS } from "../src/core/reasons.ts";
 
 const cid = z.string().regex(CID_PATTERN);
 const money = z.string().regex(/^(0|[1-9][0-9]{0,38})$/);
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+/** An id of contract §1: its grammar, and never `.` or `..`. */
+const id = (pattern: RegExp) =>
+  z.string().regex(pattern).refine((v) => v !== "." && v !== "..", { abort: true });
+const epochId = id(EPOCH_ID_PATTERN);
+
+/** Path parameters of the epoch routes. */
+export const epochParamSchema = z.strictObject({ epoch_id: epochId });
+
+/** Path parameters of the proof route (the account may hold `/`, sent as `%2F`, §9). */
+export const proofParamSchema = z.strictObject({
+  epoch_id: epochId,
+  account: id(ACCOUNT_PATTERN),
+});
+
+/** Path parameters of `GET /rewarder/runs/{run_key}`. */
+export const runParamSchema = z.strictObject({ run_key: cid });
+
+/** Path parameters of `GET /rewarder/policy/{policy_id}`. */
+export const policyParamSchema = z.strictObject({ policy_id: id(POLICY_ID_PATTERN) });
+
+/** `GET /rewarder/policy/{policy_id}` query: `?hash=` picks one version. */
+export const policyQuerySchema = z.strictObject({ hash: cid.optional() });
+
+/** The query of routes that take none: an unknown parameter is refused like an unknown key. */
+export const noQuerySchema = z.strictObject({});
 
 /** `POST /rewarder/epochs/{epoch_id}/compute` body; unknown keys → 400. */
 export const computeBodySchema = z.strictObject({
   inputs_cid: cid,
-  policy_id: z.string().regex(POLICY_ID_PATTERN),
+  policy_id: id(POLICY_ID_PATTERN),
   policy_hash: cid,
   dry_run: z.boolean().optional(),
   notes: z.string().max(NOTES_CHARS_MAX).optional(),
@@ -41,10 +68,11 @@ const totals = z.strictObject({
   recipients: z.int().min(0),
 });
 
-/** Run record (contract §10). */
+/** Run record (contract §10); `intent_key` is null for dry runs and v1 runs. */
 export const runRecordSchema = z.strictObject({
   run_key: cid,
-  epoch_id: z.string().regex(EPOCH_ID_PATTERN),
+  intent_key: cid.nullable(),
+  epoch_id: epochId,
   manifest_hash: cid,
   status: z.enum(["sealed", "quarantined"]),
   dry_run: z.boolean(),
@@ -71,7 +99,7 @@ export const runAnswerSchema = z.strictObject({ run: runRecordSchema, envelope: 
 
 /** `GET /rewarder/runs` query. */
 export const runsQuerySchema = z.strictObject({
-  epoch_id: z.string().regex(EPOCH_ID_PATTERN).optional(),
+  epoch_id: epochId.optional(),
   policy_hash: cid.optional(),
   inputs_cid: cid.optional(),
   status: z.enum(["sealed", "quarantined"]).optional(),
@@ -85,18 +113,34 @@ export const runsAnswerSchema = z.strictObject({
   next_cursor: z.string().nullable(),
 });
 
-/** Payout proof (contract §10). */
-export const proofSchema = z.strictObject({
+const proofStep = z.strictObject({ side: z.enum(["L", "R"]), hash: hex64 });
+
+/** Proof document v2 (contract §6): verifies alone with the published keys. */
+export const proofV2Schema = z.strictObject({
+  schema: z.literal("svc-rewarder.proof.v2"),
   account: z.string(),
   amount_minor: money,
-  leaf: z.string().regex(/^[0-9a-f]{64}$/),
-  proof: z.array(
-    z.strictObject({ side: z.enum(["L", "R"]), hash: z.string().regex(/^[0-9a-f]{64}$/) }),
-  ),
+  index: z.int().min(0),
+  leaf: hex64,
+  proof: z.array(proofStep),
+  header: z.record(z.string(), z.unknown()),
+  manifest_hash: cid,
+  signatures: z.array(signature),
+}).meta({ title: "ProofDocumentV2" });
+
+/** A v1 envelope's proof keeps its v1 shape (no `schema`, contract §6). */
+export const proofV1Schema = z.strictObject({
+  account: z.string(),
+  amount_minor: money,
+  leaf: hex64,
+  proof: z.array(proofStep),
   payouts_root: cid,
   manifest_hash: cid,
   signatures: z.array(signature),
-}).meta({ title: "PayoutProof" });
+}).meta({ title: "ProofDocumentV1" });
+
+/** The proof route's answer: v2 for v2 envelopes, the v1 shape for v1 ones. */
+export const proofSchema = z.union([proofV2Schema, proofV1Schema]).meta({ title: "PayoutProof" });
 
 /** `/rewarder/keys` answer. */
 export const keysSchema = z.strictObject({
@@ -114,9 +158,18 @@ export const quarantineSchema = z.strictObject({ quarantine_only: z.boolean() })
   examples: [{ quarantine_only: true }],
 });
 
-/** Error envelope (contract §8). */
+const reasonNames = Object.keys(REASONS) as [keyof typeof REASONS, ...(keyof typeof REASONS)[]];
+
+/** Error envelope (contract §8): `field` names the offending field's schema path. */
 export const errorSchema = z.strictObject({
-  error: z.object({ code: z.string(), reason: z.string(), corr_id: z.string() }),
+  error: z.object({
+    code: z.enum([...new Set(Object.values(REASONS).map((r) => r.code))] as [string, ...string[]]),
+    reason: z.enum(reasonNames),
+    corr_id: z.string(),
+    field: z.string().optional().meta({
+      description: 'Schema path of the offending field (never its value); "" is the top level',
+    }),
+  }),
 }).meta({ title: "Error" });
 
 /** `/readyz` answer. */

@@ -22,28 +22,36 @@ import {
   notFoundHandler,
 } from "../middleware/error_mapper.ts";
 import type { RewarderError } from "./core/errors.ts";
+import { isReason, labelOfReason } from "./core/reasons.ts";
 import { rateLimit, tenantRateLimit } from "../middleware/rate_limit.ts";
 import { secureHeaders } from "../middleware/secure_headers.ts";
 import { timeout } from "../middleware/timeout.ts";
-import { computeHandler } from "../routes/compute.ts";
+import { computeHandlers } from "../routes/compute.ts";
+import { IMMUTABLE_PATH_PATTERN } from "../routes/immutable.ts";
 import {
-  epochHandler,
-  policyHandler,
-  proofHandler,
-  runHandler,
-  runsHandler,
+  epochHandlers,
+  policyHandlers,
+  proofHandlers,
+  runHandlers,
+  runsHandlers,
 } from "../routes/inspect.ts";
 import { computeJsonSchema, quarantineHandlers, readyHandler } from "../routes/ops.ts";
 import {
   computeBodySchema,
   envelopeSchema,
+  epochParamSchema,
   keysSchema,
+  policyParamSchema,
+  policyQuerySchema,
+  proofParamSchema,
   proofSchema,
   quarantineSchema,
   readySchema,
   runAnswerSchema,
+  runParamSchema,
   runRecordSchema,
   runsAnswerSchema,
+  runsQuerySchema,
 } from "../routes/schemas.ts";
 import type { AppServices } from "./app_services.ts";
 import { getLogger } from "./shell/log.ts";
@@ -53,10 +61,14 @@ type Handler = (c: Context<AppEnv>) => Promise<Response> | Response;
 
 interface Route extends RouteDoc {
   honoPath: string;
-  handler: Handler;
+  /** The route's validators (params, query, body) and its handler, from `routes/`. */
+  handlers: readonly unknown[];
   /** Mutating routes are absent in READ_ONLY mode. */
   write?: boolean;
 }
+
+/** The contract this service implements (`/version`, OpenAPI). */
+export const CONTRACT_VERSION = "v2";
 
 /** Builds the app and returns it with the concurrency limiter (for readiness and tests). */
 export function buildApp(
@@ -74,9 +86,10 @@ export function buildApp(
       honoPath: "/rewarder/epochs/:epoch_id/compute",
       scope: "rewarder.run",
       summary: "Compute, seal and record an epoch's run",
+      params: epochParamSchema,
       body: computeBodySchema,
       answer: runRecordSchema,
-      handler: computeHandler(s),
+      handlers: computeHandlers(s),
       write: true,
     },
     {
@@ -85,17 +98,21 @@ export function buildApp(
       honoPath: "/rewarder/epochs/:epoch_id",
       scope: "rewarder.inspect",
       summary: "Sealed envelope of the epoch's committed run",
+      params: epochParamSchema,
       answer: envelopeSchema,
-      handler: epochHandler(s),
+      handlers: epochHandlers(s),
+      immutable: true,
     },
     {
       method: "get",
       path: "/rewarder/epochs/{epoch_id}/proofs/{account}",
       honoPath: "/rewarder/epochs/:epoch_id/proofs/:account",
       scope: "rewarder.inspect",
-      summary: "One recipient's payout inclusion proof",
+      summary: "One recipient's payout proof document (v2; v1 shape for v1 envelopes)",
+      params: proofParamSchema,
       answer: proofSchema,
-      handler: proofHandler(s),
+      handlers: proofHandlers(s),
+      immutable: true,
     },
     {
       method: "get",
@@ -103,8 +120,9 @@ export function buildApp(
       honoPath: "/rewarder/runs/:run_key",
       scope: "rewarder.inspect",
       summary: "A run record and its envelope",
+      params: runParamSchema,
       answer: runAnswerSchema,
-      handler: runHandler(s),
+      handlers: runHandlers(s),
     },
     {
       method: "get",
@@ -112,8 +130,9 @@ export function buildApp(
       honoPath: "/rewarder/runs",
       scope: "rewarder.inspect",
       summary: "Runs by epoch, policy hash, inputs CID or status (paginated)",
+      query: runsQuerySchema,
       answer: runsAnswerSchema,
-      handler: runsHandler(s),
+      handlers: runsHandlers(s),
     },
     {
       method: "get",
@@ -121,7 +140,9 @@ export function buildApp(
       honoPath: "/rewarder/policy/:policy_id",
       scope: "rewarder.inspect",
       summary: "Signed policy envelope (newest, or ?hash=)",
-      handler: policyHandler(s),
+      params: policyParamSchema,
+      query: policyQuerySchema,
+      handlers: policyHandlers(s),
     },
     {
       method: "get",
@@ -130,7 +151,7 @@ export function buildApp(
       scope: null,
       summary: "Published manifest verification keys",
       answer: keysSchema,
-      handler: (ctx) => ctx.json({ keys: s.signer.published() }),
+      handlers: only((ctx) => ctx.json({ keys: s.signer.published() })),
     },
     {
       method: "get",
@@ -139,7 +160,7 @@ export function buildApp(
       scope: "rewarder.quarantine",
       summary: "Quarantine-only mode",
       answer: quarantineSchema,
-      handler: q.get,
+      handlers: q.get,
     },
     {
       method: "put",
@@ -149,7 +170,7 @@ export function buildApp(
       summary: "Enter or leave quarantine-only mode",
       body: quarantineSchema,
       answer: quarantineSchema,
-      handler: q.put,
+      handlers: q.put,
       write: true,
     },
     {
@@ -158,7 +179,7 @@ export function buildApp(
       honoPath: "/healthz",
       scope: null,
       summary: "Liveness",
-      handler: (ctx) => ctx.json({ ok: true }),
+      handlers: only((ctx) => ctx.json({ ok: true })),
     },
     {
       method: "get",
@@ -167,7 +188,7 @@ export function buildApp(
       scope: null,
       summary: "Readiness with causes",
       answer: readySchema,
-      handler: readyHandler(s, concurrency),
+      handlers: only(readyHandler(s, concurrency)),
     },
     {
       method: "get",
@@ -175,8 +196,9 @@ export function buildApp(
       honoPath: "/metrics",
       scope: null,
       summary: "Prometheus metrics",
-      handler: async (ctx) =>
-        ctx.body(await s.metrics.render(), 200, { "Content-Type": s.metrics.contentType }),
+      handlers: only(async (ctx) =>
+        ctx.body(await s.metrics.render(), 200, { "Content-Type": s.metrics.contentType })
+      ),
     },
     {
       method: "get",
@@ -184,7 +206,9 @@ export function buildApp(
       honoPath: "/version",
       scope: null,
       summary: "Service and contract version",
-      handler: (ctx) => ctx.json({ service: "svc-rewarder", version: s.version, contract: "v1" }),
+      handlers: only((ctx) =>
+        ctx.json({ service: "svc-rewarder", version: s.version, contract: CONTRACT_VERSION })
+      ),
     },
     {
       method: "get",
@@ -192,7 +216,7 @@ export function buildApp(
       honoPath: "/schema/compute.json",
       scope: null,
       summary: "JSON Schema of the compute body",
-      handler: (ctx) => ctx.json(computeJsonSchema()),
+      handlers: only((ctx) => ctx.json(computeJsonSchema())),
     },
   ];
   const active = routes.filter((r) => !(c.readOnly && r.write));
@@ -203,7 +227,7 @@ export function buildApp(
     honoPath: "/openapi.json",
     scope: null,
     summary: "This document",
-    handler: (ctx) => ctx.json(openapi),
+    handlers: only((ctx) => ctx.json(openapi)),
   });
 
   const app = new Hono<AppEnv>();
@@ -230,7 +254,12 @@ export function buildApp(
   app.use(corrId());
   app.use("/rewarder/*", accessLog({ logger: getLogger("access") }));
   app.use(secureHeaders());
-  app.use(compression());
+  // Immutable answers are never content-coded (contract §10): their ETag names the bytes.
+  const compress = compression();
+  app.use(async function compressionUnlessImmutable(ctx, next) {
+    if (ctx.req.method === "GET" && IMMUTABLE_PATH_PATTERN.test(ctx.req.path)) return await next();
+    return await compress(ctx, next);
+  });
   // Edge caps apply to the service surface; probes (/healthz, /readyz, /metrics) stay cheap
   // and answer even when the service is saturated.
   app.use(
@@ -267,24 +296,19 @@ export function buildApp(
       }));
       chain.push(tenantRateLimit({ limiter: s.limiter }));
     }
-    app.on([r.method.toUpperCase()], [r.honoPath], ...chain, r.handler);
+    app.on([r.method.toUpperCase()], [r.honoPath], ...chain, ...(r.handlers as Handler[]));
   }
   return { app, concurrency };
 }
 
-/** The `rejected_total{reason}` label of an error answer (seed §7 reasons). */
+/** The `rejected_total{reason}` label of an error answer, from the reasons table. */
 function rejectLabel(err: RewarderError): string {
-  switch (err.code) {
-    case "UNAUTHENTICATED":
-    case "UNAUTHORIZED":
-      return "unauth";
-    case "CONFLICT":
-      return "conflict";
-    case "QUARANTINED":
-      return "invariant";
-    default:
-      return err.reason;
-  }
+  return isReason(err.reason) ? labelOfReason(err.reason) : "internal";
+}
+
+/** A route whose only handler is `handler` (no inputs to validate). */
+function only(handler: Handler): readonly unknown[] {
+  return [handler];
 }
 
 function countResponses(s: AppServices): MiddlewareHandler<AppEnv> {

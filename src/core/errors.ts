@@ -2,45 +2,17 @@
  * The error taxonomy of contract §8, as typed values.
  *
  * Every rejection anywhere in the service is a {@link RewarderError} carrying a stable
- * `code` (the contract's code) and a `reason` (a stable snake_case rule name such as
- * `oversize` or `schema`). The single mapping from code to HTTP status lives in
- * {@link statusOf}; responses are built from these values only, never from user input.
+ * `code` (the contract's code), a `reason` (a stable snake_case rule name such as
+ * `oversize` or `schema`, from the one table in `reasons.ts`) and, when the fault is in one
+ * field, its `path` (the error body's `field`, §8). The status comes from the reasons table
+ * through {@link statusOf}; responses are built from these values only, never from user input.
  *
  * @module
  */
 
-/** The contract's error codes (§8). */
-export type ErrorCode =
-  | "UNAUTHENTICATED"
-  | "UNAUTHORIZED"
-  | "BAD_REQUEST"
-  | "NOT_FOUND"
-  | "CONFLICT"
-  | "QUARANTINED"
-  | "RATE_LIMITED"
-  | "OVERLOADED"
-  | "TIMEOUT"
-  | "DEPENDENCY_UNAVAILABLE"
-  | "INTERNAL";
+import { type ErrorCode, isReason, STATUS_BY_CODE, statusOfReason } from "./reasons.ts";
 
-/** Reasons that turn a BAD_REQUEST into 413 (contract §8). */
-const PAYLOAD_TOO_LARGE_REASONS: ReadonlySet<string> = new Set(["oversize", "decompress_cap"]);
-/** Reasons that turn a BAD_REQUEST into 415 (contract §8). */
-const UNSUPPORTED_MEDIA_REASONS: ReadonlySet<string> = new Set(["media_type", "encoding"]);
-
-const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
-  UNAUTHENTICATED: 401,
-  UNAUTHORIZED: 403,
-  BAD_REQUEST: 400,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  QUARANTINED: 409,
-  RATE_LIMITED: 429,
-  OVERLOADED: 503,
-  TIMEOUT: 503,
-  DEPENDENCY_UNAVAILABLE: 503,
-  INTERNAL: 500,
-};
+export type { ErrorCode };
 
 /**
  * A typed, expected failure. `reason` is a stable rule name; `detail` is for logs only and
@@ -85,13 +57,9 @@ export function badRequest(reason: string, path?: string): RewarderError {
   return new RewarderError("BAD_REQUEST", reason, path === undefined ? {} : { path });
 }
 
-/** The HTTP status for an error (contract §8), the one place this mapping lives. */
+/** The HTTP status for an error (contract §8), from the reasons table. */
 export function statusOf(err: RewarderError): number {
-  if (err.code === "BAD_REQUEST") {
-    if (PAYLOAD_TOO_LARGE_REASONS.has(err.reason)) return 413;
-    if (UNSUPPORTED_MEDIA_REASONS.has(err.reason)) return 415;
-  }
-  return STATUS_BY_CODE[err.code];
+  return isReason(err.reason) ? statusOfReason(err.reason) : STATUS_BY_CODE[err.code];
 }
 
 /** Typed result for core functions that fail by rule rather than by bug. */

@@ -30,7 +30,12 @@ export interface PolicyEntry {
 
 /** The policy registry the routes use. */
 export interface PolicyRegistry {
-  /** The verified policy `(policyId, policyHash)`; 404 when unknown, 400 when it fails checks. */
+  /**
+   * The verified policy of `policyHash` (contract §5 step 2): 404 `unknown_policy` when no
+   * usable policy has that hash; 400 `policy_mismatch` (field `policy_id`) when its
+   * document's `policy_id` is not `policyId`; 400 with the refusal reason when a refused
+   * envelope claims that hash.
+   */
   get(policyId: string, policyHash: string, signal: AbortSignal): Promise<PolicyEntry>;
   /** The newest version of `policyId` (or the one with `hash`), as an envelope. */
   envelope(policyId: string, hash: string | undefined, signal: AbortSignal): Promise<unknown>;
@@ -42,24 +47,30 @@ function rejectOf(result: ReturnType<typeof verifyPolicyEnvelope>): PolicyEntry[
 }
 
 /**
- * `policyId\0hash` pairs a refused envelope claims (its declared and its computed hash), so a
- * request for that pair is refused with the verification reason (`policy_threshold`,
- * `unknown_kid`, `policy_signature`, `policy_hash`, `schema`) instead of `unknown_policy`:
- * the error mapper then counts it in `rejected_total{reason}`.
+ * The hashes a refused envelope claims (its declared and its computed hash), so a request for
+ * one is refused with the verification reason (`policy_threshold`, `unknown_kid`,
+ * `policy_signature`, `policy_hash`, `schema`) instead of `unknown_policy`: the error mapper
+ * then counts it in `rejected_total{reason}`.
  */
 function refusalKeys(envelope: unknown): string[] {
   if (typeof envelope !== "object" || envelope === null) return [];
   const { policy, policy_hash: declared } = envelope as Record<string, unknown>;
   if (typeof policy !== "object" || policy === null) return [];
-  const id = (policy as Record<string, unknown>).policy_id;
-  if (typeof id !== "string") return [];
-  const keys = typeof declared === "string" ? [`${id}\u0000${declared}`] : [];
+  const keys = typeof declared === "string" ? [declared] : [];
   try {
-    keys.push(`${id}\u0000${policyHashOf(policy)}`);
+    keys.push(policyHashOf(policy));
   } catch {
     // not hashable: only the declared hash can be matched
   }
   return keys;
+}
+
+/** Step 2 of contract §5: the policy of a known hash must be the body's `policy_id`. */
+function checkPolicyId(entry: PolicyEntry, policyId: string): PolicyEntry {
+  if (entry.verified.policy.policyId !== policyId) {
+    throw new RewarderError("BAD_REQUEST", "policy_mismatch", { path: "policy_id" });
+  }
+  return entry;
 }
 
 /**
@@ -72,11 +83,13 @@ export function directoryPolicyRegistry(
   options: { nowMs: () => number; onBadFile?: (file: string, reason: string) => void },
 ): PolicyRegistry {
   let index = new Map<string, PolicyEntry[]>();
+  let byHash = new Map<string, PolicyEntry>();
   let refused = new Map<string, string>();
   let scannedAtMs = -Infinity;
 
   async function scan(): Promise<void> {
     const next = new Map<string, PolicyEntry[]>();
+    const nextByHash = new Map<string, PolicyEntry>();
     const nextRefused = new Map<string, string>();
     const names = (await readdir(dir).catch(() => [] as string[])).filter((n) =>
       n.endsWith(".json")
@@ -97,13 +110,16 @@ export function directoryPolicyRegistry(
         for (const key of refusalKeys(envelope)) nextRefused.set(key, result.error.reason);
         continue;
       }
-      const list = next.get(result.value.policy.policyId) ?? [];
-      if (!list.some((e) => e.verified.policyHash === result.value.policyHash)) {
-        list.push({ verified: result.value, envelope });
-      }
-      next.set(result.value.policy.policyId, list);
+      if (nextByHash.has(result.value.policyHash)) continue;
+      const entry = { verified: result.value, envelope };
+      nextByHash.set(result.value.policyHash, entry);
+      next.set(result.value.policy.policyId, [
+        ...(next.get(entry.verified.policy.policyId) ?? []),
+        entry,
+      ]);
     }
     index = next;
+    byHash = nextByHash;
     refused = nextRefused;
     scannedAtMs = options.nowMs();
   }
@@ -115,17 +131,15 @@ export function directoryPolicyRegistry(
 
   return {
     async get(policyId, policyHash) {
-      let entry = (await lookup(policyId)).find((e) => e.verified.policyHash === policyHash);
-      if (!entry && options.nowMs() - scannedAtMs >= POLICY_RESCAN_MS_MIN) {
+      // O(1) by hash (contract §5 step 2); a miss rescans at most every POLICY_RESCAN_MS_MIN.
+      if (!byHash.has(policyHash) && options.nowMs() - scannedAtMs >= POLICY_RESCAN_MS_MIN) {
         await scan();
-        entry = (index.get(policyId) ?? []).find((e) => e.verified.policyHash === policyHash);
       }
-      if (!entry) {
-        const reason = refused.get(`${policyId}\u0000${policyHash}`);
-        if (reason !== undefined) throw badRequest(reason);
-        throw new RewarderError("NOT_FOUND", "unknown_policy");
-      }
-      return entry;
+      const entry = byHash.get(policyHash);
+      if (entry !== undefined) return checkPolicyId(entry, policyId);
+      const reason = refused.get(policyHash);
+      if (reason !== undefined) throw badRequest(reason);
+      throw new RewarderError("NOT_FOUND", "unknown_policy");
     },
     async envelope(policyId, hash) {
       const list = await lookup(policyId);
@@ -164,11 +178,11 @@ export function httpPolicyRegistry(
   return {
     async get(policyId, policyHash, signal) {
       const envelope = await fetchEnvelope(policyId, policyHash, signal);
+      // The HTTP registry is addressed by id: a hash it serves under another id reads as
+      // unknown (404) there, and an envelope for the wrong id as a mismatch.
       const verified = rejectOf(verifyPolicyEnvelope(envelope, gov()));
-      if (verified.policyHash !== policyHash || verified.policy.policyId !== policyId) {
-        throw new RewarderError("BAD_REQUEST", "policy_hash");
-      }
-      return { verified, envelope };
+      if (verified.policyHash !== policyHash) throw new RewarderError("BAD_REQUEST", "policy_hash");
+      return checkPolicyId({ verified, envelope }, policyId);
     },
     async envelope(policyId, hash, signal) {
       const envelope = await fetchEnvelope(policyId, hash, signal);

@@ -16,7 +16,7 @@ import { openKeyRing } from "./caps/key_file.ts";
 import { type Config } from "./config.ts";
 import { createEngineRunner } from "./engine_runner.ts";
 import { parseGovernanceKeys, readPublicJson, readSecretFile } from "./key_files.ts";
-import { createHttpLedgerTarget } from "./ledger/http_ledger_target.ts";
+import { createHttpLedgerTarget, ledgerIntentsPathOf } from "./ledger/http_ledger_target.ts";
 import { openJournalLedgerTarget } from "./ledger/journal_ledger_target.ts";
 import type { LedgerTarget } from "./ledger/ledger_target.ts";
 import { getLogger } from "./log.ts";
@@ -154,11 +154,15 @@ export async function buildServices(
     target = createHttpLedgerTarget({
       ledgerUrl: config.ledgerUrl,
       connectTimeoutMs: config.downstreamConnectMs,
-      tokenFor: (intent) =>
+      tokenFor: (intent, tenant) =>
+    const intentsPath = ledgerIntentsPathOf(config.ledgerUrl);
         Promise.resolve(
           ledgerToken === undefined ? undefined : attenuateForLedger(ledgerToken, {
-            tenant: intent.tenant,
-            runKey: intent.run_key,
+            tenant,
+            intentsPath,
+            runKey: intent.runKey,
+            intentKey: intent.intentKey,
+            manifestHash: intent.manifestHash,
             nowMs: nowMs(),
             ttlMs: LEDGER_TOKEN_TTL_MS,
           }),

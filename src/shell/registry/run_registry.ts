@@ -1,11 +1,17 @@
 /**
- * The run registry: contract §10 semantics on top of a {@link RunStore}.
+ * The run registry: contract §5 and §10 semantics on top of a {@link RunStore}.
  *
  * - A known run key is a replay: the stored record with `replayed: true`, no new effect.
- * - Only a sealed, non-dry run commits its epoch (per tenant), and its intent is enqueued in
- *   the same atomic store step; another run key on a committed epoch → CONFLICT.
+ * - Only a sealed, non-dry run commits, per tenant, its epoch (one run key per epoch) and its
+ *   inputs (one epoch per `inputs_cid`); its intent (contract §7, keyed by the tenant's
+ *   intent key, bytes fixed here) is enqueued in the same atomic store step. Another run key
+ *   on a committed epoch → CONFLICT `epoch_committed`; committed inputs under another epoch →
+ *   CONFLICT `inputs_settled`.
  * - A dry run is stored (emission `dry_run`) and commits nothing; the same request later
- *   non-dry promotes it: it commits and emits once.
+ *   non-dry promotes it: it commits and emits once. A stored v1 dry run is replaced by the
+ *   v2 run that promotes it (it never committed or emitted).
+ * - Every new or promoted run spends the request's `max_runs` (the `spend` callback) inside
+ *   the keyed lock, so two identical concurrent computes spend once.
  * - Quarantined runs are stored for forensics and answer QUARANTINED; they never emit.
  * - Quarantine-only mode: runs still commit and their intent is kept, but emission reads
  *   `suppressed` and the dispatcher holds them until the mode is lifted.
@@ -15,14 +21,18 @@
  *
  * @module
  */
-import type { Cid, Emission, LedgerIntent, RunRecord, SealedEnvelope } from "../../core/types.ts";
+import type { Cid, Emission, RunRecord, SealedEnvelope } from "../../core/types.ts";
 import { RewarderError } from "../../core/errors.ts";
+import { intentOf } from "../../core/intent.ts";
+import { intentKeyOf } from "../../core/run_key.ts";
 import { assert } from "../../core/assert.ts";
 import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
 import { createKeyedMutex } from "../store/keyed_mutex.ts";
 import {
+  type CommitResult,
   LIST_LIMIT_MAX,
   type OutboxEntry,
+  queuedIntentOf,
   type RunStore,
   type StoredRun,
 } from "../store/run_store.ts";
@@ -44,10 +54,19 @@ export interface SubmitRequest {
   epochId: string;
   dryRun: boolean;
   envelope: SealedEnvelope;
-  /** The run's intent; null for dry or quarantined runs (ignored for them anyway). */
-  intent: LedgerIntent | null;
   policyHash: Cid;
   inputsCid: Cid;
+  /**
+   * Spends one compute of the request's `max_runs` caveats (throws to refuse); called under
+   * the lock only when this submit creates or promotes a run, never for a replay.
+   */
+  spend?: () => Promise<void>;
+}
+
+/** A stored run as the routes see it. */
+export interface StoredAnswer {
+  run: RunRecord;
+  envelope: SealedEnvelope;
 }
 
 /** Options of {@link createRunRegistry}. */
@@ -75,10 +94,7 @@ export interface ListOptions {
 /** The registry. */
 export interface RunRegistry {
   submit(req: SubmitRequest): Promise<RunRecord>;
-  get(
-    tenant: string,
-    runKey: Cid,
-  ): Promise<{ run: RunRecord; envelope: SealedEnvelope } | undefined>;
+  get(tenant: string, runKey: Cid): Promise<StoredAnswer | undefined>;
   committedEnvelope(tenant: string, epochId: string): Promise<SealedEnvelope | undefined>;
   list(
     tenant: string,
@@ -101,7 +117,14 @@ export async function createRunRegistry(options: RunRegistryOptions): Promise<Ru
     const entry = run.record.dry_run || run.record.status !== "sealed"
       ? undefined
       : await store.getOutbox(run.tenant, run.record.run_key);
-    return { ...run.record, replayed, emission: emissionOf(run, entry, qOnly) };
+    // A v1 record has no intent_key: it reads null (contract §5 upgrade rules).
+    const intentKey = run.record.intent_key ?? null;
+    return {
+      ...run.record,
+      intent_key: intentKey,
+      replayed,
+      emission: emissionOf(run, entry, qOnly),
+    };
   }
 
   async function answer(run: StoredRun, replayed: boolean): Promise<RunRecord> {
@@ -126,34 +149,53 @@ export async function createRunRegistry(options: RunRegistryOptions): Promise<Ru
     if (holder === undefined && (await store.outboxStats()).depth >= OUTBOX_PENDING_MAX) {
       throw new RewarderError("OVERLOADED", "outbox_full", { retryAfterS: 5 });
     }
-    const result = await store.commitRun(run, req.intent, nowMs());
-    if (!result.committed) {
-      if (result.holder !== req.runKey) throw new RewarderError("CONFLICT", "epoch_committed");
-      const stored = await store.getRun(req.tenant, req.runKey); // another process won with us
-      assert(stored !== undefined, "a committed run must be readable");
-      return await answer(stored, true);
-    }
+    const intentKey = run.record.intent_key;
+    assert(intentKey !== null, "a committing v2 run carries its intent key");
+    // The intent's key and bytes are fixed here, at first enqueue (contract §7).
+    const intent = queuedIntentOf(intentOf(req.envelope, { tenant: req.tenant, intentKey }));
+    const result = await store.commitRun(run, intent, nowMs());
+    if (!result.committed) return await lostCommit(req, result);
     hook("after_commit");
     options.onEnqueued?.(req.tenant, req.runKey);
     return await answer(run, false);
   }
 
+  /** The store refused the commit (a race the route's early checks did not see). */
+  async function lostCommit(
+    req: SubmitRequest,
+    result: Exclude<CommitResult, { committed: true }>,
+  ): Promise<RunRecord> {
+    if (result.conflict === "inputs") {
+      throw new RewarderError("CONFLICT", "inputs_settled", { path: "inputs_cid" });
+    }
+    if (result.holder !== req.runKey) throw new RewarderError("CONFLICT", "epoch_committed");
+    const stored = await store.getRun(req.tenant, req.runKey); // another process won with us
+    assert(stored !== undefined, "a committed run must be readable");
+    return await answer(stored, true);
+  }
+
   async function submitLocked(req: SubmitRequest): Promise<RunRecord> {
     const existing = await store.getRun(req.tenant, req.runKey);
-    if (existing !== undefined) {
+    if (existing !== undefined && !replacedByV2(existing, req)) {
       assert(
-        existing.record.manifest_hash === req.envelope.manifest_hash,
+        existing.record.manifest_hash === req.envelope.manifest_hash ||
+          existing.envelope.manifest.schema === "svc-rewarder.manifest.v1",
         "same run key must give the same manifest (determinism)",
       );
       const promote = existing.record.dry_run && !req.dryRun && existing.record.status === "sealed";
       if (!promote) return await answer(existing, true);
-      return await commit(req, { ...existing, record: { ...existing.record, dry_run: false } });
+      await req.spend?.(); // a promotion counts as a compute (contract §5)
+      const record = { ...existing.record, dry_run: false, intent_key: intentKeyOf(req) };
+      return await commit(req, { ...existing, record });
     }
+    await req.spend?.();
     const m = req.envelope.manifest;
+    const commits = !req.dryRun && m.status === "sealed";
     const run: StoredRun = {
       tenant: req.tenant,
       record: {
         run_key: req.runKey,
+        intent_key: commits ? intentKeyOf(req) : null,
         epoch_id: req.epochId,
         manifest_hash: req.envelope.manifest_hash,
         status: m.status,
@@ -168,7 +210,7 @@ export async function createRunRegistry(options: RunRegistryOptions): Promise<Ru
         createdAtMs: nowMs(),
       },
     };
-    if (req.dryRun || m.status !== "sealed") {
+    if (!commits) {
       await store.putRun(run);
       hook("after_run_write");
       return await answer(run, false);
@@ -242,15 +284,16 @@ function checkRequest(req: SubmitRequest): void {
     m.policy_hash === req.policyHash && m.inputs_cid === req.inputsCid,
     "envelope must match policy hash and inputs CID",
   );
-  if (!req.dryRun && m.status === "sealed") {
-    const i = req.intent;
-    assert(i !== null, "a sealed non-dry run needs its intent");
-    assert(
-      i.run_key === req.runKey && i.tenant === req.tenant && i.epoch_id === req.epochId &&
-        i.manifest_hash === req.envelope.manifest_hash,
-      "the intent must belong to this run (MAX_LEDGER_EMITS_PER_RUN = 1)",
-    );
-  }
+  assert(m.schema === "svc-rewarder.manifest.v2", "new runs are sealed as manifest v2");
+}
+
+/**
+ * A stored v1 dry run is replaced by the v2 run of a non-dry request for its key (contract §5:
+ * it never committed or emitted, so it is recomputed as v2).
+ */
+function replacedByV2(existing: StoredRun, req: SubmitRequest): boolean {
+  return existing.record.dry_run && !req.dryRun &&
+    existing.envelope.manifest.schema === "svc-rewarder.manifest.v1";
 }
 
 function encodeCursor(seq: number, runKey: Cid): string {

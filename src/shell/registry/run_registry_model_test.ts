@@ -21,6 +21,7 @@ const cipher = createAtRestCipher(new Uint8Array(32).fill(4));
 interface Model {
   runs: Map<string, "dry" | "committed">;
   commits: Map<string, string>; // epoch → run key
+  inputs: Map<string, string>; // inputs CID → epoch (contract §5: one snapshot, one epoch)
 }
 interface Real {
   dir: string;
@@ -36,7 +37,6 @@ function req(f: FakeRun, dryRun: boolean): SubmitRequest {
     epochId: f.epochId,
     dryRun,
     envelope: f.envelope,
-    intent: f.intent,
     policyHash: f.policyHash,
     inputsCid: f.inputsCid,
   };
@@ -47,6 +47,9 @@ const attempt = (p: Promise<RunRecord>): Promise<Outcome> =>
     if (e instanceof RewarderError) return { err: e.code };
     throw e;
   });
+
+const inputsSettledElsewhere = (m: Model, f: FakeRun) =>
+  m.inputs.has(f.inputsCid) && m.inputs.get(f.inputsCid) !== f.epochId;
 
 /** What the model says one submit does; mutates the model. */
 function modelSubmit(
@@ -63,8 +66,10 @@ function modelSubmit(
     return { replayed: false, dryRun: true };
   }
   if (holder !== undefined) return { err: "CONFLICT" };
+  if (inputsSettledElsewhere(m, f)) return { err: "CONFLICT" };
   m.runs.set(f.runKey, "committed");
   m.commits.set(f.epochId, f.runKey);
+  m.inputs.set(f.inputsCid, f.epochId);
   return { replayed: false, dryRun: false };
 }
 
@@ -130,7 +135,8 @@ class ConflictingEpoch implements fc.AsyncCommand<Model, Real> {
     const winners = fs.filter((_, i) =>
       "ok" in got[i]! && !(got[i] as { ok: RunRecord }).ok.replayed
     );
-    if (holderBefore === undefined) {
+    const free = fs.filter((f) => !inputsSettledElsewhere(m, f));
+    if (holderBefore === undefined && free.length > 0) {
       assert.equal(winners.length, 1, "exactly one commits");
       modelSubmit(m, winners[0]!, false);
     } else assert.equal(winners.length, 0);
@@ -180,7 +186,7 @@ Deno.test("registry model-based: file store with restarts agrees with the model"
         const store = await openFileRunStore({ dataDir: dir, cipher, nowMs: () => 0 });
         const real: Real = { dir, store, reg: await createRunRegistry({ store, nowMs: () => 0 }) };
         await fc.asyncModelRun(
-          () => ({ model: { runs: new Map(), commits: new Map() }, real }),
+          () => ({ model: { runs: new Map(), commits: new Map(), inputs: new Map() }, real }),
           cmds,
         );
       } finally {

@@ -21,7 +21,6 @@ function req(f: FakeRun, dryRun = false): SubmitRequest {
     epochId: f.epochId,
     dryRun,
     envelope: f.envelope,
-    intent: f.envelope.manifest.status === "sealed" ? f.intent : null,
     policyHash: f.policyHash,
     inputsCid: f.inputsCid,
   };
@@ -56,6 +55,7 @@ for (const [name, open] of backends) {
       { ...first, totals: undefined },
       {
         run_key: a.runKey,
+        intent_key: a.intentKey,
         epoch_id: a.epochId,
         manifest_hash: a.envelope.manifest_hash,
         status: "sealed",
@@ -81,7 +81,8 @@ for (const [name, open] of backends) {
   t("dry run, then promotion emits exactly once", async (store) => {
     const reg = await createRunRegistry({ store, nowMs: () => 1 });
     const a = fakeRun();
-    assert.equal((await reg.submit(req(a, true))).emission, "dry_run");
+    const dry = await reg.submit(req(a, true));
+    assert.deepEqual([dry.emission, dry.intent_key], ["dry_run", null]);
     assert.equal((await reg.submit(req(a, true))).replayed, true);
     assert.equal(await store.getCommitment("acme", a.epochId), undefined);
     const promoted = await reg.submit(req(a));
@@ -90,6 +91,7 @@ for (const [name, open] of backends) {
       false,
       "pending",
     ]);
+    assert.equal(promoted.intent_key, a.intentKey);
     const later = await reg.submit(req(a));
     assert.deepEqual([later.replayed, later.emission], [true, "pending"]);
     assert.equal((await reg.submit(req(a, true))).dry_run, false, "a dry replay sees the real run");
@@ -159,6 +161,94 @@ for (const [name, open] of backends) {
       reg.list("acme", { limit: 3, cursor: "!!" }),
       isCode("BAD_REQUEST", "cursor"),
     );
+  });
+
+  t("intents are keyed per tenant, bytes fixed at commit (§5, §7)", async (store) => {
+    const reg = await createRunRegistry({ store, nowMs: () => 1 });
+    const a = fakeRun({ tenant: "acme" });
+    const b = fakeRun({ tenant: "beta" });
+    assert.equal(a.runKey, b.runKey, "same epoch, policy and inputs: one run key");
+    const [ra, rb] = [await reg.submit(req(a)), await reg.submit(req(b))];
+    assert.deepEqual([ra.intent_key, rb.intent_key], [a.intentKey, b.intentKey]);
+    assert.notEqual(ra.intent_key, rb.intent_key);
+    const [oa, ob] = [
+      await store.getOutbox("acme", a.runKey),
+      await store.getOutbox("beta", b.runKey),
+    ];
+    assert.equal(oa?.intent.idempotencyKey, a.intentKey);
+    assert.equal(ob?.intent.idempotencyKey, b.intentKey);
+    assert.equal(oa?.intent.body, a.queued.body, "the intent v2 body the core builds");
+    assert.equal((await reg.submit(req(a))).replayed, true);
+    assert.equal((await store.outboxStats()).depth, 2);
+  });
+
+  t("one snapshot settles one epoch per tenant; dry runs and other tenants pass", async (store) => {
+    const reg = await createRunRegistry({ store, nowMs: () => 1 });
+    const inputsCid = fakeRun().inputsCid;
+    await reg.submit(req(fakeRun({ epochId: "e1", inputsCid })));
+    const again = fakeRun({ epochId: "e2", inputsCid });
+    const err = await reg.submit(req(again)).catch((e: unknown) => e);
+    assert.ok(isCode("CONFLICT", "inputs_settled")(err));
+    assert.equal((err as RewarderError).path, "inputs_cid");
+    assert.equal((await reg.submit(req(again, true))).emission, "dry_run");
+    assert.equal(
+      (await reg.submit(req(fakeRun({ tenant: "beta", epochId: "e2", inputsCid })))).emission,
+      "pending",
+    );
+    assert.equal(await store.getCommitment("acme", "e2"), undefined);
+  });
+
+  t("spend: once per new or promoted run, never on replay, once under a race", async (store) => {
+    const reg = await createRunRegistry({ store, nowMs: () => 1 });
+    let spent = 0;
+    const spend = () => {
+      spent += 1;
+      return Promise.resolve();
+    };
+    const a = fakeRun();
+    await Promise.all(Array.from({ length: 5 }, () => reg.submit({ ...req(a, true), spend })));
+    assert.equal(spent, 1, "the dry run computed once");
+    await Promise.all(Array.from({ length: 5 }, () => reg.submit({ ...req(a), spend })));
+    assert.equal(spent, 2, "the promotion counts once");
+    await reg.submit({ ...req(a), spend });
+    assert.equal(spent, 2, "a replay never counts");
+    const refused = fakeRun({ variant: "r", epochId: "e-r" });
+    const deny = () => Promise.reject(new RewarderError("UNAUTHORIZED", "caveat_max_runs"));
+    await assert.rejects(reg.submit({ ...req(refused), spend: deny }), isCode("UNAUTHORIZED"));
+    assert.equal(await reg.get("acme", refused.runKey), undefined, "nothing stored");
+  });
+
+  t("a stored v1 dry run promoted after the upgrade is replaced by its v2 run", async (store) => {
+    const reg = await createRunRegistry({ store, nowMs: () => 1 });
+    const v1 = fakeRun({ v1: true });
+    await store.putRun({
+      tenant: "acme",
+      record: {
+        run_key: v1.runKey,
+        intent_key: null,
+        epoch_id: v1.epochId,
+        manifest_hash: v1.envelope.manifest_hash,
+        status: "sealed",
+        dry_run: true,
+        totals: v1.envelope.manifest.totals,
+      },
+      envelope: v1.envelope,
+      meta: { policyHash: v1.policyHash, inputsCid: v1.inputsCid, createdSeq: 0, createdAtMs: 0 },
+    });
+    const v2 = fakeRun();
+    assert.equal(v2.runKey, v1.runKey);
+    const dryAgain = await reg.submit(req(v2, true));
+    assert.deepEqual([dryAgain.replayed, dryAgain.manifest_hash], [
+      true,
+      v1.envelope.manifest_hash,
+    ]);
+    const promoted = await reg.submit(req(v2));
+    assert.deepEqual(
+      [promoted.replayed, promoted.manifest_hash, promoted.intent_key],
+      [false, v2.envelope.manifest_hash, v2.intentKey],
+    );
+    assert.deepEqual(await reg.committedEnvelope("acme", v2.epochId), v2.envelope);
+    assert.equal((await store.getOutbox("acme", v2.runKey))?.intent.idempotencyKey, v2.intentKey);
   });
 }
 

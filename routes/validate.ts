@@ -1,0 +1,90 @@
+/**
+ * Request validation the Hono way: every route declares its path parameters, query and body
+ * with `zValidator` and reads `c.req.valid(…)`. A failure is one typed 400 whose `field` is
+ * the schema path of the first fault in schema order, never a value (contract §8): for an
+ * unknown key, its parent's path (`""` at the top level). The body is first read by the
+ * strict I-JSON parser (contract §1: duplicate names, lone surrogates, depth → 400 `json`);
+ * only then does the body validator see it.
+ *
+ * @example
+ * ```ts
+ * factory.createHandlers(validParam(epochParam), strictJsonBody(), validJson(body), handler);
+ * ```
+ *
+ * @module
+ */
+import { zValidator } from "@hono/zod-validator";
+import type { MiddlewareHandler } from "hono";
+import type { z } from "zod";
+import { RewarderError } from "../src/core/errors.ts";
+import { parseStrictJson } from "../src/core/strict_json.ts";
+import { formatPath } from "../src/core/zod_issue.ts";
+import type { AppEnv } from "../middleware/context.ts";
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * The first fault in schema order: the issue whose top-level key comes first among the
+ * schema's declared keys; an unknown key ranks after every declared one; ties keep zod's order.
+ */
+export function firstIssue(issues: readonly Issue[], keys: readonly string[]): Issue | undefined {
+  const rank = (issue: Issue) => {
+    const head = issue.path[0];
+    if (issue.code === "unrecognized_keys" && issue.path.length === 0) return keys.length;
+    const at = typeof head === "string" ? keys.indexOf(head) : -1;
+    return at < 0 ? keys.length : at;
+  };
+  let best: Issue | undefined;
+  for (const issue of issues) if (best === undefined || rank(issue) < rank(best)) best = issue;
+  return best;
+}
+
+/** The 400 of a failed validation: reason `schema`, field = the first fault's schema path. */
+export function validationError(
+  error: z.core.$ZodError,
+  keys: readonly string[],
+  prefix: readonly PropertyKey[] = [],
+): RewarderError {
+  const issue = firstIssue(error.issues, keys);
+  return new RewarderError("BAD_REQUEST", "schema", {
+    path: formatPath([...prefix, ...(issue?.path ?? [])], ""),
+  });
+}
+
+function keysOf(schema: z.ZodObject): string[] {
+  return Object.keys(schema.shape);
+}
+
+function hookFor(schema: z.ZodObject) {
+  const keys = keysOf(schema);
+  return (result: { success: boolean; error?: z.core.$ZodError }) => {
+    if (!result.success && result.error !== undefined) throw validationError(result.error, keys);
+  };
+}
+
+/** Path parameters: `c.req.valid("param")`; a bad one is 400 with `field` = its name. */
+export function validParam<T extends z.ZodObject>(schema: T) {
+  return zValidator("param", schema, hookFor(schema));
+}
+
+/** The query: `c.req.valid("query")`; an unknown parameter is 400 with `field` `""`. */
+export function validQuery<T extends z.ZodObject>(schema: T) {
+  return zValidator("query", schema, hookFor(schema));
+}
+
+/** The JSON body, after {@link strictJsonBody}: `c.req.valid("json")`. */
+export function validJson<T extends z.ZodObject>(schema: T) {
+  return zValidator("json", schema, hookFor(schema));
+}
+
+/**
+ * Reads the body as I-JSON (contract §1) before any validator: a body that is not → 400
+ * `json` (no field: the fault is in the text, not in a member).
+ */
+export function strictJsonBody(): MiddlewareHandler<AppEnv> {
+  return async function strictJsonBody(c, next) {
+    const parsed = parseStrictJson(new Uint8Array(await c.req.arrayBuffer()));
+    if (!parsed.ok) throw new RewarderError("BAD_REQUEST", "json");
+    await next();
+  };
+}
