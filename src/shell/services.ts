@@ -151,11 +151,11 @@ export async function buildServices(
     const ledgerToken = config.ledgerTokenPath
       ? new TextDecoder().decode(await readSecretFile(config.ledgerTokenPath)).trim()
       : undefined;
+    const intentsPath = ledgerIntentsPathOf(config.ledgerUrl);
     target = createHttpLedgerTarget({
       ledgerUrl: config.ledgerUrl,
       connectTimeoutMs: config.downstreamConnectMs,
       tokenFor: (intent, tenant) =>
-    const intentsPath = ledgerIntentsPathOf(config.ledgerUrl);
         Promise.resolve(
           ledgerToken === undefined ? undefined : attenuateForLedger(ledgerToken, {
             tenant,

@@ -1,6 +1,7 @@
 /**
- * The HTTP ledger client (contract §7): `POST {LEDGER_URL}/intents` with the JCS body,
- * `Idempotency-Key: <run_key>`, `X-Corr-ID` and `Authorization: Macaroon <egress token>`.
+ * The HTTP ledger client (contract §7): `POST {LEDGER_URL}/intents` with the queued body bytes
+ * and `Idempotency-Key` exactly as stored at first enqueue (the intent key of a v2 intent, the
+ * run key of a v1 one), `X-Corr-ID` and `Authorization: Macaroon <egress token>`.
  * The response is read up to {@link LEDGER_RESPONSE_BYTES_MAX} and parsed strictly: a 2xx whose
  * body is not exactly `{"status":"accepted"|"duplicate"}` is a malformed acknowledgement and is
  * retried (the ledger is idempotent, so a resend is safe).
@@ -12,8 +13,7 @@
  * @module
  */
 import { connect } from "node:net";
-import type { LedgerIntent } from "../../core/types.ts";
-import { canonicalJson } from "../../core/canonical_json.ts";
+import type { QueuedIntent } from "../store/run_store.ts";
 import { type LedgerAnswer, LedgerRetryableError, type LedgerTarget } from "./ledger_target.ts";
 
 /** Connect budget (contract §7: 2 s connect). */
@@ -25,8 +25,11 @@ export const LEDGER_RESPONSE_BYTES_MAX = 4_096;
 export interface HttpLedgerTargetOptions {
   /** LEDGER_URL, e.g. `http://127.0.0.1:9000` (no trailing `/intents`). */
   ledgerUrl: string;
-  /** Egress token for this intent (attenuated by the caps helper); undefined = no header. */
-  tokenFor: (intent: LedgerIntent) => Promise<string | undefined>;
+  /**
+   * Egress token for this intent (attenuated by the caps helper with the members of the queued
+   * intent, see `attenuateForLedger`); undefined = no header.
+   */
+  tokenFor: (intent: QueuedIntent, tenant: string) => Promise<string | undefined>;
   connectTimeoutMs?: number;
   /** Skip the connect probe (e.g. behind a proxy). Default: probe. */
   connectProbe?: boolean;
@@ -38,21 +41,21 @@ export function createHttpLedgerTarget(options: HttpLedgerTargetOptions): Ledger
   if (base.protocol !== "http:" && base.protocol !== "https:") {
     throw new TypeError("Cannot use LEDGER_URL: scheme must be http or https");
   }
-  const url = new URL(`${base.pathname.replace(/\/$/, "")}/intents`, base);
+  const url = new URL(ledgerIntentsPathOf(options.ledgerUrl), base);
   const connectMs = options.connectTimeoutMs ?? LEDGER_CONNECT_TIMEOUT_MS;
   return {
-    async send(intent, { corrId, signal }): Promise<LedgerAnswer> {
+    async send(intent, { tenant, corrId, signal }): Promise<LedgerAnswer> {
       if (options.connectProbe !== false) await probe(url, connectMs, signal);
       const headers: Record<string, string> = {
         "content-type": "application/json",
-        "idempotency-key": intent.run_key,
+        "idempotency-key": intent.idempotencyKey,
         "x-corr-id": corrId,
       };
-      const token = await options.tokenFor(intent);
+      const token = await options.tokenFor(intent, tenant);
       if (token !== undefined) headers["authorization"] = `Macaroon ${token}`;
       let res: Response;
       try {
-        res = await fetch(url, { method: "POST", headers, body: canonicalJson(intent), signal });
+        res = await fetch(url, { method: "POST", headers, body: intent.body, signal });
       } catch (cause) {
         throw new LedgerRetryableError(signal.aborted ? "timeout" : "network", { cause });
       }
@@ -64,6 +67,20 @@ export function createHttpLedgerTarget(options: HttpLedgerTargetOptions): Ledger
       return parseAck(body);
     },
   };
+}
+
+/**
+ * The request path of the intents route: `<path of LEDGER_URL>/intents` (contract §7, §9),
+ * which the egress token's `path ^=` caveat names too.
+ *
+ * @example
+ * ```ts
+ * ledgerIntentsPathOf("https://ledger.example/v1/"); // "/v1/intents"
+ * ledgerIntentsPathOf("http://127.0.0.1:9000"); // "/intents"
+ * ```
+ */
+export function ledgerIntentsPathOf(ledgerUrl: string): string {
+  return `${new URL(ledgerUrl).pathname.replace(/\/$/, "")}/intents`;
 }
 
 /** Strict acknowledgement parse: exactly one key `status`, value accepted|duplicate. */

@@ -1,19 +1,22 @@
 /**
  * The embedded default ledger (LEDGER_URL unset): a local append-only settlement journal with
- * the same idempotent semantics as a remote ledger (contract §7): same key + same body →
- * `duplicate`, same key + different body → `conflict`.
+ * the same idempotent semantics as a remote ledger (contract §7): keys are scoped by tenant
+ * (the only caller is this service); same key + same body bytes → `duplicate`, same key +
+ * different bytes → `conflict`.
  *
- * On disk (`path` given): one line per accepted intent, `{"key":"<run_key>","box":"<b64url>"}`
- * where `box` is the JCS intent sealed with the at-rest cipher under the logical name
- * `journal:<run_key>`; each append is fsync'd. The index is rebuilt on open; a torn last line
- * (crash mid-append) is cut off, any other unreadable line is a typed `store_undecryptable`
- * error. Without `path` (AMNESIA) the journal lives in memory and touches no file.
+ * On disk (`path` given): one line per accepted intent, `{"key":"<Idempotency-Key>","box":
+ * "<b64url>"}` where `box` is the body bytes exactly as sent (the queued JCS text) sealed with
+ * the at-rest cipher under the logical name `journal:<key>`; each append is fsync'd. A journal
+ * written before contract v2 has the same lines (key = run key, box = JCS of the v1 intent,
+ * which is what a pending v1 intent is still sent as), so it reads unchanged. The index is
+ * rebuilt on open (the tenant of a line is its body's `tenant`); a torn last line (crash
+ * mid-append) is cut off, any other unreadable line is a typed `store_undecryptable` error.
+ * Without `path` (AMNESIA) the journal lives in memory and touches no file.
  *
  * @module
  */
 import { open, readFile, truncate } from "node:fs/promises";
 import type { LedgerIntent } from "../../core/types.ts";
-import { canonicalBytes } from "../../core/canonical_json.ts";
 import { blake3Hex } from "../../core/blake3.ts";
 import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
 import { createKeyedMutex } from "../store/keyed_mutex.ts";
@@ -24,68 +27,87 @@ import type { LedgerAnswer, LedgerTarget } from "./ledger_target.ts";
 /** Intents one journal holds before refusing (a bound on its in-memory index). */
 export const JOURNAL_ENTRIES_MAX = 10_000_000;
 
+/** One applied intent as the journal keeps it. */
+export interface JournalEntry {
+  tenant: string;
+  /** The Idempotency-Key it was applied under. */
+  key: string;
+  /** The body text exactly as sent. */
+  body: string;
+}
+
 /** A journal ledger plus read access for tests and forensics. */
 export interface JournalLedgerTarget extends LedgerTarget {
-  /** Applied intents, in order. */
+  /** Applied intents (their bodies parsed), in order. */
   applied(): Promise<LedgerIntent[]>;
+  /** Applied entries with their keys and exact bodies, in order. */
+  entries(): Promise<JournalEntry[]>;
 }
 
 /** Options of {@link openJournalLedgerTarget}. */
 export type JournalOptions = { path: string; cipher: AtRestCipher } | { path?: undefined };
 
+const enc = new TextEncoder();
+
+/** The tenant a body names (contract §7: `tenant` is a member of every intent). */
+function tenantOfBody(body: string): string {
+  const tenant = (JSON.parse(body) as { tenant?: unknown }).tenant;
+  if (typeof tenant !== "string") throw storeUndecryptable();
+  return tenant;
+}
+
 /** Opens the journal (rebuilding its index from the file, if any). */
 export async function openJournalLedgerTarget(
   options: JournalOptions,
 ): Promise<JournalLedgerTarget> {
-  const index = new Map<string, string>(); // run key → blake3 hex of the JCS body
-  const memory: LedgerIntent[] = [];
+  const index = new Map<string, string>(); // tenant \0 key → blake3 hex of the body bytes
+  const memory: JournalEntry[] = [];
   const lock = createKeyedMutex();
   const file = options.path === undefined
     ? undefined
     : { path: options.path, cipher: options.cipher };
   const name = (key: string) => `journal:${key}`;
 
-  async function readAll(): Promise<LedgerIntent[]> {
-    if (file === undefined) return memory.map((i) => structuredClone(i));
+  async function readAll(): Promise<JournalEntry[]> {
+    if (file === undefined) return memory.map((e) => ({ ...e }));
     const text = await readFile(file.path, "utf8").catch((err: { code?: string }) => {
       if (err.code === "ENOENT") return "";
       throw err;
     });
-    const out: LedgerIntent[] = [];
+    const out: JournalEntry[] = [];
     const lines = text.split("\n");
     // Every complete line ends with "\n", so the last element is "" unless an append was torn.
     const tail = lines.pop() ?? "";
     for (const line of lines) {
       try {
         const row = JSON.parse(line) as { key: string; box: string };
-        const plain = file.cipher.open(name(row.key), fromBase64Url(row.box));
-        out.push(JSON.parse(new TextDecoder().decode(plain)) as LedgerIntent);
+        const body = new TextDecoder().decode(
+          file.cipher.open(name(row.key), fromBase64Url(row.box)),
+        );
+        out.push({ tenant: tenantOfBody(body), key: row.key, body });
       } catch (err) {
         throw err instanceof SyntaxError || err instanceof TypeError ? storeUndecryptable() : err;
       }
     }
     if (tail !== "") {
-      await truncate(
-        file.path,
-        new TextEncoder().encode(text).length - new TextEncoder().encode(tail).length,
-      );
+      await truncate(file.path, enc.encode(text).length - enc.encode(tail).length);
     }
     return out;
   }
 
-  for (const intent of await readAll()) {
-    index.set(intent.run_key, blake3Hex(canonicalBytes(intent)));
+  for (const e of await readAll()) {
+    index.set(`${e.tenant}\u0000${e.key}`, blake3Hex(enc.encode(e.body)));
   }
 
-  async function append(intent: LedgerIntent): Promise<void> {
+  async function append(entry: JournalEntry): Promise<void> {
     if (file === undefined) {
-      memory.push(structuredClone(intent));
+      memory.push({ ...entry });
       return;
     }
-    const box = toBase64Url(file.cipher.seal(name(intent.run_key), canonicalBytes(intent)));
+    const box = toBase64Url(file.cipher.seal(name(entry.key), enc.encode(entry.body)));
     const fh = await open(file.path, "a", 0o600);
     try {
-      await fh.writeFile(`${JSON.stringify({ key: intent.run_key, box })}\n`);
+      await fh.writeFile(`${JSON.stringify({ key: entry.key, box })}\n`);
       await fh.sync();
     } finally {
       await fh.close();
@@ -93,18 +115,22 @@ export async function openJournalLedgerTarget(
   }
 
   return {
-    send(intent, { signal }): Promise<LedgerAnswer> {
+    send(intent, { tenant, signal }): Promise<LedgerAnswer> {
       return lock.run("journal", async () => {
         signal.throwIfAborted();
-        const digest = blake3Hex(canonicalBytes(intent));
-        const seen = index.get(intent.run_key);
+        const digest = blake3Hex(enc.encode(intent.body));
+        const scoped = `${tenant}\u0000${intent.idempotencyKey}`;
+        const seen = index.get(scoped);
         if (seen !== undefined) return seen === digest ? "duplicate" : "conflict";
         if (index.size >= JOURNAL_ENTRIES_MAX) throw new RangeError("journal full");
-        await append(intent);
-        index.set(intent.run_key, digest);
+        await append({ tenant, key: intent.idempotencyKey, body: intent.body });
+        index.set(scoped, digest);
         return "accepted";
       });
     },
-    applied: readAll,
+    async applied() {
+      return (await readAll()).map((e) => JSON.parse(e.body) as LedgerIntent);
+    },
+    entries: readAll,
   };
 }

@@ -6,17 +6,26 @@
  *
  * @module
  */
-import type { LedgerIntent } from "../../core/types.ts";
+import type { QueuedIntent } from "../store/run_store.ts";
 
 /** The three final answers of a ledger. */
 export type LedgerAnswer = "accepted" | "duplicate" | "conflict";
 
-/** A ledger. */
+/** What one send knows besides the intent: the tenant (egress caveats, key scope), ids, budget. */
+export interface SendContext {
+  /** The run's tenant: the ledger scopes Idempotency-Keys by caller and tenant (contract §7). */
+  tenant: string;
+  corrId: string;
+  signal: AbortSignal;
+}
+
+/**
+ * A ledger. `send` delivers the queued intent as it is: `Idempotency-Key` =
+ * `intent.idempotencyKey`, body = `intent.body`, byte for byte (contract §7: fixed at first
+ * enqueue, never rebuilt).
+ */
 export interface LedgerTarget {
-  send(
-    intent: LedgerIntent,
-    context: { corrId: string; signal: AbortSignal },
-  ): Promise<LedgerAnswer>;
+  send(intent: QueuedIntent, context: SendContext): Promise<LedgerAnswer>;
 }
 
 /** A transient failure worth retrying. `reason` is stable snake_case, never a response body. */

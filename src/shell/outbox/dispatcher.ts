@@ -1,8 +1,11 @@
 /**
  * The outbox dispatcher: delivers pending intents with the rules of contract §7.
  *
- * - Idempotency-Key = run key (the target sets it); the body is the stored intent, identical on
- *   every attempt and every process (it never changes after the commit).
+ * - The intent is sent as it was queued at first enqueue (contract §7): its stored
+ *   Idempotency-Key (the intent key; the run key of a v1 intent queued before the upgrade) and
+ *   its stored body bytes, identical on every attempt, every cycle and every process. The
+ *   dispatcher never rebuilds an intent from the run (a v1 intent rebuilt as v2 would pay
+ *   twice: another key, another body).
  * - One delivery cycle = 1 + MAX_RETRIES_LEDGER attempts, exponential backoff with full jitter
  *   between them, each attempt bounded by {@link LEDGER_ATTEMPT_TIMEOUT_MS}. A cycle that ends
  *   without an answer leaves the entry pending with a later `nextAttemptAtMs`: it is resent by a
@@ -17,7 +20,6 @@
  */
 import type { Cid } from "../../core/types.ts";
 import { assert } from "../../core/assert.ts";
-import { canonicalJson } from "../../core/canonical_json.ts";
 import type { OutboxEntry, RunStore } from "../store/run_store.ts";
 import type { LedgerTarget } from "../ledger/ledger_target.ts";
 
@@ -97,7 +99,7 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
   const failuresToOpen = o.breakerFailuresToOpen ?? BREAKER_FAILURES_TO_OPEN;
   const coolDownMs = o.breakerCoolDownMs ?? BREAKER_COOL_DOWN_MS;
   const inflight = new Set<string>();
-  const bodies = new Map<string, string>(); // key → JCS body first sent by this process
+  const bodies = new Map<string, string>(); // entry → key + body first sent by this process
   let failures = 0;
   let openUntilMs: number | undefined;
   let probing = false;
@@ -127,11 +129,11 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
 
   async function deliver(entry: OutboxEntry): Promise<DeliveryResult> {
     const { tenant, runKey, intent } = entry;
-    assert(intent.run_key === runKey && intent.tenant === tenant, "one intent per run");
-    const body = canonicalJson(intent);
+    assert(intent.runKey === runKey, "one intent per run");
+    const sent = `${intent.idempotencyKey}\u0000${intent.body}`;
     const seen = bodies.get(`${tenant}\u0000${runKey}`);
-    assert(seen === undefined || seen === body, "retries must carry the identical body");
-    bodies.set(`${tenant}\u0000${runKey}`, body);
+    assert(seen === undefined || seen === sent, "retries must carry the identical key and body");
+    bodies.set(`${tenant}\u0000${runKey}`, sent);
     const corrId = o.corrIdFor?.(entry) ?? `outbox-${runKey.slice(3, 19)}`;
     let attempts = 0;
     let reason = "breaker_open";
@@ -150,7 +152,7 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
       attempts += 1;
       try {
         const signal = AbortSignal.timeout(o.attemptTimeoutMs ?? LEDGER_ATTEMPT_TIMEOUT_MS);
-        const answer = await o.target.send(intent, { corrId, signal });
+        const answer = await o.target.send(intent, { tenant, corrId, signal });
         o.faultHook?.("after_send");
         attemptSucceeded();
         const state = answer === "conflict" ? "failed" : answer;

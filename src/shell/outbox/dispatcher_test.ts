@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { fakeRun } from "../ledger/test_fixtures.ts";
+import { fakeRun, storedRunOf } from "../ledger/test_fixtures.ts";
 import {
   type LedgerAnswer,
   LedgerRetryableError,
@@ -12,34 +12,28 @@ import { openJournalLedgerTarget } from "../ledger/journal_ledger_target.ts";
 import { createMemoryRunStore } from "../store/memory_run_store.ts";
 import { openFileRunStore } from "../store/file_run_store.ts";
 import { createAtRestCipher } from "../store/at_rest_cipher.ts";
-import type { RunStore } from "../store/run_store.ts";
-import { createRunRegistry } from "../registry/run_registry.ts";
+import type { QueuedIntent, RunStore } from "../store/run_store.ts";
 import { createOutboxDispatcher } from "./dispatcher.ts";
 
-async function seed(store: RunStore, n: number, nowMs = 0) {
-  const reg = await createRunRegistry({ store, nowMs: () => nowMs });
-  const runs = Array.from({ length: n }, (_, i) => fakeRun({ epochId: `e${i}`, variant: `v${i}` }));
-  for (const f of runs) {
-    await reg.submit({
-      tenant: f.tenant,
-      runKey: f.runKey,
-      epochId: f.epochId,
-      dryRun: false,
-      envelope: f.envelope,
-      intent: f.intent,
-      policyHash: f.policyHash,
-      inputsCid: f.inputsCid,
-    });
+/** Commits `n` runs (each with its queued intent) straight into the store. */
+async function seed(store: RunStore, n: number, nowMs = 0, options: { v1?: boolean } = {}) {
+  const runs = Array.from(
+    { length: n },
+    (_, i) => fakeRun({ epochId: `e${i}`, variant: `v${i}`, ...options }),
+  );
+  for (const [i, f] of runs.entries()) {
+    const run = storedRunOf(f, { dryRun: false, seq: i + 1, atMs: nowMs });
+    assert.deepEqual(await store.commitRun(run, f.queued, nowMs), { committed: true });
   }
-  return { reg, runs };
+  return { runs };
 }
 
-/** A scripted target: answers from a list, then "accepted"; records bodies. */
+/** A scripted target: answers from a list, then "accepted"; records key + body per send. */
 function scripted(script: ("fail" | LedgerAnswer)[]) {
   const bodies: string[] = [];
   const target: LedgerTarget = {
     send(intent) {
-      bodies.push(JSON.stringify(intent));
+      bodies.push(`${intent.idempotencyKey} ${intent.body}`);
       const next = script.shift() ?? "accepted";
       if (next === "fail") return Promise.reject(new LedgerRetryableError("status_503"));
       return Promise.resolve(next);
@@ -183,4 +177,84 @@ Deno.test("dispatcher: pending intents survive a restart (file store) and the jo
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+/** A target that records what it was sent: tenant, Idempotency-Key and body text. */
+function recording(script: ("fail" | LedgerAnswer)[] = []) {
+  const sent: { tenant: string; key: string; body: string }[] = [];
+  const target: LedgerTarget = {
+    send(intent: QueuedIntent, { tenant }) {
+      sent.push({ tenant, key: intent.idempotencyKey, body: intent.body });
+      const next = script.shift() ?? "accepted";
+      if (next === "fail") return Promise.reject(new LedgerRetryableError("status_503"));
+      return Promise.resolve(next);
+    },
+  };
+  return { target, sent };
+}
+
+Deno.test("dispatcher: sends the queued key and body as stored, never a rebuilt intent (§7)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "rw-disp-"));
+  try {
+    const cipher = createAtRestCipher(new Uint8Array(32).fill(5));
+    const open = () => openFileRunStore({ dataDir: dir, cipher, nowMs: () => 0 });
+    let store = await open();
+    const f = fakeRun();
+    // Bytes no rebuild could produce (not JCS): whatever was queued is what goes out.
+    const queued = { ...f.queued, body: `${f.queued.body} ` };
+    await store.commitRun(storedRunOf(f, { dryRun: false, seq: 1, atMs: 0 }), queued, 0);
+    const first = recording(["fail", "fail", "fail"]);
+    let now = 0;
+    const d1 = createOutboxDispatcher({
+      store,
+      target: first.target,
+      nowMs: () => now,
+      sleep: () => Promise.resolve(),
+    });
+    assert.equal(await d1.tick(), 0);
+    store = await open(); // a restart between cycles
+    now = 1e9;
+    const second = recording();
+    const d2 = createOutboxDispatcher({ store, target: second.target, nowMs: () => now });
+    assert.equal(await d2.tick(), 1);
+    const all = [...first.sent, ...second.sent];
+    assert.equal(all.length, 4);
+    for (const s of all) {
+      assert.deepEqual(s, { tenant: "acme", key: f.intentKey, body: queued.body });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("dispatcher: two tenants, one run key: two intent keys, both accepted by the journal", async () => {
+  const store = createMemoryRunStore();
+  const a = fakeRun({ tenant: "acme" });
+  const b = fakeRun({ tenant: "beta" });
+  assert.equal(a.runKey, b.runKey, "the same economic result");
+  for (const f of [a, b]) {
+    await store.commitRun(storedRunOf(f, { dryRun: false, seq: 1, atMs: 0 }), f.queued, 0);
+  }
+  const journal = await openJournalLedgerTarget({});
+  const results: string[] = [];
+  const d = createOutboxDispatcher({
+    store,
+    target: journal,
+    nowMs: () => 0,
+    onResult: (r) => results.push(`${r.tenant}:${r.result}`),
+  });
+  assert.equal(await d.tick(), 2);
+  assert.deepEqual(results.sort(), ["acme:accepted", "beta:accepted"]);
+  const keys = (await journal.entries()).map((e) => e.key).sort();
+  assert.deepEqual(keys, [a.intentKey, b.intentKey].sort());
+});
+
+Deno.test("dispatcher: a v1 intent queued before the upgrade goes out as v1, keyed by its run key", async () => {
+  const store = createMemoryRunStore();
+  const { runs } = await seed(store, 1, 0, { v1: true });
+  const f = runs[0]!;
+  const { target, sent } = recording();
+  await createOutboxDispatcher({ store, target, nowMs: () => 0 }).tick();
+  assert.deepEqual(sent, [{ tenant: "acme", key: f.runKey, body: f.queued.body }]);
+  assert.equal(JSON.parse(sent[0]!.body).schema, "svc-rewarder.intent.v1");
 });

@@ -4,55 +4,80 @@
  * atomically (temp + fsync + rename + fsync dir).
  *
  * Layout under `<dataDir>/store/`:
- *   tenants/<tenant>/commits/<b64url epoch_id>.bin  {run, intent, enqueuedAtMs}  ← commit point
- *   tenants/<tenant>/runs/<run key hex>.bin         the run (dry, quarantined, or committed copy)
+ *   tenants/<tenant>/log/<12-digit slot>.bin       {run, intent, enqueuedAtMs}  ← commit points
+ *   tenants/<tenant>/commits/<b64url epoch_id>.bin  v1 commit points (read only, see below)
+ *   tenants/<tenant>/runs/<run key hex>.bin         uncommitted runs (dry, quarantined)
  *   tenants/<tenant>/outbox/<run key hex>.bin       delivery state only (absent = pending)
- *   counters/<b64url key>.bin, flags/quarantine_only.bin, canary.bin
+ *   counters/<b64url key>.bin, flags/quarantine_only.bin, canary.bin, format.bin
  *
- * ATOMICITY OF "commit + run + intent". The commitment file itself carries the committed run
- * AND its intent, and it is published by one exclusive `link()` of a fully written, fsynced
- * temp file (atomic_file.ts). So the commit point is a single atomic, exclusive name creation:
- * before it nothing of the commit exists (a stray temp file is garbage, cleaned on open); after
- * it the commitment, the committed run and the intent exist together. A crash can therefore
- * never leave a commitment without its intent, nor an intent without its commitment. What
- * follows the commit point is derived and idempotent: the `runs/` copy is rewritten from the
- * commitment (on the spot, and again by the loader if a crash came first), and an absent outbox
- * state file means "pending, 0 attempts", so delivery resumes after any crash. Two processes
- * racing for one epoch meet at `link()`: exactly one gets the name, the other gets EEXIST and
- * reads the holder.
+ * THE ATOMIC STEP (contract §5: the epoch commitment, the inputs commitment, the run and its
+ * intent together). A tenant's commitments are one append-only log of slots 1, 2, 3, …; a slot
+ * holds a committed run (which names its epoch and inputs CID) and its queued intent, and is
+ * published by one exclusive `link()` of a fully written, fsynced temp file (atomic_file.ts).
+ * To commit, a writer reads every slot up to the first free one, checks both uniqueness rules
+ * against them, and links the first free slot; if another writer (process) took it first, the
+ * link fails with EEXIST and the writer reads that slot and checks again. Every slot was
+ * checked against all slots before it, so the log never holds two commitments of one epoch nor
+ * one inputs CID under two epochs (beyond the v1 ones below), and a crash leaves either the
+ * whole slot or nothing (a stray temp file is garbage, cleaned on open). What follows is
+ * derived: an absent outbox state file means "pending, 0 attempts".
+ *
+ * UPGRADE (contract §5). A v1 store committed through one file per epoch (`commits/`), whose
+ * intent is the v1 intent object. Those files are read at open and never written again: their
+ * epochs stay committed, their inputs commitments are derived from the runs (a v1 store may
+ * hold one inputs CID under two epochs: both are kept and counted), a pending v1 intent is
+ * queued with the key and bytes the v1 dispatcher sent (run key, JCS of the object), and v1
+ * records read with `intent_key: null`. `format.bin` marks the store as upgraded; the open that
+ * writes it reports what it found. The upgrade is one way: no v1 process may open the store
+ * again (it would not see the log).
  *
  * Reads of a file that fails authentication throw the typed `store_undecryptable` error; the
  * loader skips such files from its index but remembers them, and `health()` reports
- * `undecryptable` until they are dealt with.
+ * `undecryptable` until they are dealt with. An unreadable slot blocks commits of its tenant
+ * (its commitments are unknown, so none could be checked against it).
  *
  * @module
  */
 import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { Cid, LedgerIntent } from "../../core/types.ts";
+import type { Cid } from "../../core/types.ts";
 import { toBase64Url } from "../../core/base64url.ts";
 import { assert } from "../../core/assert.ts";
 import { type AtRestCipher } from "./at_rest_cipher.ts";
 import { createFileExclusive, TEMP_SUFFIX, writeFileAtomic } from "./atomic_file.ts";
 import { createKeyedMutex } from "./keyed_mutex.ts";
-import { newEntry } from "./memory_run_store.ts";
+import { commitConflict, newEntry } from "./memory_run_store.ts";
 import {
   compareRuns,
+  countInputsCommitments,
   isStoreUndecryptable,
   type ListQuery,
+  logUpgradeReport,
   matchesQuery,
   type OutboxEntry,
+  type QueuedIntent,
+  queuedIntentFromStored,
   type RunStore,
   type StoredRun,
   type StoreHealth,
+  storeUndecryptable,
+  type UpgradeReport,
+  upgradeStoredRecord,
 } from "./run_store.ts";
 
 /** Temp files younger than this may belong to another live process: left alone on open. */
 export const STALE_TEMP_AGE_MS = 60_000;
+/** Highest slot number of a tenant's commit log (12 decimal digits in the file name). */
+export const COMMIT_SLOTS_MAX = 999_999_999_999;
+/** Lost link races one commit tolerates before giving up (each means another commit landed). */
+export const COMMIT_RACES_MAX = 10_000;
+/** The store format this code writes (1: per-epoch commit files, before contract v2). */
+export const FILE_STORE_FORMAT = 2;
 
+/** A commit point as stored: v2 slots hold a {@link QueuedIntent}, v1 files the intent object. */
 interface CommitFile {
   run: StoredRun;
-  intent: LedgerIntent | null;
+  intent: QueuedIntent | null;
   enqueuedAtMs: number;
 }
 type OutboxState = Omit<OutboxEntry, "intent">;
@@ -64,33 +89,50 @@ export interface FileRunStoreOptions {
   cipher: AtRestCipher;
   /** Injected clock (only for temp-file staleness). */
   nowMs: () => number;
+  /** Receives the report of the open that upgrades a v1 store; default: one log line. */
+  onUpgrade?: (report: UpgradeReport) => void;
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const hexOf = (runKey: Cid) => runKey.slice(3);
 const b64 = (s: string) => toBase64Url(enc(s));
 const TENANT_RE = /^[a-z0-9_-]{1,64}$/;
+const slotName = (n: number) => String(n).padStart(12, "0");
 
-/** Opens (creating if needed) the file store and loads its index. */
+/** Per-tenant view of the commitments (epoch → run key, inputs → epoch) and the log's end. */
+interface TenantLog {
+  nextSlot: number;
+  /** Set when a slot could not be read: commits of this tenant are refused. */
+  blocked: boolean;
+  epochs: Map<string, Cid>;
+  inputs: Map<Cid, string>;
+  /** Run key → the file holding its commit point. */
+  committed: Map<Cid, string>;
+}
+
+/** Opens (creating if needed) the file store, upgrading a v1 store, and loads its index. */
 export async function openFileRunStore(options: FileRunStoreOptions): Promise<RunStore> {
   const root = join(options.dataDir, "store");
   const { cipher } = options;
   await mkdir(root, { recursive: true, mode: 0o700 });
   const badFiles = new Set<string>();
   const runsIdx = new Map<string, StoredRun>(); // tenant\0runKey → light copy (no payouts)
-  const commitIdx = new Map<string, Cid>();
+  const logs = new Map<string, TenantLog>();
   const outboxIdx = new Map<string, OutboxState>();
   const counterLock = createKeyedMutex();
+  const commitLock = createKeyedMutex();
   let seq = 0;
   const k = (a: string, b: string) => `${a}\u0000${b}`;
 
   const names = {
     run: (t: string, rk: Cid) => `tenants/${tenantDir(t)}/runs/${hexOf(rk)}.bin`,
-    commit: (t: string, epoch: string) => `tenants/${tenantDir(t)}/commits/${b64(epoch)}.bin`,
+    slot: (t: string, n: number) => `tenants/${tenantDir(t)}/log/${slotName(n)}.bin`,
+    v1Commit: (t: string, epoch: string) => `tenants/${tenantDir(t)}/commits/${b64(epoch)}.bin`,
     outbox: (t: string, rk: Cid) => `tenants/${tenantDir(t)}/outbox/${hexOf(rk)}.bin`,
     counter: (key: string) => `counters/${b64(key)}.bin`,
     flag: "flags/quarantine_only.bin",
     canary: "canary.bin",
+    format: "format.bin",
   };
 
   async function readJson<T>(name: string): Promise<T | undefined> {
@@ -112,6 +154,22 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
   const writeJson = (name: string, value: unknown) =>
     writeFileAtomic(join(root, name), sealJson(name, value));
 
+  /** A stored run as read: v1 records get `intent_key: null` (contract §5). */
+  const upgradeRun = (run: StoredRun): StoredRun => ({
+    ...run,
+    record: upgradeStoredRecord(run.record),
+  });
+  /** A commit point as read, v1 or v2, in its v2 form. */
+  async function readCommit(name: string): Promise<CommitFile | undefined> {
+    const raw = await readJson<{ run: StoredRun; intent: unknown; enqueuedAtMs: number }>(name);
+    if (raw === undefined) return undefined;
+    return {
+      run: upgradeRun(raw.run),
+      intent: raw.intent === null ? null : queuedIntentFromStored(raw.intent),
+      enqueuedAtMs: raw.enqueuedAtMs,
+    };
+  }
+
   function indexRun(run: StoredRun): void {
     // The index keeps a light copy (no payouts) for filtering and ordering.
     const light: StoredRun = {
@@ -122,49 +180,116 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
     if (run.meta.createdSeq > seq) seq = run.meta.createdSeq;
   }
 
+  function logOf(tenant: string): TenantLog {
+    let log = logs.get(tenant);
+    if (log === undefined) {
+      log = {
+        nextSlot: 1,
+        blocked: false,
+        epochs: new Map(),
+        inputs: new Map(),
+        committed: new Map(),
+      };
+      logs.set(tenant, log);
+    }
+    return log;
+  }
+
+  /** Indexes one commit point (a v1 file or a slot): commitments, run, outbox entry. */
+  async function applyCommit(log: TenantLog, name: string, body: CommitFile): Promise<void> {
+    const { run } = body;
+    const rk = run.record.run_key;
+    log.epochs.set(run.record.epoch_id, rk);
+    // v1 may hold one inputs CID under two epochs: the first one read answers lookups.
+    if (!log.inputs.has(run.meta.inputsCid)) {
+      log.inputs.set(run.meta.inputsCid, run.record.epoch_id);
+    }
+    log.committed.set(rk, name);
+    indexRun(run);
+    const key = k(run.tenant, rk);
+    if (body.intent !== null && !outboxIdx.has(key)) {
+      const saved = await readJson<OutboxState>(names.outbox(run.tenant, rk)).catch(skipBad);
+      const { intent: _i, ...fresh } = newEntry(run, body.intent, body.enqueuedAtMs);
+      outboxIdx.set(key, saved ?? fresh);
+    }
+  }
+
+  /** Reads the tenant's slots written since the last read (by this or another process). */
+  async function syncLog(tenant: string): Promise<TenantLog> {
+    const log = logOf(tenant);
+    for (;;) {
+      assert(log.nextSlot <= COMMIT_SLOTS_MAX, "the commit log is full");
+      const name = names.slot(tenant, log.nextSlot);
+      let body: CommitFile | undefined;
+      try {
+        body = await readCommit(name);
+      } catch (err) {
+        if (!isStoreUndecryptable(err)) throw err;
+        log.blocked = true; // remembered in badFiles; its commitments are unknown
+        log.nextSlot += 1;
+        continue;
+      }
+      if (body === undefined) return log;
+      assert(body.run.tenant === tenant, "a slot belongs to its tenant's log");
+      await applyCommit(log, name, body);
+      log.nextSlot += 1;
+    }
+  }
+
+  async function commitLocked(
+    run: StoredRun,
+    intent: QueuedIntent | null,
+    nowMs: number,
+  ): ReturnType<RunStore["commitRun"]> {
+    const body: CommitFile = { run, intent, enqueuedAtMs: nowMs };
+    for (let race = 0; race < COMMIT_RACES_MAX; race++) {
+      const log = await syncLog(run.tenant);
+      if (log.blocked) throw storeUndecryptable();
+      const conflict = commitConflict(
+        log.epochs.get(run.record.epoch_id),
+        log.inputs.get(run.meta.inputsCid),
+        run,
+      );
+      if (conflict !== undefined) return conflict;
+      const name = names.slot(run.tenant, log.nextSlot);
+      if (await createFileExclusive(join(root, name), sealJson(name, body))) {
+        log.nextSlot += 1;
+        await applyCommit(log, name, body);
+        return { committed: true };
+      }
+      // Another process linked this slot first: read it and check again.
+    }
+    throw new Error("Cannot commit the run as the commit log kept moving: too many races");
+  }
+
   const store: RunStore = {
     kind: "file",
     async getRun(tenant, runKey) {
+      const log = await syncLog(tenant);
+      const committedIn = log.committed.get(runKey);
+      if (committedIn !== undefined) return (await readCommit(committedIn))?.run;
       const run = await readJson<StoredRun>(names.run(tenant, runKey));
-      if (run === undefined || !run.record.dry_run) return run;
-      // A dry copy may be stale if another process promoted it and crashed before rewriting.
-      const holder = await store.getCommitment(tenant, run.record.epoch_id);
-      if (holder !== runKey) return run;
-      return (await readJson<CommitFile>(names.commit(tenant, run.record.epoch_id)))?.run;
+      return run === undefined ? undefined : upgradeRun(run);
     },
     async putRun(run) {
-      const holder = await store.getCommitment(run.tenant, run.record.epoch_id);
-      assert(holder !== run.record.run_key, "putRun must not overwrite a committed run");
+      const log = await syncLog(run.tenant);
+      assert(!log.committed.has(run.record.run_key), "putRun must not overwrite a committed run");
       await writeJson(names.run(run.tenant, run.record.run_key), run);
       indexRun(run);
     },
-    async commitRun(run, intent, nowMs) {
-      const name = names.commit(run.tenant, run.record.epoch_id);
-      const body: CommitFile = { run, intent, enqueuedAtMs: nowMs };
+    commitRun(run, intent, nowMs) {
       if (intent !== null) newEntry(run, intent, nowMs); // asserts intent ↔ run agreement
-      const created = await createFileExclusive(join(root, name), sealJson(name, body));
-      if (!created) {
-        const existing = await readJson<CommitFile>(name);
-        assert(existing !== undefined, "an existing commitment file must be readable");
-        const holder = existing.run.record.run_key;
-        commitIdx.set(k(run.tenant, run.record.epoch_id), holder);
-        // Same run key committed by another process that may not have written its runs/ copy
-        // yet: materialize it here too (idempotent, identical bytes) so getRun finds it.
-        if (holder === run.record.run_key) await afterCommit(existing);
-        return { committed: false, holder };
-      }
-      await afterCommit(body);
-      return { committed: true };
+      // One committer per tenant in this process; other processes meet at the slot's link().
+      return commitLock.run(run.tenant, () => commitLocked(run, intent, nowMs));
     },
     async getCommitment(tenant, epochId) {
-      const cached = commitIdx.get(k(tenant, epochId));
-      if (cached !== undefined) return cached; // commitments are never undone
-      const file = await readJson<CommitFile>(names.commit(tenant, epochId));
-      if (file === undefined) return undefined;
-      commitIdx.set(k(tenant, epochId), file.run.record.run_key);
-      return file.run.record.run_key;
+      return (await syncLog(tenant)).epochs.get(epochId);
+    },
+    async getInputsCommitment(tenant, inputsCid) {
+      return (await syncLog(tenant)).inputs.get(inputsCid);
     },
     async listRuns(tenant, query: ListQuery) {
+      await syncLog(tenant);
       const rows = [...runsIdx.values()]
         .filter((r) => r.tenant === tenant && matchesQuery(r, query))
         .sort(compareRuns)
@@ -181,11 +306,13 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
       return Promise.resolve(seq);
     },
     async getOutbox(tenant, runKey) {
+      await syncLog(tenant);
       const st = outboxIdx.get(k(tenant, runKey));
       if (st === undefined) return undefined;
       return await withIntent(st);
     },
     async duePending(nowMs, limit) {
+      for (const tenant of logs.keys()) await syncLog(tenant);
       const due = [...outboxIdx.values()]
         .filter((e) => e.state === "pending" && e.nextAttemptAtMs <= nowMs)
         .sort((a, b) => a.enqueuedAtMs - b.enqueuedAtMs)
@@ -242,7 +369,7 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
       let purgedRuns = 0;
       for (const [key, run] of runsIdx) {
         if (run.meta.createdAtMs >= cutoffMs) continue;
-        if (commitIdx.get(k(run.tenant, run.record.epoch_id)) === run.record.run_key) continue;
+        if ((await syncLog(run.tenant)).committed.has(run.record.run_key)) continue;
         if (purgedRuns >= batchMax) return { purgedRuns, more: true };
         await unlink(join(root, names.run(run.tenant, run.record.run_key))).catch((err) => {
           if ((err as { code?: string }).code !== "ENOENT") throw err;
@@ -265,28 +392,11 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
   };
 
   async function withIntent(st: OutboxState): Promise<OutboxEntry | undefined> {
-    const run = runsIdx.get(k(st.tenant, st.runKey));
-    const epochId = run?.record.epoch_id;
-    if (epochId === undefined) return undefined;
-    const file = await readJson<CommitFile>(names.commit(st.tenant, epochId));
+    const name = logOf(st.tenant).committed.get(st.runKey);
+    if (name === undefined) return undefined;
+    const file = await readCommit(name);
     if (file?.intent == null || file.run.record.run_key !== st.runKey) return undefined;
     return { ...st, intent: file.intent };
-  }
-
-  /** Derived, idempotent steps after the commit point (also run by the loader). */
-  async function afterCommit(body: CommitFile): Promise<void> {
-    const { run, intent } = body;
-    const rk = run.record.run_key;
-    commitIdx.set(k(run.tenant, run.record.epoch_id), rk);
-    await writeJson(names.run(run.tenant, rk), run);
-    indexRun(run);
-    if (intent !== null && !outboxIdx.has(k(run.tenant, rk))) {
-      const saved = await readJson<OutboxState>(names.outbox(run.tenant, rk)).catch(() =>
-        undefined
-      );
-      const { intent: _i, ...fresh } = newEntry(run, intent, body.enqueuedAtMs);
-      outboxIdx.set(k(run.tenant, rk), saved ?? fresh);
-    }
   }
 
   await load();
@@ -297,33 +407,55 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
       await writeJson(names.canary, { canary: true });
     }
     await cleanTemps(root);
+    const format = await readJson<{ format: number }>(names.format).catch(skipBad);
+    const v1Commits: CommitFile[] = [];
     const tenants = await readdir(join(root, "tenants")).catch(() => [] as string[]);
     for (const tenant of tenants) {
       if (!TENANT_RE.test(tenant)) continue;
       for (const f of await listBins(`tenants/${tenant}/runs`)) {
         const run = await readJson<StoredRun>(f).catch(skipBad);
-        if (run !== undefined) indexRun(run);
+        if (run !== undefined) indexRun(upgradeRun(run));
       }
+      const log = logOf(tenant);
       for (const f of await listBins(`tenants/${tenant}/commits`)) {
-        const body = await readJson<CommitFile>(f).catch(skipBad);
-        if (body !== undefined) await afterCommitOnLoad(body);
+        const body = await readCommit(f).catch((err) => {
+          if (isStoreUndecryptable(err)) log.blocked = true;
+          return skipBad(err);
+        });
+        if (body === undefined) continue;
+        assert(
+          names.v1Commit(tenant, body.run.record.epoch_id) === f,
+          "a v1 commit names its epoch",
+        );
+        await applyCommit(log, f, body);
+        v1Commits.push(body);
       }
+      await syncLog(tenant);
+    }
+    if (format === undefined) {
+      if (v1Commits.length > 0 || runsIdx.size > 0) reportUpgrade(v1Commits);
+      await writeJson(names.format, { format: FILE_STORE_FORMAT });
+    } else {
+      assert(format.format === FILE_STORE_FORMAT, "the store was written by a newer format");
     }
   }
 
-  async function afterCommitOnLoad(body: CommitFile): Promise<void> {
-    const existing = runsIdx.get(k(body.run.tenant, body.run.record.run_key));
-    if (existing !== undefined && !existing.record.dry_run) {
-      commitIdx.set(k(body.run.tenant, body.run.record.epoch_id), body.run.record.run_key);
-      const rk = body.run.record.run_key;
-      if (body.intent !== null) {
-        const saved = await readJson<OutboxState>(names.outbox(body.run.tenant, rk)).catch(skipBad);
-        const { intent: _i, ...fresh } = newEntry(body.run, body.intent, body.enqueuedAtMs);
-        outboxIdx.set(k(body.run.tenant, rk), saved ?? fresh);
-      }
-      return;
+  function reportUpgrade(v1Commits: readonly CommitFile[]): void {
+    let pendingV1Intents = 0;
+    for (const c of v1Commits) {
+      const st = outboxIdx.get(k(c.run.tenant, c.run.record.run_key));
+      if (c.intent !== null && st?.state === "pending") pendingV1Intents += 1;
     }
-    await afterCommit(body); // crash between the commit point and the runs/ copy: redo it
+    (options.onUpgrade ?? logUpgradeReport)({
+      store: "file",
+      commitments: v1Commits.length,
+      ...countInputsCommitments(v1Commits.map((c) => ({
+        tenant: c.run.tenant,
+        inputsCid: c.run.meta.inputsCid,
+        epochId: c.run.record.epoch_id,
+      }))),
+      pendingV1Intents,
+    });
   }
 
   async function listBins(dir: string): Promise<string[]> {

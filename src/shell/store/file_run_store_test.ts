@@ -48,7 +48,7 @@ Deno.test("file store: artifacts are encrypted (no plaintext account or hash on 
   const d = await freshDir();
   const s = await openAt(d);
   const f = fakeRun();
-  await s.commitRun(storedRunOf(f, { dryRun: false, seq: 1, atMs: 1 }), f.intent, 1);
+  await s.commitRun(storedRunOf(f, { dryRun: false, seq: 1, atMs: 1 }), f.queued, 1);
   for (const p of await filesUnder(d)) {
     const text = new TextDecoder("latin1").decode(await readFile(p));
     assert.ok(!text.includes("acct_a") && !text.includes(f.runKey.slice(3, 20)), p);
@@ -104,7 +104,7 @@ Deno.test("file store: crash after the commit point is completed on load", async
   const f = fakeRun();
   const seq = await s.nextSeq();
   await s.putRun(storedRunOf(f, { dryRun: true, seq, atMs: 1 }));
-  await s.commitRun(storedRunOf(f, { dryRun: false, seq, atMs: 1 }), f.intent, 2);
+  await s.commitRun(storedRunOf(f, { dryRun: false, seq, atMs: 1 }), f.queued, 2);
   // Simulate a crash right after link(): the runs/ copy was never rewritten.
   await rm(join(d, "store/tenants/acme/runs", `${f.runKey.slice(3)}.bin`));
   const s2 = await openAt(d);

@@ -5,11 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { toBase64Url } from "../../core/base64url.ts";
-import type { LedgerIntent } from "../../core/types.ts";
 import { writeSecretFile } from "../key_files.ts";
 import { openJournalLedgerTarget } from "../ledger/journal_ledger_target.ts";
 import { createAtRestCipher, readAtRestKey } from "./at_rest_cipher.ts";
 import { openFileRunStore } from "./file_run_store.ts";
+import type { QueuedIntent } from "./run_store.ts";
 import {
   assertNoRotationInProgress,
   JOURNAL_FILE,
@@ -30,12 +30,16 @@ async function newKeyFile(path: string, form: "raw" | "b64"): Promise<Uint8Array
   return key;
 }
 
-function intent(i: number): LedgerIntent {
+function intent(i: number): QueuedIntent {
+  const runKey = `b3:${"0".repeat(63)}${i}`;
+  const body = { schema: "svc-rewarder.intent.v1", tenant: "t", run_key: runKey, n: i };
   return {
-    schema: "svc-rewarder.intent.v1",
-    run_key: `b3:${"0".repeat(63)}${i}`,
-    n: i,
-  } as unknown as LedgerIntent;
+    idempotencyKey: runKey,
+    body: JSON.stringify(body),
+    runKey,
+    intentKey: null,
+    manifestHash: runKey,
+  };
 }
 
 /** A data dir with COUNTERS counters (+ canary) in the file store and a journal. */
@@ -48,7 +52,9 @@ async function populate(dir: string, keyPath: string): Promise<void> {
   await store.close();
   const journal = await openJournalLedgerTarget({ path: join(dir, JOURNAL_FILE), cipher });
   const signal = new AbortController().signal;
-  for (let i = 0; i < JOURNAL_INTENTS; i++) await journal.send(intent(i), { corrId: "t", signal });
+  for (let i = 0; i < JOURNAL_INTENTS; i++) {
+    await journal.send(intent(i), { tenant: "t", corrId: "t", signal });
+  }
 }
 
 /** Every artifact readable with the key in `keyPath`, with the values populate() wrote. */
@@ -60,7 +66,7 @@ async function assertAllReadable(dir: string, keyPath: string): Promise<void> {
   const journal = await openJournalLedgerTarget({ path: join(dir, JOURNAL_FILE), cipher });
   assert.deepEqual(
     (await journal.applied()).map((x) => x.run_key),
-    Array.from({ length: JOURNAL_INTENTS }, (_, i) => intent(i).run_key),
+    Array.from({ length: JOURNAL_INTENTS }, (_, i) => intent(i).runKey),
   );
 }
 
@@ -85,7 +91,7 @@ Deno.test("rotation re-encrypts every artifact and the journal, then swaps the k
       oldKeyPath: oldPath,
       newKeyPath: newPath,
     });
-    assert.equal(report.rewritten, COUNTERS + 1); // + canary
+    assert.equal(report.rewritten, COUNTERS + 2); // + canary + format marker
     assert.equal(report.journalLines, JOURNAL_INTENTS);
     assert.equal(keyFingerprint(await readAtRestKey(oldPath)), keyFingerprint(newKey));
     assert.equal((await stat(oldPath)).mode & 0o777, 0o600);

@@ -22,6 +22,7 @@ import type {
 import { RewarderError } from "../../core/errors.ts";
 import { canonicalJson } from "../../core/canonical_json.ts";
 import { assert } from "../../core/assert.ts";
+import { getLogger } from "../log.ts";
 
 /** The persisted part of a run record: `replayed` and `emission` are derived on read. */
 export type StoredRecord = Omit<RunRecord, "replayed" | "emission">;
@@ -214,6 +215,65 @@ export interface RunStore {
   /** Readiness input. */
   health(): Promise<StoreHealth>;
   close(): Promise<void>;
+}
+
+/**
+ * What opening a store written before contract v2 found (contract §5 upgrade rules), reported
+ * once, by the open that upgrades it. Commitments are kept as they are; inputs commitments are
+ * derived from the committed runs, and an `inputs_cid` that v1 committed under several epochs
+ * keeps all of them (counted here).
+ */
+export interface UpgradeReport {
+  store: "file" | "postgres";
+  /** Epoch commitments found (all kept). */
+  commitments: number;
+  /** Distinct (tenant, inputs_cid) commitments derived from them. */
+  inputsCommitments: number;
+  /** (tenant, inputs_cid) pairs committed under more than one epoch (all kept). */
+  inputsUnderSeveralEpochs: number;
+  /** Epoch commitments beyond the first of such pairs. */
+  extraEpochCommitments: number;
+  /** Pending v1 intents, delivered with the key and bytes they were queued under. */
+  pendingV1Intents: number;
+}
+
+/** The default upgrade report sink: one log line. */
+export function logUpgradeReport(report: UpgradeReport): void {
+  getLogger("store").warn(
+    "store upgraded to contract v2 ({store}): {commitments} epoch commitments kept, " +
+      "{inputsUnderSeveralEpochs} inputs committed under several epochs " +
+      "({extraEpochCommitments} extra commitments kept), {pendingV1Intents} pending v1 intents",
+    { ...report },
+  );
+}
+
+/**
+ * Counts inputs commitments among `(tenant, inputs_cid, epoch_id)` triples of committed runs
+ * (one per epoch commitment) for an {@link UpgradeReport}.
+ */
+export function countInputsCommitments(
+  committed: Iterable<{ tenant: string; inputsCid: Cid; epochId: string }>,
+): Pick<UpgradeReport, "inputsCommitments" | "inputsUnderSeveralEpochs" | "extraEpochCommitments"> {
+  const epochs = new Map<string, Set<string>>();
+  for (const c of committed) {
+    const key = `${c.tenant}\u0000${c.inputsCid}`;
+    const set = epochs.get(key) ?? new Set<string>();
+    set.add(c.epochId);
+    epochs.set(key, set);
+  }
+  let several = 0;
+  let extra = 0;
+  for (const set of epochs.values()) {
+    if (set.size > 1) {
+      several += 1;
+      extra += set.size - 1;
+    }
+  }
+  return {
+    inputsCommitments: epochs.size,
+    inputsUnderSeveralEpochs: several,
+    extraEpochCommitments: extra,
+  };
 }
 
 /** Largest page of {@link RunStore.listRuns}. */
