@@ -28,7 +28,11 @@ export interface VectorCase {
       inputsCid?: string;
       quarantine?: string;
     }
-    | { error: string };
+    | {
+      error: string;
+      /** The field the error names (contract §8), when it names one. */
+      field?: string;
+    };
 }
 
 const compact = (value: unknown): string => JSON.stringify(value);
@@ -304,12 +308,12 @@ export const VECTOR_CASES: VectorCase[] = [
   {
     name: "duplicate-json-key-rejected",
     why: "A repeated object key (JSON.parse would keep the last, other parsers the first): " +
-      "refused so that no two implementations can read one CID differently",
+      "not I-JSON, refused (400 json) so that no two implementations read one CID differently",
     epochId: "dupkey",
     inputs: '{"schema":"svc-rewarder.inputs.v1","epoch_id":"dupkey","asset":"roc",' +
       '"pool_minor":"10","pool_minor":"1000000","entries":[{"account":"a","metrics":{"votes":"1"}}]}',
     policy: policy({}),
-    expect: { error: "schema" },
+    expect: { error: "json" },
   },
   {
     name: "missing-pool-rejected",
@@ -317,6 +321,43 @@ export const VECTOR_CASES: VectorCase[] = [
     epochId: "nopool",
     inputs: native("nopool", null, votes([["a", 1]])),
     policy: policy({}),
-    expect: { error: "pool_missing" },
+    expect: { error: "pool_missing", field: "inputs.pool_minor" },
+  },
+  {
+    name: "compat-exponent-rejected",
+    why: "Contract §2: compat counters are integer literals; `1e2` is the number 100 to " +
+      "JSON.parse but not a plain literal, refused naming the field (v1 accepted it)",
+    epochId: "interop-epoch-1",
+    inputs: '{"produced_at_millis":1,"pool_minor_units":"1000","contributions":[' +
+      '{"account":"acct_a","bytes_stored":100,"bytes_served":1e2,"uptime_seconds":10}]}',
+    policy: policy({ policy_id: "ron-node-rewards" }),
+    expect: { error: "schema", field: "inputs.contributions[0].bytes_served" },
+  },
+  {
+    name: "compat-fraction-rejected",
+    why: "Contract §2: `100.0` and `-0` are not integer literals either",
+    epochId: "interop-epoch-1",
+    inputs: '{"produced_at_millis":-0,"pool_minor_units":"1000","contributions":[' +
+      '{"account":"acct_a","bytes_stored":100.0,"bytes_served":1,"uptime_seconds":10}]}',
+    policy: policy({ policy_id: "ron-node-rewards" }),
+    expect: { error: "schema", field: "inputs.produced_at_millis" },
+  },
+  {
+    name: "lone-surrogate-rejected",
+    why: "Contract §1: an escaped lone surrogate (`\\ud800`) is not I-JSON: 400 json " +
+      "(v1 read it, and JCS wrote it back)",
+    epochId: "surrogate",
+    inputs: '{"schema":"svc-rewarder.inputs.v1","epoch_id":"surrogate","asset":"roc",' +
+      '"pool_minor":"10","entries":[{"account":"a","metrics":{"votes":"1"}}],"x":"\\ud800"}',
+    policy: policy({}),
+    expect: { error: "json" },
+  },
+  {
+    name: "asset-dotdot-rejected",
+    why: "Contract §1: `asset` is 1..64 of [A-Za-z0-9._:-] and never `.` or `..`",
+    epochId: "dotdot",
+    inputs: native("dotdot", "10", votes([["a", 1]]), ".."),
+    policy: policy({}),
+    expect: { error: "schema", field: "inputs.asset" },
   },
 ];

@@ -1,8 +1,10 @@
 /**
  * Writes the golden vectors: `vectors/cases/<name>/{inputs.json,policy.json,expected.json,
- * envelope.json}` from `cases.ts`, and `vectors/generated.json` with the hashes of the
+ * envelope.json}` from `cases.ts`, `vectors/v2/` from `extras.ts` (run and intent keys, the
+ * two-tenant pair, header-only proofs, refusals), v1 proofs of the frozen v1 envelopes in
+ * `vectors/v1/` (never regenerated), and `vectors/generated.json` with the hashes of the
  * generated epochs. The envelope is the exact stdout of `rewarder compute` with the vector
- * signing key; hand-known expectations come from `cases.ts`, not from this script.
+ * signing key; hand-known expectations come from `cases.ts` and `extras.ts`, not from here.
  *
  * Run: `deno run -A vectors/make_vectors.ts` (only when the contract or the cases change; the
  * diff of the pinned files must then be explained in the commit).
@@ -15,6 +17,7 @@ import { join } from "node:path";
 import { runCliCaptured } from "../src/cli/main.ts";
 import { canonicalJson } from "../src/core/canonical_json.ts";
 import { VECTOR_CASES } from "./cases.ts";
+import { writeV1Proofs, writeV2Extras } from "./make_extras.ts";
 import { GENERATED_POLICY, GENERATED_SIZES, generateEpochInputs } from "./generate_epoch.ts";
 
 const root = new URL(".", import.meta.url).pathname;
@@ -55,12 +58,15 @@ for (const vector of VECTOR_CASES) {
     expected.inputs_cid = envelope.manifest.inputs_cid;
     await writeFile(join(dir, "envelope.json"), out.stdout);
   } else {
-    expected.stderr = out.stderr;
+    expected.stderr = out.stderr.replaceAll(root, "vectors/"); // no checkout path pinned
     await rm(join(dir, "envelope.json"), { force: true });
   }
   await writeFile(join(dir, "expected.json"), JSON.stringify(expected, null, 2) + "\n");
   console.log(`${vector.name}: exit ${out.code}`);
 }
+
+await writeV2Extras(root);
+await writeV1Proofs(root);
 
 const generated: Record<string, unknown>[] = [];
 const genDir = await mkdtemp(join(tmpdir(), "vector-gen-"));
