@@ -135,6 +135,20 @@ export async function refSign(statement: string, seedB64u: string): Promise<stri
   return toB64u(new Uint8Array(sig));
 }
 
+/** Ed25519 check of one signature (base64url) over the ASCII statement; false when malformed. */
+export async function refVerifyStatement(
+  publicB64u: string,
+  sigB64u: string,
+  statement: string,
+): Promise<boolean> {
+  try {
+    return await ed25519Verify(publicB64u, sigB64u, statement);
+  } catch (e) {
+    if (e instanceof Fault) return false;
+    throw e;
+  }
+}
+
 async function ed25519Verify(publicB64u: string, sigB64u: unknown, statement: string) {
   const pub = fromB64u(publicB64u);
   const sig = fromB64u(sigB64u);
