@@ -1,7 +1,12 @@
 /**
- * Capability middleware (contract §9, §10): every protected route answers only to a valid,
- * sufficiently scoped, tenant-bound token. Sets `c.var.auth`; rejections are thrown as
- * RewarderError (401/403) for the app's single onError to render.
+ * Capability middleware (contract §9, §10): every protected route answers only to a valid
+ * token whose identifier grants the route's scope and whose every caveat holds. Sets
+ * `c.var.auth`; rejections are thrown as RewarderError (401/403) for the app's single
+ * onError to render.
+ *
+ * The path it authorises is `c.req.path`, the one normalised request path the router used
+ * (middleware/request_path.ts). The epoch and account caveats read the route's own
+ * parameters, decoded once by Hono, so they see exactly what the route handler sees.
  *
  * @module
  */
@@ -14,9 +19,13 @@ import {
   type Verifier,
 } from "../src/shell/caps/verifier.ts";
 
-/** The addressed epoch and account of a request, for `epoch_id` / `account` caveats. */
+/** What the route names, for `epoch_id` / `account` caveats (contract §9). */
 export interface RequestFacts {
+  /** The epoch the route names; absent when it names none (the caveat then fails). */
   epochId?: string;
+  /** The route names the epoch of the run it loads (`/runs/{run_key}`): checked later. */
+  epochOfRun?: boolean;
+  /** The proof route's account; absent elsewhere. */
   account?: string;
 }
 
@@ -26,44 +35,53 @@ export interface AuthOptions {
   keyRing: MasterSecretSource;
   /** The route's scope, or null for a public route (no token looked at). */
   scopeFor: (c: Context<AppEnv>) => string | null;
+  /** OPERATOR_TENANT (default `operator`). Ignored when `verifier` is given. */
+  operatorTenant?: string;
   /** Clock in epoch ms (injectable). Default Date.now. */
   nowMs?: () => number;
   /** Called on every rejection, for `auth_failures_total{scope}` and `rejected_total`. */
   onFailure?: (scope: string, reason: string) => void;
   /** Replaces the macaroon verifier (e.g. the edge JWT converter wrapping it). */
   verifier?: Verifier;
-  /** Extracts epoch/account; default: contract §10 paths and the `epoch_id` query. */
+  /** Extracts epoch/account; default {@link paramFacts}. Build one with {@link routeFacts}. */
   factsFor?: (c: Context<AppEnv>) => RequestFacts;
 }
 
-const EPOCH_PATH = /^\/rewarder\/epochs\/([^/]+)(?:\/|$)/;
-const PROOF_PATH = /^\/rewarder\/epochs\/[^/]+\/proofs\/([^/]+)$/;
+/** The listing route whose `epoch_id` query is the epoch it names (contract §9). */
+export const RUNS_LIST_ROUTE = "/rewarder/runs";
 
-function decoded(segment: string | undefined): string | undefined {
-  if (segment === undefined) return undefined;
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined; // an undecodable segment addresses nothing: epoch/account caveats fail
-  }
+/** Facts from the matched route's parameters: `{epoch_id}`, `{run_key}`, `{account}`. */
+export function paramFacts(c: Context<AppEnv>): RequestFacts {
+  const params = c.req.param() as Record<string, string | undefined>;
+  const facts: RequestFacts = {};
+  if (params.epoch_id !== undefined) facts.epochId = params.epoch_id;
+  else if (params.run_key !== undefined) facts.epochOfRun = true;
+  if (params.account !== undefined) facts.account = params.account;
+  return facts;
 }
 
-/** Default facts: `/rewarder/epochs/{epoch_id}[/proofs/{account}]`, or `?epoch_id=` on lists. */
-export function defaultFacts(c: Context<AppEnv>): RequestFacts {
-  const path = c.req.path;
-  const facts: RequestFacts = {};
-  const epochId = decoded(EPOCH_PATH.exec(path)?.[1]) ?? c.req.query("epoch_id");
-  const account = decoded(PROOF_PATH.exec(path)?.[1]);
-  if (epochId !== undefined) facts.epochId = epochId;
-  if (account !== undefined) facts.account = account;
-  return facts;
+/**
+ * The facts extractor of one route, chosen at wiring time from its Hono path: path
+ * parameters as {@link paramFacts}; on {@link RUNS_LIST_ROUTE} the epoch is the `epoch_id`
+ * query parameter, required (given exactly once) for an `epoch_id` caveat to hold.
+ */
+export function routeFacts(honoPath: string): (c: Context<AppEnv>) => RequestFacts {
+  if (honoPath !== RUNS_LIST_ROUTE) return paramFacts;
+  return function runsListFacts(c) {
+    const given = c.req.queries("epoch_id") ?? [];
+    return given.length === 1 ? { epochId: given[0]! } : {};
+  };
 }
 
 /** Builds the auth middleware. */
 export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
-  const verify = options.verifier ?? macaroonVerifier(options.keyRing);
+  const verify = options.verifier ??
+    macaroonVerifier(
+      options.keyRing,
+      options.operatorTenant === undefined ? {} : { operatorTenant: options.operatorTenant },
+    );
   const nowMs = options.nowMs ?? Date.now;
-  const factsFor = options.factsFor ?? defaultFacts;
+  const factsFor = options.factsFor ?? paramFacts;
   return async function macaroonAuth(c, next) {
     const scope = options.scopeFor(c);
     if (scope === null) return await next();

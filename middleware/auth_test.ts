@@ -1,13 +1,17 @@
 /**
- * Auth middleware over a Hono app (in-process): every "Done when" row of issue 4 that the
- * middleware decides, each with the contract's status and code.
+ * Auth middleware over a Hono app (in-process) wired as src/app.ts wires it (normalised
+ * request path, per-route auth with the route's facts): every contract §9 rule the
+ * middleware decides, each with the contract's status and reason.
  */
 import assert from "node:assert/strict";
-import { Hono } from "hono";
+import macaroonPkg from "macaroon";
+import { type Context, Hono } from "hono";
 import { RewarderError, statusOf } from "../src/core/errors.ts";
 import { fromBase64Url, toBase64Url } from "../src/core/base64url.ts";
 import type { AppEnv, PeerInfo } from "./context.ts";
-import { auth } from "./auth.ts";
+import { auth, routeFacts } from "./auth.ts";
+import { requestPath } from "./request_path.ts";
+import { checkRunEpoch } from "../src/shell/caps/authorize.ts";
 import { attenuateToken, mintToken } from "../src/shell/caps/mint.ts";
 import { type KeyFileReader, openKeyRing } from "../src/shell/caps/key_file.ts";
 import { checkMaxRuns, memoryMaxRunsCounter, recordRun } from "../src/shell/caps/max_runs.ts";
@@ -19,17 +23,18 @@ import {
 } from "../src/shell/caps/macaroon_v2.ts";
 import { deriveRootKey } from "../src/shell/caps/identifier.ts";
 
-/** A token without any scope caveat (mintToken refuses to make one). */
-function scopeless(): string {
-  const root = deriveRootKey(SECRET1, "acme", 1);
-  const m = newMacaroonV2(root, new TextEncoder().encode(`v1:acme:1:${NONCE}`));
-  return addRaw(toBase64Url(encodeMacaroonV2(m)), "tenant = acme");
-}
-
 /** Appends a caveat without the CLI's well-formedness check (to forge odd tokens). */
 function addRaw(token: string, caveat: string): string {
   const m = decodeMacaroonV2(fromBase64Url(token), 1000);
   return toBase64Url(encodeMacaroonV2(withFirstPartyCaveat(m, new TextEncoder().encode(caveat))));
+}
+
+/** A token under any identifier text (v1 forms, forged grants), signed with the v2 root key. */
+function rawToken(identifier: string, tenant: string, caveats: string[] = []): string {
+  const root = deriveRootKey(SECRET1, tenant, 1);
+  let t = toBase64Url(encodeMacaroonV2(newMacaroonV2(root, new TextEncoder().encode(identifier))));
+  for (const c of caveats) t = addRaw(t, c);
+  return t;
 }
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
@@ -57,35 +62,54 @@ async function setup(peer: PeerInfo = { transport: "tcp", address: "10.1.2.3" })
   });
   const failures: string[] = [];
   const counter = memoryMaxRunsCounter(16);
-  const app = new Hono<AppEnv>();
+  const paths = requestPath();
+  const app = new Hono<AppEnv>({ getPath: paths.getPath });
   app.onError((err, c) => {
     if (err instanceof RewarderError) {
       return c.json({ error: { code: err.code, reason: err.reason } }, statusOf(err) as 401);
     }
     return c.json({ error: { code: "INTERNAL" } }, 500);
   });
-  app.use(
-    "*",
+  app.use(paths.middleware);
+  const guard = (path: string, scope: string | null) =>
     auth({
       keyRing,
       nowMs: () => now,
-      scopeFor: (c) => {
-        if (c.req.path === "/healthz") return null;
-        if (c.req.path.startsWith("/rewarder/quarantine")) return "rewarder.quarantine";
-        return c.req.method === "POST" ? "rewarder.run" : "rewarder.inspect";
-      },
-      onFailure: (scope, reason) => failures.push(`${scope}:${reason}`),
-    }),
-  );
-  app.get("/healthz", (c) => c.json({ ok: true }));
-  app.post("/rewarder/epochs/:epoch/compute", async (c) => {
+      scopeFor: () => scope,
+      factsFor: routeFacts(path),
+      onFailure: (sc, reason) => failures.push(`${sc}:${reason}`),
+    });
+  const route = (
+    method: string,
+    path: string,
+    scope: string | null,
+    handler: (c: Context<AppEnv>) => Response | Promise<Response>,
+  ) => app.on(method, path, guard(path, scope), handler);
+  const tenantOf = (c: Context<AppEnv>) => c.json({ tenant: c.get("auth").tenant });
+  route("GET", "/healthz", null, (c) => c.json({ ok: true }));
+  route("POST", "/rewarder/epochs/:epoch_id/compute", "rewarder.run", async (c) => {
     const a = c.get("auth");
     await checkMaxRuns(counter, a.maxRuns);
     await recordRun(counter, a.maxRuns);
     return c.json({ tenant: a.tenant, scopes: a.scopes });
   });
-  app.get("/rewarder/*", (c) => c.json({ tenant: c.get("auth").tenant }));
-  app.on(["GET", "PUT"], "/rewarder/quarantine", (c) => c.json({ q: true }));
+  route("GET", "/rewarder/epochs/:epoch_id", "rewarder.inspect", tenantOf);
+  route(
+    "GET",
+    "/rewarder/epochs/:epoch_id/proofs/:account",
+    "rewarder.inspect",
+    (c) => c.json({ account: c.req.param("account") }),
+  );
+  route("GET", "/rewarder/runs/:run_key", "rewarder.inspect", (c) => {
+    const epoch = RUN_EPOCHS[c.req.param("run_key") ?? ""];
+    checkRunEpoch(c.get("auth"), epoch);
+    if (epoch === undefined) throw new RewarderError("NOT_FOUND", "unknown_run");
+    return c.json({ epoch });
+  });
+  route("GET", "/rewarder/runs", "rewarder.inspect", tenantOf);
+  route("GET", "/rewarder/policy/:policy_id", "rewarder.inspect", tenantOf);
+  route("GET", "/rewarder/quarantine", "rewarder.quarantine", tenantOf);
+  route("PUT", "/rewarder/quarantine", "rewarder.quarantine", tenantOf);
   const call = async (method: string, path: string, token?: string, scheme = "Macaroon") => {
     const headers: Record<string, string> = {};
     if (token !== undefined) headers["authorization"] = `${scheme} ${token}`;
@@ -104,19 +128,22 @@ async function setup(peer: PeerInfo = { transport: "tcp", address: "10.1.2.3" })
 
 function mint(
   caveats: string[],
-  opts: { tenant?: string; epoch?: number; secret?: Uint8Array } = {},
+  opts: { tenant?: string; epoch?: number; secret?: Uint8Array; scopes?: string[] } = {},
 ) {
   return mintToken({
     masterSecret: opts.secret ?? (opts.epoch === 2 ? SECRET2 : SECRET1),
     tenant: opts.tenant ?? "acme",
     keyEpoch: opts.epoch ?? 1,
+    scopes: opts.scopes ?? ["rewarder.run", "rewarder.inspect"],
     nonceHex: NONCE,
     caveats,
   });
 }
 
 const RUN = "/rewarder/epochs/e1/compute";
-const BASE = ["tenant = acme", "scope = rewarder.run,rewarder.inspect"];
+const BASE = ["tenant = acme"];
+/** Runs the fake run route knows: run key → epoch. */
+const RUN_EPOCHS: Record<string, string> = { "b3:e1run": "e1", "b3:e2run": "e2" };
 
 function expect(
   r: { status: number; body: { error?: { code: string; reason: string } } },
@@ -177,7 +204,7 @@ Deno.test("401: too many caveats even when small; wrong root secret; malformed i
 
 Deno.test("401: caveat removed or reordered breaks the chain", async () => {
   const s = await setup();
-  const token = mint([...BASE, "method = POST"]);
+  const token = mint([...BASE, "epoch_id = e1", "method = POST"]);
   const m = decodeMacaroonV2(fromBase64Url(token), 64);
   const [c0, c1, c2] = m.caveats as [typeof m.caveats[0], typeof m.caveats[0], typeof m.caveats[0]];
   const removed = encodeMacaroonV2({ ...m, caveats: [c0, c1] });
@@ -186,22 +213,101 @@ Deno.test("401: caveat removed or reordered breaks the chain", async () => {
   expect(await s.call("POST", RUN, toBase64Url(reordered)), 401, "signature");
 });
 
-Deno.test("403: no scope caveat grants nothing; wrong scope per route; scopes intersect", async () => {
+Deno.test("401: v1 identifiers and anything not the v2 grammar, even when correctly signed", async () => {
   const s = await setup();
-  expect(await s.call("GET", "/rewarder/epochs/e1", scopeless()), 403, "scope_missing");
-  expect(await s.call("POST", RUN, mint(["scope = rewarder.inspect"])), 403, "scope");
+  const v1 = rawToken(`v1:acme:1:${NONCE}`, "acme", ["tenant = acme", "scope = rewarder.inspect"]);
+  expect(await s.call("GET", "/rewarder/epochs/e1", v1), 401, "identifier");
+  for (
+    const id of [
+      `v2:acme:1::${NONCE}`, // no scope
+      `v2:acme:1:rewarder.run,rewarder.run:${NONCE}`, // twice
+      `v2:acme:1:rewarder.admin:${NONCE}`,
+      `v2:acme:01:rewarder.run:${NONCE}`,
+      `v2:acme:1:rewarder.run:${"00".repeat(7)}`, // nonce < 8 bytes
+      `v2:acme:1:rewarder.run:${NONCE.toUpperCase()}`,
+      `v2:Acme:1:rewarder.run:${NONCE}`,
+    ]
+  ) {
+    expect(await s.call("POST", RUN, rawToken(id, "acme")), 401, "identifier");
+  }
+});
+
+Deno.test("finding: an appended scope caveat never widens (v1 widened a tenant-only token)", async () => {
+  const s = await setup();
+  // v1: a token with only `tenant = acme` plus a holder-appended `scope = rewarder.inspect`
+  // granted inspect. In v2 such a token (a v1-style identifier) is refused outright...
+  const v1Style = rawToken(`v1:acme:1:${NONCE}`, "acme", ["tenant = acme"]);
+  expect(
+    await s.call("GET", "/rewarder/epochs/e1", addRaw(v1Style, "scope = rewarder.inspect")),
+    401,
+    "identifier",
+  );
+  // ...and a v2 identifier granting only run stays run-only whatever is appended.
+  const runOnly = mint(BASE, { scopes: ["rewarder.run"] });
+  for (const widen of ["scope = rewarder.inspect", "scope = rewarder.run,rewarder.inspect"]) {
+    expect(await s.call("GET", "/rewarder/epochs/e1", addRaw(runOnly, widen)), 403, "scope");
+  }
+  assert.equal((await s.call("POST", RUN, runOnly)).status, 200);
+});
+
+Deno.test("403: the identifier's grant per route; scope caveats narrow it", async () => {
+  const s = await setup();
+  expect(await s.call("POST", RUN, mint([], { scopes: ["rewarder.inspect"] })), 403, "scope");
   expect(await s.call("GET", "/rewarder/quarantine", mint(BASE)), 403, "scope");
   const narrowed = attenuateToken(mint(BASE), ["scope = rewarder.inspect,rewarder.quarantine"]);
-  expect(await s.call("POST", RUN, narrowed), 403, "scope");
+  expect(await s.call("POST", RUN, narrowed), 403, "caveat_scope");
   assert.equal((await s.call("GET", "/rewarder/epochs/e1", narrowed)).status, 200);
+  const r = await s.call("POST", RUN, attenuateToken(mint(BASE), ["scope = rewarder.run"]));
+  assert.deepEqual(r.body, { tenant: "acme", scopes: ["rewarder.run"] });
   assert.ok(s.failures.includes("rewarder.run:scope"));
+});
+
+Deno.test("rewarder.quarantine belongs to the operator tenant: 401 for any other", async () => {
+  const s = await setup();
+  const forged = rawToken(`v2:acme:1:rewarder.quarantine:${NONCE}`, "acme");
+  expect(await s.call("GET", "/rewarder/quarantine", forged), 401, "identifier");
+  assert.throws(() => mint([], { scopes: ["rewarder.quarantine"] }), /operator tenant/);
+  const op = mint([], { tenant: "operator", scopes: ["rewarder.quarantine"] });
+  assert.equal((await s.call("PUT", "/rewarder/quarantine", op)).status, 200);
+});
+
+Deno.test("403 third_party: a third-party caveat or a discharge, once the signature is good", async () => {
+  const s = await setup();
+  // deno-lint-ignore no-explicit-any
+  const pkg = macaroonPkg as any;
+  const id = `v2:acme:1:rewarder.inspect:${NONCE}`;
+  const m = pkg.newMacaroon({
+    identifier: id,
+    rootKey: deriveRootKey(SECRET1, "acme", 1),
+    version: 2,
+  });
+  m.addFirstPartyCaveat("tenant = acme");
+  m.addThirdPartyCaveat(new Uint8Array(32).fill(4), "is-member", "https://auth.example");
+  const withThirdParty = toBase64Url(m.exportBinary());
+  expect(await s.call("GET", "/rewarder/epochs/e1", withThirdParty), 403, "third_party");
+  const bytes = fromBase64Url(withThirdParty);
+  bytes[bytes.length - 1]! ^= 1;
+  expect(await s.call("GET", "/rewarder/epochs/e1", toBase64Url(bytes)), 401, "signature");
+  const token = fromBase64Url(mint(BASE));
+  const discharge = pkg.newMacaroon({
+    identifier: "is-member",
+    rootKey: new Uint8Array(32),
+    version: 2,
+  });
+  const bundle = toBase64Url(Uint8Array.of(...token, ...discharge.exportBinary()));
+  expect(await s.call("GET", "/rewarder/epochs/e1", bundle), 403, "third_party");
 });
 
 Deno.test("403: wrong tenant caveat; unknown, malformed and egress-only caveats fail closed", async () => {
   const s = await setup();
-  expect(await s.call("POST", RUN, mint(["tenant = other", BASE[1]!])), 403, "caveat_tenant");
+  expect(await s.call("POST", RUN, mint(["tenant = other"])), 403, "caveat_tenant");
   expect(await s.call("POST", RUN, addRaw(mint(BASE), "colour = blue")), 403, "caveat_unknown");
   expect(await s.call("POST", RUN, addRaw(mint(BASE), "time < tomorrow")), 403, "caveat_malformed");
+  expect(
+    await s.call("POST", RUN, addRaw(mint(BASE), "time < 2099-01-01T00:00:00.000Z")),
+    403,
+    "caveat_malformed",
+  );
   expect(
     await s.call("POST", RUN, addRaw(mint(BASE), "scope  = rewarder.run")),
     403,
@@ -234,24 +340,62 @@ Deno.test("403: expired and not-yet-valid with an injected clock", async () => {
   expect(await s.call("POST", RUN, token), 403, "caveat_time");
 });
 
-Deno.test("403: wrong method, path, epoch and account", async () => {
+Deno.test("403: wrong method and path; path ^= matches whole segments (e1 is not e10)", async () => {
   const s = await setup();
   expect(await s.call("POST", RUN, mint([...BASE, "method = GET"])), 403, "caveat_method");
   expect(await s.call("POST", RUN, mint([...BASE, "path ^= /rewarder/runs"])), 403, "caveat_path");
-  assert.equal(
-    (await s.call("POST", RUN, mint([...BASE, "path ^= /rewarder/epochs/"]))).status,
-    200,
-  );
-  expect(await s.call("POST", RUN, mint([...BASE, "epoch_id = e2"])), 403, "caveat_epoch_id");
-  assert.equal((await s.call("POST", RUN, mint([...BASE, "epoch_id = e1"]))).status, 200);
+  for (const p of ["/rewarder/epochs/", "/rewarder/epochs/e1", "/rewarder/epochs/e1/", "/"]) {
+    assert.equal((await s.call("POST", RUN, mint([...BASE, `path ^= ${p}`]))).status, 200, p);
+  }
+  const e1 = mint([...BASE, "path ^= /rewarder/epochs/e1"]);
+  assert.equal((await s.call("GET", "/rewarder/epochs/e1", e1)).status, 200);
+  expect(await s.call("GET", "/rewarder/epochs/e10", e1), 403, "caveat_path");
+  expect(await s.call("POST", "/rewarder/epochs/e10/compute", e1), 403, "caveat_path");
   expect(
-    await s.call("GET", "/rewarder/runs/b3:00", mint([...BASE, "epoch_id = e1"])),
+    await s.call("POST", RUN, addRaw(mint(BASE), "path ^= rewarder")),
     403,
-    "caveat_epoch_id",
+    "caveat_malformed",
   );
+  // The caveat sees the normalised path: an escaped unreserved char is the same path.
+  assert.equal((await s.call("GET", "/rewarder/epochs/%65%31", e1)).status, 200);
+});
+
+Deno.test("epoch_id = e holds only where the route names that epoch", async () => {
+  const s = await setup();
+  const e1 = mint([...BASE, "epoch_id = e1"]);
+  assert.equal((await s.call("POST", RUN, e1)).status, 200);
+  expect(await s.call("POST", "/rewarder/epochs/e2/compute", e1), 403, "caveat_epoch_id");
+  assert.equal((await s.call("GET", "/rewarder/epochs/e1/proofs/node:a", e1)).status, 200);
+  // /runs/{run_key}: the run's epoch, checked once the run is loaded; an unknown run is 403
+  // too, so the caveat does not reveal which run keys exist.
+  assert.equal((await s.call("GET", "/rewarder/runs/b3:e1run", e1)).status, 200);
+  expect(await s.call("GET", "/rewarder/runs/b3:e2run", e1), 403, "caveat_epoch_id");
+  expect(await s.call("GET", "/rewarder/runs/b3:nope", e1), 403, "caveat_epoch_id");
+  expect(await s.call("GET", "/rewarder/runs/b3:nope", mint(BASE)), 404, "unknown_run");
+  // /runs: the epoch_id query is required, once, and equal.
+  assert.equal((await s.call("GET", "/rewarder/runs?epoch_id=e1", e1)).status, 200);
+  expect(await s.call("GET", "/rewarder/runs", e1), 403, "caveat_epoch_id");
+  expect(await s.call("GET", "/rewarder/runs?epoch_id=e2", e1), 403, "caveat_epoch_id");
+  expect(await s.call("GET", "/rewarder/runs?epoch_id=e1&epoch_id=e2", e1), 403, "caveat_epoch_id");
+  // Every other route names no epoch: the caveat fails there.
+  expect(await s.call("GET", "/rewarder/policy/p1?epoch_id=e1", e1), 403, "caveat_epoch_id");
+  const op = mint(["epoch_id = e1"], { tenant: "operator", scopes: ["rewarder.quarantine"] });
+  expect(await s.call("GET", "/rewarder/quarantine?epoch_id=e1", op), 403, "caveat_epoch_id");
+});
+
+Deno.test("account = a holds only on the proof route, for that account (decoded once)", async () => {
+  const s = await setup();
   const acc = mint([...BASE, "account = node:a"]);
   assert.equal((await s.call("GET", "/rewarder/epochs/e1/proofs/node%3Aa", acc)).status, 200);
   expect(await s.call("GET", "/rewarder/epochs/e1/proofs/node:b", acc), 403, "caveat_account");
+  for (const path of ["/rewarder/epochs/e1", "/rewarder/runs?epoch_id=e1", "/rewarder/policy/p"]) {
+    expect(await s.call("GET", path, acc), 403, "caveat_account");
+  }
+  expect(await s.call("POST", RUN, acc), 403, "caveat_account");
+  const slash = mint([...BASE, "account = a/b"]);
+  const r = await s.call("GET", "/rewarder/epochs/e1/proofs/a%2fb", slash);
+  assert.deepEqual([r.status, r.body], [200, { account: "a/b" }]);
+  expect(await s.call("GET", "/rewarder/epochs/e1/proofs/a%252Fb", slash), 400, "path");
 });
 
 Deno.test("ip ranges: v4 and v6 match the peer; never over a Unix socket", async () => {
@@ -305,6 +449,7 @@ Deno.test("max_runs: exhausted after n computes, and attenuation does not reset 
     masterSecret: SECRET1,
     tenant: "acme",
     keyEpoch: 1,
+    scopes: ["rewarder.run"],
     nonceHex: "ff".repeat(16),
     caveats: [...BASE, "max_runs = 2"],
   });

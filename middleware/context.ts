@@ -23,18 +23,33 @@ export interface MaxRunsCaveat {
 /** The verified identity a request carries after the auth middleware. */
 export interface AuthContext {
   tenant: string;
-  /** Scopes granted (intersection of every scope caveat). */
+  /** Scopes granted: the identifier's scopes narrowed by every `scope` caveat (§9). */
   scopes: readonly string[];
-  /** Macaroon identifier (`v1:<tenant>:<key_epoch>:<nonce>`); safe to log, not a secret. */
+  /** Macaroon identifier (`v2:<tenant>:<key_epoch>:<scopes>:<nonce>`); safe to log, not a secret. */
   identifier: string;
   keyEpoch: number;
   /** max_runs caveats to check before and count after a non-replayed compute. */
   maxRuns: readonly MaxRunsCaveat[];
+  /**
+   * `epoch_id = e` caveats still to check, on a route whose epoch is known only once its
+   * record is loaded (`GET /rewarder/runs/{run_key}`: the run's epoch, contract §9). The
+   * route calls `checkRunEpoch` (src/shell/caps/authorize.ts) before answering; absent or
+   * empty elsewhere.
+   */
+  pendingEpochIds?: readonly string[];
 }
 
 /** Hono env type for the whole app. */
 export type AppEnv = {
-  Bindings: { peer?: PeerInfo };
+  Bindings: {
+    peer?: PeerInfo;
+    /**
+     * The raw request-target as received, for a listener whose runtime rewrites
+     * `Request.url` (Node's adapter resolves `.`/`..` segments): the request path is
+     * normalised from it (contract §9, middleware/request_path.ts).
+     */
+    requestTarget?: string;
+  };
   Variables: {
     /** Correlation id: accepted from `X-Corr-ID` when well-formed, else generated. */
     corrId: string;

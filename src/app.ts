@@ -7,7 +7,8 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { accessLog } from "../middleware/access_log.ts";
-import { auth } from "../middleware/auth.ts";
+import { auth, routeFacts } from "../middleware/auth.ts";
+import { requestPath } from "../middleware/request_path.ts";
 import { bodyCap } from "../middleware/body_cap.ts";
 import { compression } from "../middleware/compression.ts";
 import { concurrencyLimit, type ConcurrencyLimitHandler } from "../middleware/concurrency.ts";
@@ -230,7 +231,9 @@ export function buildApp(
     handlers: only((ctx) => ctx.json(openapi)),
   });
 
-  const app = new Hono<AppEnv>();
+  // One normalised request path for routing and caveats (contract §9).
+  const normalisedPath = requestPath();
+  const app = new Hono<AppEnv>({ getPath: normalisedPath.getPath });
   // Every rejection reaches onError exactly once: it is counted here and only here (the
   // middlewares get no onReject, or each rejection would be counted twice).
   const log = getLogger("http");
@@ -252,6 +255,7 @@ export function buildApp(
   app.use(errorBoundary());
   app.use(countResponses(s));
   app.use(corrId());
+  app.use(normalisedPath.middleware); // 400 `path` before any authorisation, on every route
   app.use("/rewarder/*", accessLog({ logger: getLogger("access") }));
   app.use(secureHeaders());
   // Immutable answers are never content-coded (contract §10): their ETag names the bytes.
@@ -285,6 +289,8 @@ export function buildApp(
       const scope = r.scope;
       chain.push(auth({
         keyRing: s.keyRing,
+        operatorTenant: c.operatorTenant,
+        factsFor: routeFacts(r.honoPath),
         // Edge instance (EDGE_JWT_KEYS): JWT-then-macaroon; otherwise the macaroon verifier.
         ...(s.edgeJwtVerifier === undefined ? {} : { verifier: s.edgeJwtVerifier }),
         scopeFor: () => scope,

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fromBase64Url, toBase64Url } from "../src/core/base64url.ts";
-import { deriveRootKey, formatIdentifier } from "../src/shell/caps/identifier.ts";
+import { deriveRootKey } from "../src/shell/caps/identifier.ts";
 import {
   decodeMacaroonV2,
   encodeMacaroonV2,
@@ -20,6 +20,7 @@ import {
 } from "../src/shell/caps/macaroon_v2.ts";
 import { attenuateToken } from "../src/shell/caps/mint.ts";
 import { writeSecretFile } from "../src/shell/key_files.ts";
+import { casPut } from "../src/shell/cas.ts";
 import { leakedSecrets } from "../src/shell/log.ts";
 import { assertError } from "./support/bad_inputs.ts";
 import { prepareFixtures } from "./support/fixtures.ts";
@@ -63,6 +64,48 @@ function encode(m: Macaroon): string {
   return toBase64Url(encodeMacaroonV2(m));
 }
 
+/** A GET with the request-target sent byte for byte (fetch would resolve dot segments). */
+async function rawGet(
+  port: number,
+  target: string,
+  token?: string,
+): Promise<{ status: number; body: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const auth = token === undefined ? "" : `Authorization: Macaroon ${token}\r\n`;
+    await conn.write(
+      enc.encode(`GET ${target} HTTP/1.1\r\nHost: t\r\n${auth}Connection: close\r\n\r\n`),
+    );
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(16 * 1024);
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      chunks.push(buf.slice(0, n));
+    }
+    const text = new TextDecoder().decode(Uint8Array.from(chunks.flatMap((c) => [...c])));
+    const [head = "", ...rest] = text.split("\r\n\r\n");
+    const body = rest.join("\r\n\r\n");
+    const chunked = /transfer-encoding: chunked/i.test(head);
+    return {
+      status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+      body: chunked ? dechunk(body) : body,
+    };
+  } finally {
+    conn.close();
+  }
+}
+
+function dechunk(body: string): string {
+  let out = "";
+  let rest = body;
+  for (;;) {
+    const eol = rest.indexOf("\r\n");
+    const size = parseInt(rest.slice(0, eol), 16);
+    if (!(size > 0)) return out;
+    out += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 2 + size + 2);
+  }
+}
+
 function metricValue(text: string, sample: string): number {
   const line = text.split("\n").find((l) => l.startsWith(sample + " "));
   return line === undefined ? 0 : Number(line.slice(sample.length + 1));
@@ -79,6 +122,16 @@ Deno.test({
       (d) => writeCaps(d, { current_epoch: 1, epochs, revoked: [] }),
     );
     const fx = await prepareFixtures(dataDir);
+    // A snapshot no compute ever settles: rejected computes send it, so a refusal that comes
+    // after validation (max_runs) is not masked by `inputs_settled` (§5).
+    const spareInputsCid = await casPut(
+      dataDir,
+      enc.encode(JSON.stringify({
+        produced_at_millis: 3,
+        pool_minor_units: "1000",
+        contributions: [{ account: "acct_z", bytes_stored: 1, bytes_served: 1, uptime_seconds: 1 }],
+      })),
+    );
     const svc = await startService({
       dataDir,
       transport: "tcp",
@@ -92,8 +145,16 @@ Deno.test({
       policy_id: fx.interop.policy_id,
       policy_hash: fx.interop.policy_hash,
     };
-    const compute = (epoch: string, token: string | undefined) =>
-      call("POST", `/rewarder/epochs/${epoch}/compute`, { token, json: body });
+    const compute = (epoch: string, token: string | undefined, json: unknown = body) =>
+      call("POST", `/rewarder/epochs/${epoch}/compute`, { token, json });
+    // One snapshot settles one epoch per tenant (§5): other epochs get other inputs.
+    const altBody = { ...body, inputs_cid: fx.altInputsCid };
+    const spareBody = { ...body, inputs_cid: spareInputsCid };
+    const hamiltonBody = {
+      inputs_cid: fx.hamilton.inputs_cid,
+      policy_id: fx.hamilton.policy_id,
+      policy_hash: fx.hamilton.policy_hash,
+    };
     const withCaveats = (caveats: string[], tenant = "dev") =>
       minter.mint({ tenant, caveats: [`scope = ${ALL_SCOPES}`, `tenant = ${tenant}`, ...caveats] });
     /** A rejected compute: its answer, and nothing recorded or committed. */
@@ -106,10 +167,10 @@ Deno.test({
     ) => {
       const before = await runKeys(call, good);
       const a = raw === undefined
-        ? await compute("auth-never", token)
+        ? await compute("auth-never", token, spareBody)
         : await call("POST", "/rewarder/epochs/auth-never/compute", {
           headers: { authorization: raw, "content-type": "application/json" },
-          body: JSON.stringify(body),
+          body: JSON.stringify(spareBody),
         });
       assertError(a, status, code, reason);
       assert.deepEqual(await runKeys(call, good), before, "no run recorded");
@@ -179,7 +240,9 @@ Deno.test({
           "UNAUTHENTICATED",
           "signature",
         );
-        const flippedId = decode(good);
+        const flippedId = decode(
+          await minter.mint({ scopes: ["rewarder.run", "rewarder.inspect"] }),
+        );
         flippedId.identifier = enc.encode(
           new TextDecoder().decode(flippedId.identifier).replace(":dev:", ":ops:"),
         );
@@ -221,15 +284,78 @@ Deno.test({
         );
       });
 
-      await t.step("403: no scope caveat grants nothing", async () => {
+      await t.step("401: v1 identifiers, and quarantine for a non-operator tenant", async () => {
         const secret = fromBase64Url(epochs["1"]);
-        const id = formatIdentifier({ tenant: "dev", keyEpoch: 1, nonceHex: "ab".repeat(16) });
-        const root = deriveRootKey(secret, "dev", 1);
-        const m = withFirstPartyCaveat(
-          newMacaroonV2(root, enc.encode(id)),
-          enc.encode("tenant = dev"),
+        const signed = (id: string, tenant: string, caveats: string[]) => {
+          let m = newMacaroonV2(deriveRootKey(secret, tenant, 1), enc.encode(id));
+          for (const c of caveats) m = withFirstPartyCaveat(m, enc.encode(c));
+          return minter.remember(encode(m));
+        };
+        const v1 = `v1:dev:1:${"ab".repeat(16)}`;
+        await rejectedCompute(
+          signed(v1, "dev", ["tenant = dev", `scope = ${ALL_SCOPES}`]),
+          401,
+          "UNAUTHENTICATED",
+          "identifier",
         );
-        await rejectedCompute(minter.remember(encode(m)), 403, "UNAUTHORIZED", "scope_missing");
+        // The finding: v1 let a holder widen a tenant-only token by appending a scope.
+        assertError(
+          await call("GET", "/rewarder/epochs/auth-base", {
+            token: signed(v1, "dev", ["tenant = dev", "scope = rewarder.inspect"]),
+          }),
+          401,
+          "UNAUTHENTICATED",
+          "identifier",
+        );
+        const q = `v2:other:1:rewarder.quarantine:${"ab".repeat(16)}`;
+        assertError(
+          await call("GET", "/rewarder/quarantine", { token: signed(q, "other", []) }),
+          401,
+          "UNAUTHENTICATED",
+          "identifier",
+        );
+      });
+
+      await t.step("403: an appended scope caveat narrows, never widens", async () => {
+        const runOnly = await minter.mint({ scopes: ["rewarder.run"], caveats: ["tenant = dev"] });
+        assertError(
+          await call("GET", "/rewarder/epochs/auth-base", {
+            token: minter.remember(attenuateToken(runOnly, ["scope = rewarder.inspect"])),
+          }),
+          403,
+          "UNAUTHORIZED",
+          "scope",
+        );
+        await rejectedCompute(
+          minter.remember(attenuateToken(good, ["scope = rewarder.inspect"])),
+          403,
+          "UNAUTHORIZED",
+          "caveat_scope",
+        );
+      });
+
+      await t.step("403: a third-party caveat or a discharge (authentic token)", async () => {
+        const m = decode(good);
+        const third = { identifier: enc.encode("is-member"), vid: new Uint8Array(56) };
+        // A correct chain needs the libmacaroons third-party step; a wrong one is 401.
+        assertError(
+          await call("GET", "/rewarder/epochs/auth-base", {
+            token: minter.remember(encode({ ...m, caveats: [...m.caveats, third] })),
+          }),
+          401,
+          "UNAUTHENTICATED",
+          "signature",
+        );
+        const discharge = newMacaroonV2(new Uint8Array(32), enc.encode("is-member"));
+        const bundle = toBase64Url(
+          Uint8Array.of(...fromBase64Url(good), ...encodeMacaroonV2(discharge)),
+        );
+        assertError(
+          await call("GET", "/rewarder/epochs/auth-base", { token: minter.remember(bundle) }),
+          403,
+          "UNAUTHORIZED",
+          "third_party",
+        );
       });
 
       await t.step("403: expired and not-yet-valid tokens", async () => {
@@ -266,10 +392,10 @@ Deno.test({
         const all = ALL_SCOPES.split(",");
         for (const [method, path, scope, json] of routes) {
           const others = all.filter((s) => s !== scope).join(",");
-          const wrong = await minter.mint({ caveats: [`scope = ${others}`, "tenant = dev"] });
+          const wrong = await minter.mint({ scopes: others.split(","), caveats: ["tenant = dev"] });
           const a = await call(method, path, { token: wrong, ...(json ? { json } : {}) });
           assertError(a, 403, "UNAUTHORIZED", "scope");
-          // Attenuating cannot widen: a second scope list intersects with the first.
+          // Attenuating cannot widen: the grant is the identifier's.
           const narrowed = minter.remember(attenuateToken(wrong, [`scope = ${scope}`]));
           assertError(
             await call(method, path, { token: narrowed, ...(json ? { json } : {}) }),
@@ -277,7 +403,7 @@ Deno.test({
             "UNAUTHORIZED",
             "scope",
           );
-          const right = await minter.mint({ caveats: [`scope = ${scope}`, "tenant = dev"] });
+          const right = await minter.mint({ scopes: [scope], caveats: ["tenant = dev"] });
           const ok = await call(method, path, { token: right, ...(json ? { json } : {}) });
           assert.equal(ok.status, 200, `${method} ${path}: ${ok.text}`);
         }
@@ -330,6 +456,80 @@ Deno.test({
           "UNAUTHORIZED",
           "caveat_account",
         );
+        // `account =` and `epoch_id =` fail on routes that do not name that value.
+        for (const path of ["/rewarder/epochs/auth-base", `/rewarder/runs/${baseRunKey}`]) {
+          assertError(
+            await call("GET", path, { token: account }),
+            403,
+            "UNAUTHORIZED",
+            "caveat_account",
+          );
+        }
+        const policyPath = `/rewarder/policy/${fx.interop.policy_id}`;
+        assertError(
+          await call("GET", policyPath, { token: epochOnly }),
+          403,
+          "UNAUTHORIZED",
+          "caveat_epoch_id",
+        );
+        assertError(
+          await call("GET", "/rewarder/runs", { token: epochOnly }),
+          403,
+          "UNAUTHORIZED",
+          "caveat_epoch_id",
+        );
+        assert.equal(
+          (await call("GET", "/rewarder/runs?epoch_id=auth-base", { token: epochOnly })).status,
+          200,
+        );
+        // /runs/{run_key}: the run's epoch, checked after the run is loaded.
+        const run = `/rewarder/runs/${baseRunKey}`;
+        assert.equal((await call("GET", run, { token: epochOnly })).status, 200);
+        const otherEpoch = await withCaveats(["epoch_id = auth-other"]);
+        assertError(
+          await call("GET", run, { token: otherEpoch }),
+          403,
+          "UNAUTHORIZED",
+          "caveat_epoch_id",
+        );
+        // The finding: `path ^= …/e1` granted `…/e10`; whole segments now.
+        assertError(
+          await call("GET", "/rewarder/epochs/auth-base10", { token: pathOk }),
+          403,
+          "UNAUTHORIZED",
+          "caveat_path",
+        );
+      });
+
+      await t.step("the request path: one normalised path, 400 `path` before auth", async () => {
+        const port = Number(new URL(svc.origin).port);
+        for (
+          const target of [
+            "/rewarder/epochs/auth-base/proofs/%25",
+            "/rewarder/epochs/auth-base/../auth-base",
+            "/rewarder/epochs/auth-base/%2e%2E/auth-base",
+            "/rewarder/epochs/./auth-base",
+            "/rewarder/epochs/auth-base/",
+            "/rewarder//epochs/auth-base",
+            "/healthz/",
+            "/rewarder/epochs/auth%20base",
+          ]
+        ) {
+          for (const auth of [undefined, good]) {
+            const r = await rawGet(port, target, auth);
+            assert.equal(r.status, 400, `${target}: ${r.body}`);
+            assert.equal(JSON.parse(r.body).error.reason, "path", target);
+          }
+        }
+        // Escaped unreserved characters are the same path, for routing and for caveats.
+        const pathOk = await withCaveats(["path ^= /rewarder/epochs/auth-base"]);
+        const same = await rawGet(port, "/rewarder/epochs/%61uth-base", pathOk);
+        assert.equal(same.status, 200, same.body);
+        // `%2F` stays inside its segment: an epoch id cannot hold `/`, so 400, never a route.
+        const slash = await rawGet(port, "/rewarder/epochs/auth%2Fbase", good);
+        assert.equal(slash.status, 400, slash.body);
+        assert.notEqual(JSON.parse(slash.body).error.reason, "path");
+        assert.equal((await rawGet(port, "/healthz")).status, 200);
       });
 
       await t.step("ip caveat over TCP: 127.0.0.1/32 holds, 10.0.0.0/8 does not", async () => {
@@ -350,28 +550,33 @@ Deno.test({
         "max_runs: exhausted, not reset by attenuation, replays not counted",
         async () => {
           const once = await withCaveats(["max_runs = 1"]);
-          const first = await compute("auth-mr-1", once);
+          const first = await compute("auth-mr-1", once, altBody);
           assert.equal(first.status, 200, first.text);
           await rejectedCompute(once, 403, "UNAUTHORIZED", "caveat_max_runs");
           const attenuated = minter.remember(
             attenuateToken(once, [`time < ${instant(600)}`, "max_runs = 5"]),
           );
           await rejectedCompute(attenuated, 403, "UNAUTHORIZED", "caveat_max_runs");
-          const replay = await compute("auth-mr-1", once);
+          const replay = await compute("auth-mr-1", once, altBody);
           assert.deepEqual([replay.status, replay.body.replayed], [200, true]);
           // Another token (another identifier) has its own count; a request refused before
           // any compute (unknown policy) does not spend it.
           const fresh = await withCaveats(["max_runs = 1"]);
           assertError(
-            await call("POST", "/rewarder/epochs/auth-mr-2/compute", {
+            await call("POST", `/rewarder/epochs/${fx.hamilton.epochId}/compute`, {
               token: fresh,
-              json: { ...body, policy_id: "no-such-policy" },
+              json: {
+                ...hamiltonBody,
+                policy_id: "no-such-policy",
+                policy_hash: "b3:" + "0".repeat(64),
+              },
             }),
             404,
             "NOT_FOUND",
             "unknown_policy",
           );
-          assert.equal((await compute("auth-mr-2", fresh)).status, 200);
+          const second = await compute(fx.hamilton.epochId, fresh, hamiltonBody);
+          assert.equal(second.status, 200, second.text);
         },
       );
 

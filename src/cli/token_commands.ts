@@ -1,6 +1,7 @@
 /**
- * Operator token chores (contract §11, issue 4 item 5): `token-mint`, `token-attenuate`,
- * `token-inspect`. Secrets come from files only: the master secret from the caps key file
+ * Operator token chores (contract §9, §11): `token-mint` (a v2 identifier carrying tenant,
+ * key epoch and the granted scopes, with a 16-byte random nonce), `token-attenuate` (appends
+ * first-party caveats), `token-inspect` (identifier fields and caveats). Secrets come from files only: the master secret from the caps key file
  * (`--keys`), an existing token from `--token-file <path>` or stdin (`--token-file -`);
  * neither is ever accepted as an argument value.
  *
@@ -15,6 +16,7 @@ import {
   type TokenInspection,
 } from "../shell/caps/mint.ts";
 import { formatRfc3339UtcS } from "../shell/caps/rfc3339.ts";
+import { DEFAULT_OPERATOR_TENANT, QUARANTINE_SCOPE } from "../shell/caps/identifier.ts";
 
 /** Longest token lifetime the CLI mints: 30 days (security §4: macaroons rotate ≤ 30 d). */
 export const MINT_TTL_S_MAX = 30 * 24 * 3600;
@@ -25,7 +27,10 @@ const NONCE_BYTES = 16;
 export interface TokenMintOptions {
   keyFilePath: string;
   tenant: string;
+  /** Scopes granted by the identifier; `rewarder.quarantine` only for the operator tenant. */
   scopes: readonly string[];
+  /** The service's OPERATOR_TENANT (default `operator`). */
+  operatorTenant?: string;
   /** Lifetime in seconds, 1..MINT_TTL_S_MAX. */
   ttlS: number;
   /** Key epoch; default the file's current epoch. Revoked or unknown → error. */
@@ -43,7 +48,10 @@ function randomNonceHex(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Mints a token from the key file: caveats `tenant`, `scope`, `time <`, then `ip`, `max_runs`. */
+/**
+ * Mints a token from the key file: the identifier grants `scopes` to `tenant`; caveats
+ * `time <`, then `ip`, `max_runs`. Refuses `rewarder.quarantine` for a non-operator tenant.
+ */
 export async function tokenMint(options: TokenMintOptions): Promise<string> {
   if (!Number.isSafeInteger(options.ttlS) || options.ttlS < 1 || options.ttlS > MINT_TTL_S_MAX) {
     throw new RangeError(
@@ -51,17 +59,20 @@ export async function tokenMint(options: TokenMintOptions): Promise<string> {
     );
   }
   if (options.scopes.length === 0) throw new TypeError("Cannot mint token as no scope was given");
+  const operatorTenant = options.operatorTenant ?? DEFAULT_OPERATOR_TENANT;
+  if (options.scopes.includes(QUARANTINE_SCOPE) && options.tenant !== operatorTenant) {
+    throw new TypeError(
+      "Cannot mint token as rewarder.quarantine is granted only to the operator tenant " +
+        "(--operator-tenant, default operator)",
+    );
+  }
   const keys = await loadCapsKeys(options.keyFilePath);
   const keyEpoch = options.epoch ?? keys.currentEpoch;
   const masterSecret = keys.epochs.get(keyEpoch);
   if (masterSecret === undefined || keys.revoked.has(keyEpoch)) {
     throw new TypeError(`Cannot mint token as key epoch ${keyEpoch} is unknown or revoked`);
   }
-  const caveats = [
-    `tenant = ${options.tenant}`,
-    `scope = ${options.scopes.join(",")}`,
-    `time < ${formatRfc3339UtcS(options.nowMs + options.ttlS * 1000)}`,
-  ];
+  const caveats = [`time < ${formatRfc3339UtcS(options.nowMs + options.ttlS * 1000)}`];
   if (options.ip !== undefined) caveats.push(`ip = ${options.ip.join(",")}`);
   if (options.maxRuns !== undefined) caveats.push(`max_runs = ${options.maxRuns}`);
   try {
@@ -69,6 +80,8 @@ export async function tokenMint(options: TokenMintOptions): Promise<string> {
       masterSecret,
       tenant: options.tenant,
       keyEpoch,
+      scopes: options.scopes,
+      operatorTenant,
       nonceHex: options.nonce ?? randomNonceHex(),
       caveats,
     });
@@ -97,7 +110,16 @@ export interface TokenCommandIo {
 }
 
 const VALUE_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  "token-mint": ["--keys", "--tenant", "--scope", "--ttl", "--epoch", "--ip", "--max-runs"],
+  "token-mint": [
+    "--keys",
+    "--tenant",
+    "--scope",
+    "--operator-tenant",
+    "--ttl",
+    "--epoch",
+    "--ip",
+    "--max-runs",
+  ],
   "token-attenuate": ["--token-file", "--caveat"],
   "token-inspect": ["--token-file"],
 };
@@ -164,6 +186,8 @@ async function dispatch(
       const epoch = intFlag(flags, "--epoch");
       const maxRuns = intFlag(flags, "--max-runs");
       const ip = one(flags, "--ip");
+      const operatorTenant = one(flags, "--operator-tenant");
+      if (operatorTenant !== undefined) options.operatorTenant = operatorTenant;
       if (epoch !== undefined) options.epoch = epoch;
       if (maxRuns !== undefined) options.maxRuns = maxRuns;
       if (ip !== undefined) options.ip = ip.split(",");

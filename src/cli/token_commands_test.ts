@@ -166,13 +166,69 @@ Deno.test("token-attenuate (stdin) narrows; token-inspect shows caveats, never t
     const b = io();
     assert.equal(await runTokenCommand("token-inspect", ["--token-file", file], b.value), 0);
     const shown = JSON.parse(b.out.join(""));
-    assert.equal(shown.identifier, `v1:acme:2:${"cd".repeat(16)}`);
-    assert.deepEqual(shown.caveats.slice(3), ["method = GET", "epoch_id = e"]);
+    assert.equal(shown.identifier, `v2:acme:2:rewarder.run:${"cd".repeat(16)}`);
+    assert.equal(shown.tenant, "acme");
+    assert.equal(shown.keyEpoch, 2);
+    assert.deepEqual(shown.scopes, ["rewarder.run"]);
+    assert.equal(shown.nonceHex, "cd".repeat(16));
+    assert.deepEqual(shown.caveats, [
+      "time < 2026-11-27T12:01:00Z",
+      "method = GET",
+      "epoch_id = e",
+    ]);
     const sigB64 = toBase64Url(decodeToken(narrowed).signature);
     const sigHex = Array.from(
       decodeToken(narrowed).signature,
       (x) => x.toString(16).padStart(2, "0"),
     ).join("");
     assert.ok(!b.out.join("").includes(sigB64) && !b.out.join("").includes(sigHex));
+  });
+});
+
+Deno.test("token-mint: v2 identifier with the grant; quarantine only for the operator tenant", async () => {
+  await withKeyFile(0o600, async (path) => {
+    const token = await tokenMint({
+      keyFilePath: path,
+      tenant: "acme",
+      scopes: ["rewarder.inspect", "rewarder.run"],
+      ttlS: 60,
+      nowMs: NOW,
+    });
+    const shown = tokenInspect(token);
+    assert.match(shown.identifier, /^v2:acme:2:rewarder\.inspect,rewarder\.run:[0-9a-f]{32}$/);
+    const a = io();
+    const args = ["--keys", path, "--tenant", "acme", "--scope", "rewarder.quarantine"];
+    assert.equal(await runTokenCommand("token-mint", args, a.value), 2);
+    assert.match(a.err.join(""), /operator tenant/);
+    const b = io();
+    assert.equal(
+      await runTokenCommand("token-mint", [...args, "--operator-tenant", "acme"], b.value),
+      0,
+      b.err.join(""),
+    );
+    const op = b.out.join("").trim();
+    assert.deepEqual(tokenInspect(op).scopes, ["rewarder.quarantine"]);
+    const quarantine = { ...req, method: "PUT", path: "/rewarder/quarantine" };
+    await assert.rejects(
+      verifyToken(op, { ...quarantine, scope: "rewarder.quarantine" }, keys),
+      /identifier/,
+      "the service's default operator tenant is `operator`",
+    );
+    const ctx = await verifyToken(op, { ...quarantine, scope: "rewarder.quarantine" }, keys, {
+      operatorTenant: "acme",
+    });
+    assert.deepEqual(ctx.scopes, ["rewarder.quarantine"]);
+    const c = io();
+    assert.equal(
+      await runTokenCommand("token-mint", [
+        "--keys",
+        path,
+        "--tenant",
+        "acme",
+        "--scope",
+        "rewarder.run,rewarder.run",
+      ], c.value),
+      2,
+    );
   });
 });

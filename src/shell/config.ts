@@ -10,6 +10,7 @@
  */
 import process from "node:process";
 import { NOTES_CHARS_MAX } from "../core/limits.ts";
+import { TENANT_PATTERN } from "../core/ids.ts";
 import {
   bool,
   ConfigError,
@@ -61,6 +62,11 @@ export interface Config {
    * JWT is 401 like any other non-macaroon.
    */
   edgeJwtKeysPath: string | undefined;
+  /**
+   * OPERATOR_TENANT (contract §9): the only tenant whose tokens may grant
+   * `rewarder.quarantine` (quarantine halts emission for every tenant). Default `operator`.
+   */
+  operatorTenant: string;
   policyDir: string;
   inputsSource: Source;
   policySource: Source;
@@ -115,6 +121,12 @@ function store(env: Env, amnesia: boolean): Config["store"] {
   // Amnesia means RAM only (seed §3): a disk or database store contradicts it.
   if (amnesia && chosen !== "memory") fail("STORE", "memory (or unset) when AMNESIA=on", chosen);
   return chosen;
+}
+
+function operatorTenant(env: Env): string {
+  const v = raw(env, "OPERATOR_TENANT") ?? "operator";
+  if (!TENANT_PATTERN.test(v)) fail("OPERATOR_TENANT", "a tenant (1..64 of [a-z0-9_-])", v);
+  return v;
 }
 
 function tls(env: Env): Config["tls"] {
@@ -177,6 +189,7 @@ export function loadConfig(env: Env): Config {
     signingKeysDir: path(env, "SIGNING_KEYS_DIR"),
     govKeysPath: path(env, "GOV_KEYS_PATH"),
     edgeJwtKeysPath: path(env, "EDGE_JWT_KEYS"),
+    operatorTenant: operatorTenant(env),
     policyDir: path(env, "POLICY_DIR") ?? `${dataDir.replace(/\/+$/, "")}/policies`,
     inputsSource: source(env, "INPUTS_SOURCE"),
     policySource: source(env, "POLICY_SOURCE"),

@@ -16,6 +16,7 @@ import { signStatement } from "../core/seal.ts";
 import { casPut } from "./cas.ts";
 import { loadCapsKeys } from "./caps/key_file.ts";
 import { mintToken } from "./caps/mint.ts";
+import { DEFAULT_OPERATOR_TENANT } from "./caps/identifier.ts";
 import { toHex } from "../core/merkle.ts";
 import { generateSigningKeyDocument, loadSigningKey, writeSecretFile } from "./key_files.ts";
 
@@ -118,23 +119,35 @@ export async function ensureDevMaterial(
   return { paths, samples };
 }
 
-/** Mints the development token for tenant `dev` with every scope. */
-export async function devToken(capsKeysPath: string, nowMs: number): Promise<string> {
+/** The development tenant the printed token is for. */
+export const DEV_TENANT = "dev";
+
+/**
+ * Mints the development token (a v2 identifier, contract §9) for tenant `dev`: it grants
+ * `rewarder.run` and `rewarder.inspect`, plus `rewarder.quarantine` when `dev` is the
+ * operator tenant (OPERATOR_TENANT=dev); the only caveat is `time <` now + 1 h.
+ */
+export async function devToken(
+  capsKeysPath: string,
+  nowMs: number,
+  options: { operatorTenant?: string } = {},
+): Promise<string> {
   const keys = await loadCapsKeys(capsKeysPath);
   const masterSecret = keys.epochs.get(keys.currentEpoch);
   if (masterSecret === undefined) {
     throw new Error("Cannot mint the dev token: no current epoch secret");
   }
   const expiry = new Date(nowMs + DEV_TOKEN_TTL_S * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const operatorTenant = options.operatorTenant ?? DEFAULT_OPERATOR_TENANT;
   return mintToken({
     masterSecret,
-    tenant: "dev",
+    tenant: DEV_TENANT,
     keyEpoch: keys.currentEpoch,
+    scopes: DEV_TENANT === operatorTenant
+      ? ["rewarder.run", "rewarder.inspect", "rewarder.quarantine"]
+      : ["rewarder.run", "rewarder.inspect"],
+    operatorTenant,
     nonceHex: toHex(crypto.getRandomValues(new Uint8Array(16))),
-    caveats: [
-      "scope = rewarder.run,rewarder.inspect,rewarder.quarantine",
-      "tenant = dev",
-      `time < ${expiry}`,
-    ],
+    caveats: [`time < ${expiry}`],
   });
 }

@@ -99,9 +99,11 @@ export async function buildServices(
   const stopKeyTimer = keyRing.startTimer();
   // EDGE_JWT_KEYS (issue 4 item 6): this is the gateway-facing edge instance; a gateway JWT is
   // converted into a short-lived internal macaroon and never forwarded (docs/EDGE-JWT.md).
-  const edgeJwt = config.edgeJwtKeysPath === undefined
-    ? undefined
-    : edgeJwtVerifier({ config: await loadEdgeJwtConfig(config.edgeJwtKeysPath), keyRing });
+  const edgeJwt = config.edgeJwtKeysPath === undefined ? undefined : edgeJwtVerifier({
+    config: await loadEdgeJwtConfig(config.edgeJwtKeysPath),
+    keyRing,
+    operatorTenant: config.operatorTenant,
+  });
   const govDoc = parseGovernanceKeys(await readPublicJson(paths.govKeysPath));
   const gov = { threshold: config.govThreshold ?? govDoc.threshold, keys: govDoc.keys };
   const signer = await loadSigner(paths.signingKeysDir, { requirePq: config.requirePq, nowMs });

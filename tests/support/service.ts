@@ -89,6 +89,9 @@ export async function startService(options: StartOptions): Promise<Service> {
     DATA_DIR: options.dataDir,
     BIND_ADDR: bindAddr,
     ERROR_JITTER_MS: "0",
+    // The test tenant `dev` is the operator (contract §9: only its tokens may quarantine)
+    // unless a test says otherwise.
+    OPERATOR_TENANT: TEST_OPERATOR_TENANT,
     ...options.env,
   });
   const child = new Deno.Command(Deno.execPath(), {
@@ -195,12 +198,20 @@ export function instant(deltaS: number): string {
 /** All scopes of contract §10. */
 export const ALL_SCOPES = "rewarder.run,rewarder.inspect,rewarder.quarantine";
 
+/** OPERATOR_TENANT of the services the tests start (unless their env overrides it). */
+export const TEST_OPERATOR_TENANT = "dev";
+
 /** Options of {@link TokenMinter.mint}. */
 export interface MintFor {
   tenant?: string;
   keyEpoch?: number;
   /** Caveats; default `scope = <all>`, `tenant = <tenant>`, `time < now+1h`. */
   caveats?: string[];
+  /**
+   * Scopes the v2 identifier grants (contract §9); default every scope for the operator
+   * tenant ({@link TEST_OPERATOR_TENANT}), run and inspect for any other.
+   */
+  scopes?: string[];
   /** Master secret to sign with (default: the key file's secret of keyEpoch). */
   secret?: Uint8Array;
 }
@@ -226,6 +237,11 @@ export function tokenMinter(dataDir: string): TokenMinter {
         masterSecret: secret,
         tenant,
         keyEpoch,
+        scopes: o.scopes ??
+          (tenant === TEST_OPERATOR_TENANT
+            ? ALL_SCOPES.split(",")
+            : ["rewarder.run", "rewarder.inspect"]),
+        operatorTenant: TEST_OPERATOR_TENANT,
         nonceHex: toHex(crypto.getRandomValues(new Uint8Array(16))),
         caveats: o.caveats ??
           [`scope = ${ALL_SCOPES}`, `tenant = ${tenant}`, `time < ${instant(3600)}`],

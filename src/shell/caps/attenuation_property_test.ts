@@ -1,22 +1,20 @@
 /**
- * Property (issue 4): adding any caveat never widens what a token may do. For random
- * tokens, random appended caveats (well-formed, unknown or garbage) and random requests:
- * verify(attenuated) ok ⇒ verify(original) ok, with no more scopes and every max_runs
- * counter of the original still present (so attenuation cannot reset a count).
- *
- * One exception is inherent in contract §9 and tested separately below: a token with NO
- * scope caveat "grants nothing", yet its holder can append `scope = …` and gain that
- * scope. Macaroon verification cannot tell minter caveats from holder caveats, so a
- * scope-less token is as strong as an all-scopes token; `mintToken` therefore refuses to
- * mint one, and the property is stated for tokens carrying at least one scope caveat.
+ * Properties (contract §9): caveats narrow, nothing widens.
+ * 1. For random v2 identifiers (any grant), random caveat chains and random appended caveats
+ *    (well-formed, unknown or garbage) and random requests: verify(attenuated) ok ⇒
+ *    verify(original) ok, with no more scopes and every max_runs counter of the original.
+ * 2. No caveat chain at all ever lets a request through whose route scope the identifier
+ *    does not grant.
+ * And the v1 finding as a regression test: a token whose only caveat is `tenant = acme`,
+ * with `scope = rewarder.inspect` appended by its holder, granted inspect under v1; under v2
+ * its v1 identifier is refused (401), and a v2 run-only grant stays run-only.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
 import { RewarderError } from "../../core/errors.ts";
 import type { AuthContext } from "../../../middleware/context.ts";
-import { mintToken } from "./mint.ts";
-import { deriveRootKey } from "./identifier.ts";
+import { deriveRootKey, type Scope } from "./identifier.ts";
 import { verifyToken } from "./verifier.ts";
 import type { RequestDescription } from "./authorize.ts";
 import {
@@ -30,7 +28,11 @@ const SECRET = new Uint8Array(32).fill(1);
 const keys = { masterSecretFor: (e: number) => Promise.resolve(e === 1 ? SECRET : undefined) };
 const T = Date.UTC(2026, 10, 27);
 
-const scopeName = fc.constantFrom("rewarder.run", "rewarder.inspect", "rewarder.quarantine");
+const scopeName = fc.constantFrom<Scope>(
+  "rewarder.run",
+  "rewarder.inspect",
+  "rewarder.quarantine",
+);
 const caveat: fc.Arbitrary<string> = fc.oneof(
   fc.uniqueArray(scopeName, { minLength: 1, maxLength: 3 }).map((s) => `scope = ${s.join(",")}`),
   fc.constantFrom("acme", "other").map((t) => `tenant = ${t}`),
@@ -39,8 +41,11 @@ const caveat: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom("/", "/rewarder/", "/rewarder/epochs/", "/rewarder/runs").map((p) =>
     `path ^= ${p}`
   ),
-  fc.integer({ min: -3, max: 3 }).map((h) => `time < ${new Date(T + h * 3600_000).toISOString()}`),
-  fc.integer({ min: -3, max: 3 }).map((h) => `time > ${new Date(T + h * 3600_000).toISOString()}`),
+  fc.integer({ min: -3, max: 3 }).map((h) => `time < ${instant(T + h * 3600_000)}`),
+  fc.integer({ min: -3, max: 3 }).map((h) => `time > ${instant(T + h * 3600_000)}`),
+  fc.constantFrom("/rewarder/epochs/e1", "/rewarder/epochs/e", "/rewarder/runs/").map((p) =>
+    `path ^= ${p}`
+  ),
   fc.constantFrom("10.0.0.0/8", "10.1.0.0/16,::1/128", "192.168.0.0/24").map((r) => `ip = ${r}`),
   fc.integer({ min: 0, max: 5 }).map((n) => `max_runs = ${n}`),
   fc.constantFrom("node:a", "node:b").map((a) => `account = ${a}`),
@@ -51,7 +56,12 @@ const caveat: fc.Arbitrary<string> = fc.oneof(
 
 const request: fc.Arbitrary<RequestDescription> = fc.record({
   method: fc.constantFrom("GET", "POST", "PUT"),
-  path: fc.constantFrom("/rewarder/epochs/e1/compute", "/rewarder/runs/x", "/rewarder/quarantine"),
+  path: fc.constantFrom(
+    "/rewarder/epochs/e1/compute",
+    "/rewarder/epochs/e10",
+    "/rewarder/runs/x",
+    "/rewarder/quarantine",
+  ),
   scope: scopeName,
   peer: fc.constantFrom(
     { transport: "tcp" as const, address: "10.1.2.3" },
@@ -61,7 +71,11 @@ const request: fc.Arbitrary<RequestDescription> = fc.record({
   nowMs: fc.integer({ min: T - 4 * 3600_000, max: T + 4 * 3600_000 }),
 }).chain((r) =>
   fc.record(
-    { epochId: fc.constantFrom("e1", "e2"), account: fc.constantFrom("node:a", "node:b") },
+    {
+      epochId: fc.constantFrom("e1", "e2"),
+      epochOfRun: fc.boolean(),
+      account: fc.constantFrom("node:a", "node:b"),
+    },
     {
       requiredKeys: [],
     },
@@ -79,25 +93,29 @@ async function outcome(
   req: RequestDescription,
 ): Promise<AuthContext | RewarderError> {
   try {
-    return await verifyToken(token, req, keys);
+    return await verifyToken(token, req, keys, OPTIONS);
   } catch (err) {
     if (err instanceof RewarderError) return err;
     throw err;
   }
 }
 
+function instant(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Operator-tenant identifiers may grant quarantine; `acme` is the operator here. */
+const OPTIONS = { operatorTenant: "acme" };
+
 Deno.test("adding any caveat never widens what a token may do", async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(caveat, { maxLength: 5 }),
       fc.uniqueArray(scopeName, { minLength: 1, maxLength: 3 }),
-      fc.nat({ max: 5 }),
+      fc.array(caveat, { maxLength: 5 }),
       fc.array(caveat, { minLength: 1, maxLength: 4 }),
       request,
-      async (rest, scopes, at, added, req) => {
-        const base = [...rest];
-        base.splice(Math.min(at, base.length), 0, `scope = ${scopes.join(",")}`);
-        const original = mintTokenUnchecked(base);
+      async (grant, base, added, req) => {
+        const original = signed(identifier(grant), base);
         const attenuated = append(original, added);
         const after = await outcome(attenuated, req);
         if (after instanceof RewarderError) return;
@@ -119,34 +137,54 @@ Deno.test("adding any caveat never widens what a token may do", async () => {
   );
 });
 
-Deno.test("the §9 exception: a scope-less token can be widened by its holder, so none is minted", async () => {
-  const bare = mintTokenUnchecked(["tenant = acme"]);
+Deno.test("no caveat chain grants a route scope the identifier does not", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uniqueArray(scopeName, { minLength: 1, maxLength: 3 }),
+      fc.array(caveat, { maxLength: 8 }),
+      request,
+      async (grant, chain, req) => {
+        const r = await outcome(signed(identifier(grant), chain), req);
+        if ((grant as string[]).includes(req.scope)) return;
+        assert.ok(r instanceof RewarderError, "a scope outside the identifier was granted");
+        assert.equal(r.code, "UNAUTHORIZED");
+        assert.equal(r.reason, "scope");
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
+
+Deno.test("finding: appending `scope = rewarder.inspect` to a tenant-only token grants nothing", async () => {
   const req = {
     method: "GET",
     path: "/rewarder/runs/x",
     scope: "rewarder.inspect",
+    epochOfRun: true,
     peer: { transport: "unix" as const },
     nowMs: T,
   };
-  assert.ok((await outcome(bare, req)) instanceof RewarderError);
-  assert.ok(
-    !((await outcome(append(bare, ["scope = rewarder.inspect"]), req)) instanceof RewarderError),
-  );
-  assert.throws(
-    () =>
-      mintToken({
-        masterSecret: SECRET,
-        tenant: "acme",
-        keyEpoch: 1,
-        nonceHex: "00".repeat(8),
-        caveats: ["tenant = acme"],
-      }),
-    /scope/,
-  );
+  // v1 behaviour: `v1:…` with `tenant = acme`, then a holder-appended scope: inspect allowed.
+  const v1 = signed(`v1:acme:1:${"00".repeat(8)}`, ["tenant = acme"]);
+  const v1Widened = await outcome(append(v1, ["scope = rewarder.inspect"]), req);
+  assert.ok(v1Widened instanceof RewarderError && v1Widened.code === "UNAUTHENTICATED");
+  assert.equal(v1Widened.reason, "identifier");
+  // v2: the grant is the identifier's; an appended scope caveat cannot add inspect.
+  const runOnly = signed(identifier(["rewarder.run"]), ["tenant = acme"]);
+  const widened = await outcome(append(runOnly, ["scope = rewarder.inspect"]), req);
+  assert.ok(widened instanceof RewarderError && widened.code === "UNAUTHORIZED");
+  assert.equal(widened.reason, "scope");
+  const ok = await outcome(signed(identifier(["rewarder.inspect"]), ["tenant = acme"]), req);
+  assert.ok(!(ok instanceof RewarderError));
 });
 
-function mintTokenUnchecked(caveats: string[]): string {
+function identifier(scopes: readonly Scope[]): string {
+  return `v2:acme:1:${scopes.join(",")}:${"00".repeat(8)}`;
+}
+
+/** A token under any identifier, signed with the v2 root key (no mint-time checks). */
+function signed(id: string, caveats: readonly string[]): string {
   const root = deriveRootKey(SECRET, "acme", 1);
-  const bare = newMacaroonV2(root, new TextEncoder().encode("v1:acme:1:" + "00".repeat(8)));
+  const bare = newMacaroonV2(root, new TextEncoder().encode(id));
   return append(toBase64Url(encodeMacaroonV2(bare)), caveats);
 }

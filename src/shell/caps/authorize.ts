@@ -1,13 +1,15 @@
 /**
  * Pure authorization (contract §9): given an authentic token's identifier and caveats,
- * decide whether a request is allowed and with what scopes. Every caveat must hold; the
- * first one that does not decides the 403 reason. No I/O, no clock: `nowMs` comes in.
+ * decide whether a request is allowed. The grant is the identifier's scopes; caveats only
+ * narrow it: the route's scope must be among the identifier's scopes AND every caveat must
+ * hold. No I/O, no clock: `nowMs` comes in.
  *
- * Reasons (403 UNAUTHORIZED): `scope_missing` (no scope caveat: grants nothing), `scope`
- * (route scope not in every scope list), `caveat_<name>` for an unmet caveat
- * (`caveat_tenant`, `caveat_time`, `caveat_ip`, …), `caveat_unknown`, `caveat_malformed`.
- * Unknown and malformed caveats answer 403 rather than 401 because the signature already
- * proved the token authentic; they fail closed either way.
+ * Reasons (403 UNAUTHORIZED): `scope` (the identifier does not grant the route's scope),
+ * `caveat_<name>` for an unmet caveat (`caveat_scope`, `caveat_tenant`, `caveat_epoch_id`,
+ * `caveat_method`, `caveat_path`, `caveat_time`, `caveat_ip`, `caveat_account`,
+ * `caveat_aud`), `caveat_unknown`, `caveat_malformed`. Unknown and malformed caveats answer
+ * 403 rather than 401 because the signature already proved the token authentic; they fail
+ * closed either way.
  *
  * @module
  */
@@ -21,13 +23,21 @@ import { ipInRange, parseIp } from "./ip_range.ts";
 export interface RequestDescription {
   /** HTTP method, uppercase. */
   method: string;
-  /** URL path (no query). */
+  /** The normalised request path (contract §9; middleware/request_path.ts), no query. */
   path: string;
   /** The route's scope (contract §10). */
   scope: string;
-  /** The epoch the request addresses, when it addresses one. */
+  /**
+   * The epoch the route names (its `{epoch_id}`, or the `epoch_id` query of `GET /runs`);
+   * absent when the route names none, so an `epoch_id` caveat fails.
+   */
   epochId?: string;
-  /** The account the request addresses (payout proofs), when it addresses one. */
+  /**
+   * True on `GET /rewarder/runs/{run_key}`: the route names the run's epoch, known only once
+   * the run is loaded; `epoch_id` caveats become {@link AuthContext.pendingEpochIds}.
+   */
+  epochOfRun?: boolean;
+  /** The account of the proof route (decoded once); absent elsewhere, so `account` fails. */
   account?: string;
   /** How the request arrived (from the listener, never from headers). */
   peer: PeerInfo;
@@ -48,17 +58,26 @@ function peerInRanges(peer: PeerInfo, c: Extract<Caveat, { kind: "ip" }>): boole
   return addr !== undefined && c.ranges.some((r) => ipInRange(addr, r));
 }
 
-/** True when caveat `c` holds for `req` under `tenant`; scope and max_runs are handled by the caller. */
+/**
+ * `path ^= P` (contract §9): whole segments. The path is P, or starts with P + `/`, or P
+ * ends with `/` and the path starts with P. So `/rewarder/epochs/e1` does not grant
+ * `/rewarder/epochs/e10`, and `/` grants every path.
+ */
+export function pathPrefixHolds(prefix: string, path: string): boolean {
+  if (!prefix.startsWith("/")) return false; // malformed; the parser refuses it already
+  if (prefix.endsWith("/")) return path.startsWith(prefix);
+  return path === prefix || path.startsWith(prefix + "/");
+}
+
+/** True when caveat `c` holds for `req` under `tenant`; scope, epoch_id and max_runs are the caller's. */
 function holds(c: Caveat, req: RequestDescription, tenant: string): boolean {
   switch (c.kind) {
     case "tenant":
       return c.tenant === tenant;
-    case "epoch_id":
-      return req.epochId !== undefined && req.epochId === c.epochId;
     case "method":
       return c.methods.includes(req.method);
     case "path":
-      return req.path.startsWith(c.prefix);
+      return pathPrefixHolds(c.prefix, req.path);
     case "time_before":
       return req.nowMs < c.instantMs;
     case "time_after":
@@ -69,11 +88,8 @@ function holds(c: Caveat, req: RequestDescription, tenant: string): boolean {
       return req.account !== undefined && req.account === c.account;
     case "aud":
       return c.audience === SERVICE_AUDIENCE;
-    case "scope":
-    case "max_runs":
-      return true;
     default:
-      return false;
+      return false; // unknown, malformed, and egress-only caveats fail closed
   }
 }
 
@@ -81,6 +97,8 @@ function reasonFor(c: Caveat): string {
   switch (c.kind) {
     case "unknown":
     case "run_key": // egress-only caveats mean nothing here: fail closed like unknown ones
+    case "intent_key":
+    case "manifest_hash":
     case "cid":
       return "caveat_unknown";
     case "malformed":
@@ -104,28 +122,47 @@ export function authorize(
   caveats: readonly string[],
   req: RequestDescription,
 ): AuthContext {
-  let granted: string[] | undefined;
+  // The grant is the identifier's; nothing a caveat says can add to it (§9).
+  if (!(id.scopes as readonly string[]).includes(req.scope)) throw deny("scope");
+  let granted: string[] = [...id.scopes];
   const maxRuns: MaxRunsCaveat[] = [];
+  const pendingEpochIds: string[] = [];
   for (const [position, text] of caveats.entries()) {
     const c = parseCaveat(text);
-    if (!holds(c, req, id.tenant)) throw deny(reasonFor(c));
     if (c.kind === "scope") {
-      const listed = c.scopes;
-      granted = granted === undefined
-        ? [...new Set(listed)]
-        : granted.filter((s) => listed.includes(s));
+      if (!c.scopes.includes(req.scope)) throw deny("caveat_scope");
+      granted = granted.filter((s) => c.scopes.includes(s));
+    } else if (c.kind === "epoch_id") {
+      if (req.epochOfRun === true) pendingEpochIds.push(c.epochId);
+      else if (req.epochId === undefined || req.epochId !== c.epochId) {
+        throw deny("caveat_epoch_id");
+      }
     } else if (c.kind === "max_runs") {
       // Keyed by identifier and chain position: caveats appended later cannot move it (§9).
       maxRuns.push({ counterKey: `${identifierText}#${position}`, limit: c.limit });
+    } else if (!holds(c, req, id.tenant)) {
+      throw deny(reasonFor(c));
     }
   }
-  if (granted === undefined) throw deny("scope_missing");
-  if (!granted.includes(req.scope)) throw deny("scope");
   return {
     tenant: id.tenant,
     scopes: granted,
     identifier: identifierText,
     keyEpoch: id.keyEpoch,
     maxRuns,
+    pendingEpochIds,
   };
+}
+
+/**
+ * The deferred half of `epoch_id = e` on `GET /rewarder/runs/{run_key}` (contract §9): call
+ * it once the run is loaded, before answering, with the run's epoch (undefined when no such
+ * run exists for the tenant). Throws 403 `caveat_epoch_id` when a pending caveat names
+ * another epoch — also for an unknown run, so an epoch-bound token cannot tell an unknown
+ * run key from another epoch's run.
+ */
+export function checkRunEpoch(auth: AuthContext, runEpochId: string | undefined): void {
+  for (const e of auth.pendingEpochIds ?? []) {
+    if (runEpochId === undefined || runEpochId !== e) throw deny("caveat_epoch_id");
+  }
 }

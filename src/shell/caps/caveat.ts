@@ -4,9 +4,12 @@
  * name is `unknown`; both fail closed in the verifier.
  *
  * Besides the §9 ingress table we understand the egress caveats the service itself adds:
- * `aud = x` (holds on ingress only when x is `svc-rewarder`), `run_key = b3:…` and
- * `cid = b3:…` (meaningful to the ledger / accounting source only; on ingress they are
- * treated like unknown caveats and fail closed).
+ * `aud = x` (holds on ingress only when x is `svc-rewarder`), `run_key = b3:…`,
+ * `intent_key = b3:…`, `manifest_hash = b3:…` and `cid = b3:…` (meaningful to the ledger /
+ * accounting source only; on ingress they are treated like unknown caveats and fail closed).
+ *
+ * `time` values are written exactly `YYYY-MM-DDTHH:MM:SSZ` (contract §9): a fraction or an
+ * offset is malformed. `path ^= P` needs P to start with `/`.
  *
  * @module
  */
@@ -30,6 +33,8 @@ export type Caveat =
   | { kind: "account"; account: string }
   | { kind: "aud"; audience: string }
   | { kind: "run_key"; runKey: string }
+  | { kind: "intent_key"; intentKey: string }
+  | { kind: "manifest_hash"; manifestHash: string }
   | { kind: "cid"; cid: string }
   | { kind: "unknown" }
   | { kind: "malformed" };
@@ -42,6 +47,8 @@ const ACCOUNT = /^[A-Za-z0-9._:/-]{1,160}$/; // contract §1
 const PATH_PREFIX = /^\/[\x21-\x7e]{0,1023}$/;
 const AUDIENCE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const INT = /^(?:0|[1-9][0-9]{0,8})$/;
+/** Contract §9: the instant is written exactly `YYYY-MM-DDTHH:MM:SSZ` (no fraction, no offset). */
+const TIME_EXACT = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$/;
 
 function list(value: string, item: RegExp): string[] | undefined {
   const items = value.split(",");
@@ -91,6 +98,10 @@ function parseEquals(name: string, value: string): Caveat {
       return AUDIENCE.test(value) ? { kind: "aud", audience: value } : MALFORMED;
     case "run_key":
       return isCid(value) ? { kind: "run_key", runKey: value } : MALFORMED;
+    case "intent_key":
+      return isCid(value) ? { kind: "intent_key", intentKey: value } : MALFORMED;
+    case "manifest_hash":
+      return isCid(value) ? { kind: "manifest_hash", manifestHash: value } : MALFORMED;
     case "cid":
       return isCid(value) ? { kind: "cid", cid: value } : MALFORMED;
     default:
@@ -110,6 +121,8 @@ const KNOWN_NAMES: ReadonlySet<string> = new Set([
   "account",
   "aud",
   "run_key",
+  "intent_key",
+  "manifest_hash",
   "cid",
 ]);
 
@@ -124,7 +137,7 @@ export function parseCaveat(text: string): Caveat {
     return op === "^=" && PATH_PREFIX.test(value) ? { kind: "path", prefix: value } : MALFORMED;
   }
   if (name === "time") {
-    if (op !== "<" && op !== ">") return MALFORMED;
+    if ((op !== "<" && op !== ">") || !TIME_EXACT.test(value)) return MALFORMED;
     const instantMs = parseRfc3339UtcMs(value);
     if (instantMs === undefined) return MALFORMED;
     return op === "<" ? { kind: "time_before", instantMs } : { kind: "time_after", instantMs };

@@ -32,7 +32,7 @@ import { strictJsonProblem } from "../../core/strict_json.ts";
 import type { AuthContext } from "../../../middleware/context.ts";
 import type { RequestDescription } from "./authorize.ts";
 import { SERVICE_AUDIENCE } from "./authorize.ts";
-import { TENANT_PATTERN } from "./identifier.ts";
+import { type Scope, TENANT_PATTERN } from "./identifier.ts";
 import { mintToken } from "./mint.ts";
 import { formatRfc3339UtcS } from "./rfc3339.ts";
 import { AUTH_HEADER_CHARS_MAX, TOKEN_TEXT_CHARS_MAX } from "./limits.ts";
@@ -60,12 +60,12 @@ export const EDGE_JWT_LIST_ITEMS_MAX = 32;
 /** Largest `exp`/`nbf`/`iat` accepted (s since 1970): year 2255, keeps ms a safe integer. */
 const NUMERIC_DATE_S_MAX = 2 ** 33;
 
-/** Scopes a converted token may ever carry (contract §10 ingress scopes). */
-export const EDGE_JWT_SCOPES: readonly string[] = [
-  "rewarder.inspect",
-  "rewarder.run",
-  "rewarder.quarantine",
-];
+/**
+ * Scopes a converted token may ever carry: its v2 identifier grants `rewarder.inspect` only
+ * (contract §9: the grant is in the identifier), so a gateway JWT can read, never compute
+ * or quarantine. A key file whose `scopes_max` lists anything else is refused at load.
+ */
+export const EDGE_JWT_SCOPES: readonly Scope[] = ["rewarder.inspect"];
 
 /** Accepted signature algorithms (RFC 8037 EdDSA over Ed25519; RFC 7518 ES256). */
 export type EdgeJwtAlg = "EdDSA" | "ES256";
@@ -278,7 +278,7 @@ export async function parseEdgeJwtConfig(text: string): Promise<EdgeJwtConfig> {
   }
   const scopes: string[] = [];
   for (const s of scopesMax) {
-    if (typeof s !== "string" || !EDGE_JWT_SCOPES.includes(s)) {
+    if (typeof s !== "string" || !(EDGE_JWT_SCOPES as readonly string[]).includes(s)) {
       fail(`scopes_max has an entry outside ${EDGE_JWT_SCOPES.join(", ")}`);
     }
     if (scopes.includes(s)) fail("scopes_max lists a scope twice");
@@ -455,6 +455,8 @@ export interface EdgeJwtVerifierOptions {
   fallback?: Verifier;
   /** Identifier nonce (lowercase hex, 16 bytes random by default; injectable for tests). */
   nonceHex?: () => string;
+  /** OPERATOR_TENANT for the fallback macaroon verifier (default `operator`). */
+  operatorTenant?: string;
 }
 
 function randomNonceHex(): string {
@@ -498,6 +500,7 @@ export async function convertEdgeJwt(
     masterSecret,
     tenant: claims.tenant,
     keyEpoch,
+    scopes: EDGE_JWT_SCOPES,
     nonceHex: (options.nonceHex ?? randomNonceHex)(),
     caveats: conversionCaveats(claims, options.config, req.nowMs),
   });
@@ -510,7 +513,11 @@ export async function convertEdgeJwt(
  * EDGE_JWT_KEYS) a JWT reaches the macaroon decoder and is 401 `token_malformed`.
  */
 export function edgeJwtVerifier(options: EdgeJwtVerifierOptions): Verifier {
-  const fallback = options.fallback ?? macaroonVerifier(options.keyRing);
+  const fallback = options.fallback ??
+    macaroonVerifier(
+      options.keyRing,
+      options.operatorTenant === undefined ? {} : { operatorTenant: options.operatorTenant },
+    );
   return async function verifyEdge(authorization, req) {
     if (authorization !== undefined && authorization.length <= AUTH_HEADER_CHARS_MAX) {
       const space = authorization.indexOf(" ");

@@ -159,7 +159,7 @@ Deno.test("happy path: EdDSA and ES256 JWTs convert into a tenant-bound inspect 
     assert.equal(ctx.tenant, "acme");
     assert.deepEqual(ctx.scopes, ["rewarder.inspect"], "run was cut by scopes_max");
     assert.equal(ctx.keyEpoch, 1);
-    assert.equal(ctx.identifier, `v1:acme:1:${NONCE}`);
+    assert.equal(ctx.identifier, `v2:acme:1:rewarder.inspect:${NONCE}`, "inspect only (§9)");
     assert.deepEqual(ctx.maxRuns, []);
     assert.ok(!JSON.stringify(ctx).includes("eyJ"), "the context holds nothing of the JWT");
   }
@@ -348,12 +348,13 @@ Deno.test("a revoked current epoch stops conversions (401 key_epoch)", async () 
 });
 
 Deno.test("property: a converted context never holds a scope outside scopes_max", async () => {
-  const scopeWord = fc.constantFrom(...EDGE_JWT_SCOPES, "ledger.intent.write", "admin", "x.y");
+  const routeScopes = ["rewarder.inspect", "rewarder.run", "rewarder.quarantine"];
+  const scopeWord = fc.constantFrom(...routeScopes, "ledger.intent.write", "admin", "x.y");
   await fc.assert(
     fc.asyncProperty(
-      fc.subarray([...EDGE_JWT_SCOPES], { minLength: 1 }),
+      fc.subarray([...EDGE_JWT_SCOPES] as string[], { minLength: 1 }),
       fc.uniqueArray(scopeWord, { minLength: 1, maxLength: 6 }),
-      fc.constantFrom(...EDGE_JWT_SCOPES),
+      fc.constantFrom(...routeScopes),
       async (scopesMax, claimed, routeScope) => {
         const config: EdgeJwtConfig = { ...CONFIG, scopesMax };
         const v = edgeJwtVerifier({ config, keyRing });
@@ -362,6 +363,7 @@ Deno.test("property: a converted context never holds a scope outside scopes_max"
           const ctx = await v(bearer(t), req(routeScope));
           assert.ok(ctx.scopes.every((s) => scopesMax.includes(s) && claimed.includes(s)));
           assert.ok(ctx.scopes.includes(routeScope));
+          assert.equal(routeScope, "rewarder.inspect", "a JWT only ever reads (§9 identifier)");
         } catch (err) {
           assert.ok(err instanceof RewarderError && err.code === "UNAUTHORIZED", String(err));
           assert.ok(!(scopesMax.includes(routeScope) && claimed.includes(routeScope)));
@@ -405,6 +407,7 @@ Deno.test("key file: strict validation with named rules", async () => {
     }, /not a valid P-256/],
     ["duplicate kid", { ...good, keys: [good.keys[0], good.keys[0]] }, /twice/],
     ["scope outside", { ...good, scopes_max: ["ledger.intent.write"] }, /scopes_max has an entry/],
+    ["run for a JWT", { ...good, scopes_max: ["rewarder.inspect", "rewarder.run"] }, /an entry/],
     ["empty scopes", { ...good, scopes_max: [] }, /non-empty/],
     ["ttl too long", { ...good, ttl_s_max: 3600 }, /ttl_s_max/],
     ["ttl fractional", { ...good, ttl_s_max: 1.5 }, /ttl_s_max/],

@@ -1,9 +1,13 @@
 /**
- * Macaroon identifiers and root keys (contract §9).
+ * Macaroon identifiers and root keys (contract §9, v2).
  *
- * identifier: UTF-8 `v1:<tenant>:<key_epoch>:<nonce-hex>`; root key:
- * HMAC-SHA256(key = 32-byte master secret of the epoch,
- * msg = `svc-rewarder/macaroon-root/v1|<tenant>|<key_epoch>`).
+ * identifier: UTF-8 `v2:<tenant>:<key_epoch>:<scopes>:<nonce-hex>`, matching
+ * `^v2:([a-z0-9_-]{1,64}):([1-9][0-9]{0,8}):(S(,S){0,2}):((?:[0-9a-f]{2}){8,32})$` with
+ * `S = rewarder\.(run|inspect|quarantine)`, scopes distinct. The identifier carries the grant:
+ * caveats only narrow it. `rewarder.quarantine` is valid only for the operator tenant.
+ * root key: HMAC-SHA256(key = 32-byte master secret of the key epoch,
+ * msg = `svc-rewarder/macaroon-root/v2|<tenant>|<key_epoch>`). The v2 label means a v1
+ * replica (v1 label) cannot verify, hence cannot widen, a v2 token.
  *
  * @module
  */
@@ -11,43 +15,78 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { CAVEAT_INT_MAX } from "./limits.ts";
 
+/** The scopes a token can grant (contract §10). */
+export const SCOPES = ["rewarder.run", "rewarder.inspect", "rewarder.quarantine"] as const;
+/** One grantable scope. */
+export type Scope = typeof SCOPES[number];
+
+/** The scope only the operator tenant's identifiers may grant (contract §9). */
+export const QUARANTINE_SCOPE: Scope = "rewarder.quarantine";
+/** `OPERATOR_TENANT` when unset (contract §9). */
+export const DEFAULT_OPERATOR_TENANT = "operator";
+
 /** A parsed identifier. */
 export interface TokenIdentifier {
   tenant: string;
   keyEpoch: number;
+  /** The granted scopes, distinct, in identifier order. */
+  scopes: readonly Scope[];
   /** Lowercase hex, 16..64 chars, even length. */
   nonceHex: string;
 }
 
 /** Tenant syntax (contract §1). */
 export const TENANT_PATTERN = /^[a-z0-9_-]{1,64}$/;
-/** Key epoch: canonical decimal ≥ 1 (no leading zeros, no sign), ≤ 9 digits. */
-const EPOCH_PATTERN = /^[1-9][0-9]{0,8}$/;
-/**
- * Nonce: lowercase hex of 8..32 bytes. At least 64 bits so two mints never share an
- * identifier (max_runs counters are keyed by it); our CLI uses 16 bytes.
- */
-const NONCE_PATTERN = /^(?:[0-9a-f]{2}){8,32}$/;
-const ROOT_KEY_CONTEXT = "svc-rewarder/macaroon-root/v1";
+/** The whole identifier grammar of contract §9, verbatim. */
+const IDENTIFIER_PATTERN =
+  /^v2:([a-z0-9_-]{1,64}):([1-9][0-9]{0,8}):(rewarder\.(?:run|inspect|quarantine)(?:,rewarder\.(?:run|inspect|quarantine)){0,2}):((?:[0-9a-f]{2}){8,32})$/;
+const ROOT_KEY_CONTEXT = "svc-rewarder/macaroon-root/v2";
 const encoder = new TextEncoder();
 
-/** Parses an identifier strictly; returns undefined when it is not exactly the v1 form. */
-export function parseIdentifier(text: string): TokenIdentifier | undefined {
-  const parts = text.split(":");
-  if (parts.length !== 4 || parts[0] !== "v1") return undefined;
-  const [, tenant, epoch, nonceHex] = parts as [string, string, string, string];
-  if (!TENANT_PATTERN.test(tenant) || !EPOCH_PATTERN.test(epoch)) return undefined;
-  if (!NONCE_PATTERN.test(nonceHex)) return undefined;
-  const keyEpoch = Number(epoch);
-  if (keyEpoch > CAVEAT_INT_MAX) return undefined;
-  return { tenant, keyEpoch, nonceHex };
+/** Options of {@link parseIdentifier}. */
+export interface IdentifierOptions {
+  /** The operator tenant (OPERATOR_TENANT); default {@link DEFAULT_OPERATOR_TENANT}. */
+  operatorTenant?: string;
 }
 
-/** Formats an identifier; throws TypeError on values parseIdentifier would refuse. */
-export function formatIdentifier(id: TokenIdentifier): string {
-  const text = `v1:${id.tenant}:${id.keyEpoch}:${id.nonceHex}`;
-  if (parseIdentifier(text) === undefined) {
-    throw new TypeError("Cannot format identifier: tenant, key epoch or nonce is invalid");
+/**
+ * Parses an identifier strictly; returns undefined when it is not exactly the v2 form
+ * (v1 identifiers included), lists a scope twice, or grants `rewarder.quarantine` to a
+ * tenant other than the operator tenant.
+ */
+export function parseIdentifier(
+  text: string,
+  options: IdentifierOptions = {},
+): TokenIdentifier | undefined {
+  const m = IDENTIFIER_PATTERN.exec(text);
+  if (m === null) return undefined;
+  const [, tenant, epoch, scopeList, nonceHex] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const scopes = scopeList.split(",") as Scope[];
+  if (new Set(scopes).size !== scopes.length) return undefined;
+  const operator = options.operatorTenant ?? DEFAULT_OPERATOR_TENANT;
+  if (scopes.includes(QUARANTINE_SCOPE) && tenant !== operator) return undefined;
+  const keyEpoch = Number(epoch);
+  if (keyEpoch > CAVEAT_INT_MAX) return undefined;
+  return { tenant, keyEpoch, scopes, nonceHex };
+}
+
+/**
+ * Formats an identifier; throws TypeError on values parseIdentifier would refuse under the
+ * same options (so a non-operator tenant can never be minted `rewarder.quarantine`).
+ */
+export function formatIdentifier(id: TokenIdentifier, options: IdentifierOptions = {}): string {
+  const text = `v2:${id.tenant}:${id.keyEpoch}:${id.scopes.join(",")}:${id.nonceHex}`;
+  if (parseIdentifier(text, options) === undefined) {
+    throw new TypeError(
+      "Cannot format identifier as tenant, key epoch, scopes or nonce is invalid " +
+        "(rewarder.quarantine is for the operator tenant only)",
+    );
   }
   return text;
 }

@@ -11,7 +11,8 @@
  * V2 binary: 0x02, [location(1)], identifier(2), EOS(0), then per caveat [location(1)],
  * identifier(2), [vid(4)], EOS(0); then EOS(0), signature(6). Each field is a type byte,
  * a uvarint length and the bytes. Chain: sig0 = HMAC(K, id) with
- * K = HMAC("macaroons-key-generator", root key); first-party: sig = HMAC(sig, caveat).
+ * K = HMAC("macaroons-key-generator", root key); first-party: sig = HMAC(sig, caveat);
+ * third-party: sig = HMAC(sig, HMAC(sig, vid) || HMAC(sig, caveat id)).
  *
  * @module
  */
@@ -85,9 +86,7 @@ class Reader {
   }
 }
 
-/** Decodes V2 binary strictly (no trailing bytes, 32-byte signature). Throws TypeError. */
-export function decodeMacaroonV2(bytes: Uint8Array, caveatsMax: number): Macaroon {
-  const r = new Reader(bytes);
+function readOne(r: Reader, caveatsMax: number): Macaroon {
   if (r.byte() !== 2) throw new TypeError("Cannot decode macaroon: not V2 binary");
   const location = r.optional(FIELD_LOCATION);
   const identifier = r.field(FIELD_IDENTIFIER);
@@ -108,12 +107,37 @@ export function decodeMacaroonV2(bytes: Uint8Array, caveatsMax: number): Macaroo
   }
   r.field(FIELD_EOS);
   const signature = r.field(FIELD_SIGNATURE);
-  if (signature.length !== SIGNATURE_BYTES || !r.done) {
-    throw new TypeError("Cannot decode macaroon: bad signature field or trailing bytes");
+  if (signature.length !== SIGNATURE_BYTES) {
+    throw new TypeError("Cannot decode macaroon: bad signature field");
   }
   return location === undefined
     ? { identifier, caveats, signature }
     : { location, identifier, caveats, signature };
+}
+
+/** Decodes V2 binary strictly (no trailing bytes, 32-byte signature). Throws TypeError. */
+export function decodeMacaroonV2(bytes: Uint8Array, caveatsMax: number): Macaroon {
+  const r = new Reader(bytes);
+  const m = readOne(r, caveatsMax);
+  if (!r.done) throw new TypeError("Cannot decode macaroon: trailing bytes");
+  return m;
+}
+
+/**
+ * Decodes one or more concatenated V2 binary macaroons: a token followed by its discharge
+ * macaroons, as libmacaroons-style bundles are sent. `caveatsMax` bounds the caveats of all
+ * of them together. Throws TypeError (malformed) or RangeError (too many caveats).
+ */
+export function decodeMacaroonsV2(bytes: Uint8Array, caveatsMax: number): Macaroon[] {
+  const r = new Reader(bytes);
+  const out: Macaroon[] = [];
+  let left = caveatsMax;
+  do {
+    const m = readOne(r, left);
+    left -= m.caveats.length;
+    out.push(m);
+  } while (!r.done);
+  return out;
 }
 
 function pushField(out: number[], type: number, data?: Uint8Array): void {
@@ -171,13 +195,29 @@ export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
+ * libmacaroons' chain step for a third-party caveat:
+ * sig' = HMAC(sig, HMAC(sig, vid) || HMAC(sig, caveat id)).
+ */
+function thirdPartyStep(sig: Uint8Array, vid: Uint8Array, cid: Uint8Array): Uint8Array {
+  const both = new Uint8Array(64);
+  both.set(hmac(sha256, sig, vid), 0);
+  both.set(hmac(sha256, sig, cid), 32);
+  return hmac(sha256, sig, both);
+}
+
+/**
  * Recomputes the chain under `rootKey` and compares it with the macaroon's signature in
- * constant time. Third-party caveats are not supported: any present → false.
+ * constant time. Third-party caveats are chained as libmacaroons does, so a token carrying
+ * one is known authentic (the caller refuses it with 403, contract §9) rather than forged;
+ * their discharges are never verified here.
  */
 export function verifyChainV2(m: Macaroon, rootKey: Uint8Array): boolean {
-  if (m.caveats.some((c) => c.vid !== undefined)) return false;
   let sig = newMacaroonV2(rootKey, m.identifier).signature;
-  for (const c of m.caveats) sig = hmac(sha256, sig, c.identifier);
+  for (const c of m.caveats) {
+    sig = c.vid === undefined
+      ? hmac(sha256, sig, c.identifier)
+      : thirdPartyStep(sig, c.vid, c.identifier);
+  }
   const ok = timingSafeEqual(sig, m.signature);
   sig.fill(0);
   return ok;

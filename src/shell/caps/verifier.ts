@@ -1,19 +1,22 @@
 /**
- * Token verification (contract §9): size limits → V2 decode → identifier → key epoch →
- * HMAC chain (constant-time final comparison, see macaroon_v2.ts) → caveats. The signature is checked before
- * any caveat is evaluated, so a forged token is always 401 and never learns which caveat
- * would have failed.
+ * Token verification (contract §9): size limits → V2 decode → identifier (v2 grammar, the
+ * quarantine scope only for the operator tenant) → key epoch → HMAC chain (constant-time
+ * final comparison, see macaroon_v2.ts) → third-party caveats and discharges → caveats. The
+ * signature is checked before any caveat is evaluated, so a forged token is always 401 and
+ * never learns which caveat would have failed.
  *
  * 401 UNAUTHENTICATED reasons: `token_missing`, `token_malformed`, `token_oversize`,
- * `too_many_caveats`, `third_party_caveat`, `identifier`, `key_epoch` (unknown or revoked;
- * one reason so revocation state is not probed), `signature`.
+ * `too_many_caveats`, `identifier` (not the v2 form, v1 included), `key_epoch` (unknown or
+ * revoked; one reason so revocation state is not probed), `signature`.
+ * 403 UNAUTHORIZED: `third_party` (an authentic token with a third-party caveat or sent with
+ * a discharge), then the caveat reasons of authorize.ts.
  *
  * @module
  */
 import { RewarderError } from "../../core/errors.ts";
 import type { AuthContext } from "../../../middleware/context.ts";
-import { decodeToken, tokenFromAuthorization } from "./token_codec.ts";
-import { deriveRootKey, parseIdentifier } from "./identifier.ts";
+import { decodeTokenBundle, tokenFromAuthorization } from "./token_codec.ts";
+import { deriveRootKey, type IdentifierOptions, parseIdentifier } from "./identifier.ts";
 import { authorize, type RequestDescription } from "./authorize.ts";
 import { verifyChainV2 } from "./macaroon_v2.ts";
 
@@ -38,22 +41,36 @@ function unauthenticated(reason: string, cause?: unknown): RewarderError {
   return new RewarderError("UNAUTHENTICATED", reason, cause === undefined ? {} : { cause });
 }
 
+function utf8Text(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch (err) {
+    throw unauthenticated("token_malformed", err);
+  }
+}
+
+/** A caveat that is not UTF-8 becomes the empty text: malformed, so 403 (it is authentic). */
+function caveatText(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return "";
+  }
+}
+
+/** Options of {@link verifyToken} and {@link macaroonVerifier}. */
+export type VerifyOptions = IdentifierOptions;
+
 /** Verifies token text against the key source and the request. */
 export async function verifyToken(
   tokenText: string,
   req: RequestDescription,
   keys: MasterSecretSource,
+  options: VerifyOptions = {},
 ): Promise<AuthContext> {
-  const m = decodeToken(tokenText);
-  let identifierText: string;
-  let caveats: string[];
-  try {
-    identifierText = utf8.decode(m.identifier);
-    caveats = m.caveats.map((c) => utf8.decode(c.identifier));
-  } catch (err) {
-    throw unauthenticated("token_malformed", err);
-  }
-  const id = parseIdentifier(identifierText);
+  const { token: m, discharges } = decodeTokenBundle(tokenText);
+  const identifierText = utf8Text(m.identifier);
+  const id = parseIdentifier(identifierText, options);
   if (id === undefined) throw unauthenticated("identifier");
   const secret = await keys.masterSecretFor(id.keyEpoch);
   if (secret === undefined) throw unauthenticated("key_epoch");
@@ -61,12 +78,19 @@ export async function verifyToken(
   const authentic = verifyChainV2(m, rootKey); // constant-time final comparison
   rootKey.fill(0);
   if (!authentic) throw unauthenticated("signature");
-  return authorize(identifierText, id, caveats, req);
+  // §9: no discharge support; an authentic token that needs one is refused, never half-checked.
+  if (discharges > 0 || m.caveats.some((c) => c.vid !== undefined)) {
+    throw new RewarderError("UNAUTHORIZED", "third_party");
+  }
+  return authorize(identifierText, id, m.caveats.map((c) => caveatText(c.identifier)), req);
 }
 
 /** The macaroon verifier over a key source (normally the caps {@link KeyRing}). */
-export function macaroonVerifier(keys: MasterSecretSource): Verifier {
+export function macaroonVerifier(
+  keys: MasterSecretSource,
+  options: VerifyOptions = {},
+): Verifier {
   return async function verifyMacaroon(authorization, req) {
-    return await verifyToken(tokenFromAuthorization(authorization), req, keys);
+    return await verifyToken(tokenFromAuthorization(authorization), req, keys, options);
   };
 }

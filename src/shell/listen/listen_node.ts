@@ -94,6 +94,9 @@ function createServer(
         peer: unix
           ? { ...UNIX_PEER }
           : tcpPeer((env as HttpBindings).incoming.socket.remoteAddress),
+        // The adapter resolves dot segments in request.url; the request path is normalised
+        // from the raw target instead (contract §9, middleware/request_path.ts).
+        requestTarget: (env as HttpBindings).incoming.url ?? "",
       }),
     ...(tls !== undefined
       ? {

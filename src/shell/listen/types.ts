@@ -9,7 +9,7 @@ import { DEFAULT_LISTEN_LIMITS, type ListenLimits } from "./limits.ts";
 /** What the listeners serve: any Hono `app.fetch` fits (the second argument is `c.env`). */
 export type FetchHandler = (
   request: Request,
-  env: { peer: PeerInfo },
+  env: { peer: PeerInfo; requestTarget?: string },
 ) => Response | Promise<Response>;
 
 /** Where a listener is bound, as actually bound (port 0 resolved to the real port). */
