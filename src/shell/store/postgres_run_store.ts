@@ -9,12 +9,20 @@
  * unknown (newer) migration refuses to start. Everything lives in one schema (default
  * `rewarder`, via `search_path`).
  *
- * THE ATOMIC STEP. {@link RunStore.commitRun} is one transaction: insert the commitment
- * (primary key (tenant, epoch_id) — the single-writer rule), upsert the committed run, insert
- * the outbox row (primary key (tenant, run_key) — one intent per run). Foreign keys are
- * deferred to COMMIT, so either all three rows exist or none. Two instances racing for one
- * epoch meet at the primary key: the second insert waits for the first transaction and then
- * does nothing (`ON CONFLICT DO NOTHING`); it reads the holder instead.
+ * THE ATOMIC STEP. {@link RunStore.commitRun} is one transaction: insert the epoch commitment
+ * (primary key (tenant, epoch_id) — the single-writer rule), insert the inputs commitment
+ * (primary key (tenant, inputs_cid) — one epoch per snapshot, contract §5), upsert the
+ * committed run, insert the outbox row (primary key (tenant, run_key) — one intent per run)
+ * holding the queued intent (key + exact body, contract §7). Foreign keys are deferred to
+ * COMMIT, so either all rows exist or none. Two instances racing for one epoch or one inputs
+ * CID meet at a primary key: the second insert waits for the first transaction and then does
+ * nothing (`ON CONFLICT DO NOTHING`); it reads the holder instead and rolls back.
+ *
+ * UPGRADE. Migration 002 (contract v2) derives the inputs commitments of a v1 database from
+ * its committed runs, keeps every v1 epoch commitment (an inputs CID that v1 committed under
+ * several epochs keeps them all, counted in its report) and leaves outbox rows as they are: a
+ * v1 row's sealed intent object is sent as its JCS under the run key, as v1 sent it. The
+ * instance that applies the migration logs its report once.
  *
  * CLAIMS. `duePending` is a claim here: it picks due pending rows `FOR UPDATE SKIP LOCKED`
  * whose lease is free or expired and sets `lease_owner`/`lease_until` (database clock, so
@@ -38,23 +46,27 @@ import postgres from "postgres";
 import process from "node:process";
 import { readdir, readFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import type { Cid, LedgerIntent } from "../../core/types.ts";
+import type { Cid } from "../../core/types.ts";
 import { assert } from "../../core/assert.ts";
 import { blake3Hex } from "../../core/blake3.ts";
 import { RewarderError } from "../../core/errors.ts";
 import type { AtRestCipher } from "./at_rest_cipher.ts";
-import { newEntry } from "./memory_run_store.ts";
+import { commitConflict, newEntry } from "./memory_run_store.ts";
 import {
   type CommitResult,
   isStoreUndecryptable,
   LIST_LIMIT_MAX,
   type ListQuery,
+  logUpgradeReport,
   type OutboxEntry,
   type OutboxState,
   type PurgeReport,
+  queuedIntentFromStored,
   type RunStore,
   type StoredRun,
   type StoreHealth,
+  type UpgradeReport,
+  upgradeStoredRecord,
 } from "./run_store.ts";
 import {
   LEDGER_ATTEMPT_TIMEOUT_MS,
@@ -104,6 +116,8 @@ export interface PostgresRunStoreOptions {
   ownerId?: string;
   /** Directory of the migration files; default `./migrations/` beside this module. */
   migrationsDir?: URL;
+  /** Receives the report of the open that upgrades a v1 database; default: one log line. */
+  onUpgrade?: (report: UpgradeReport) => void;
 }
 
 /**
@@ -194,10 +208,13 @@ export async function openPostgresRunStore(options: PostgresRunStoreOptions): Pr
       undecryptableSeen = true;
       throw new RewarderError("INTERNAL", "store_undecryptable");
     }
-    return run;
+    return { ...run, record: upgradeStoredRecord(run.record) }; // v1: intent_key null
   }
   function entryOf(row: OutboxRow): OutboxEntry {
-    const intent = open<LedgerIntent>(names.intent(row.tenant, row.run_key), row.intent);
+    // v2 rows hold the queued intent; v1 rows the intent object (queued as v1 sent it).
+    const intent = queuedIntentFromStored(
+      open<unknown>(names.intent(row.tenant, row.run_key), row.intent),
+    );
     return {
       tenant: row.tenant,
       runKey: row.run_key,
@@ -246,36 +263,61 @@ export async function openPostgresRunStore(options: PostgresRunStoreOptions): Pr
     async commitRun(run, intent, nowMs): Promise<CommitResult> {
       const entry = intent === null ? null : newEntry(run, intent, nowMs); // asserts agreement
       const r = run.record;
-      return await sql.begin(async (tx): Promise<CommitResult> => {
-        const won = await tx`
-          INSERT INTO commitments (tenant, epoch_id, run_key, committed_at_ms)
-          VALUES (${run.tenant}, ${r.epoch_id}, ${r.run_key}, ${nowMs})
-          ON CONFLICT DO NOTHING
-          RETURNING run_key`;
-        if (won.length === 0) {
-          // The racing transaction has committed (the insert waited for it): read its holder.
-          const rows = await tx<{ run_key: string }[]>`
-            SELECT run_key FROM commitments WHERE tenant = ${run.tenant} AND epoch_id = ${r.epoch_id}`;
-          const holder = rows[0]?.run_key;
-          assert(holder !== undefined, "a conflicting commitment must be readable");
-          return { committed: false, holder };
-        }
-        await upsertRun(tx, run);
-        if (entry !== null) {
-          await tx`
-            INSERT INTO outbox (tenant, run_key, intent, state, attempts, next_attempt_at_ms,
-                                enqueued_at_ms, conflict)
-            VALUES (${run.tenant}, ${r.run_key},
-                    ${seal(names.intent(run.tenant, r.run_key), entry.intent)}, 'pending', 0,
-                    ${entry.nextAttemptAtMs}, ${entry.enqueuedAtMs}, false)`;
-        }
-        return { committed: true };
-      });
+      try {
+        return await sql.begin(async (tx): Promise<CommitResult> => {
+          const won = await tx`
+            INSERT INTO commitments (tenant, epoch_id, run_key, committed_at_ms)
+            VALUES (${run.tenant}, ${r.epoch_id}, ${r.run_key}, ${nowMs})
+            ON CONFLICT DO NOTHING
+            RETURNING run_key`;
+          if (won.length === 0) {
+            // The racing transaction has committed (the insert waited for it): read its holder.
+            const rows = await tx<{ run_key: string }[]>`
+              SELECT run_key FROM commitments
+              WHERE tenant = ${run.tenant} AND epoch_id = ${r.epoch_id}`;
+            const holder = rows[0]?.run_key;
+            assert(holder !== undefined, "a conflicting commitment must be readable");
+            return { committed: false, conflict: "epoch", holder };
+          }
+          const inputsWon = await tx`
+            INSERT INTO inputs_commitments (tenant, inputs_cid, epoch_id)
+            VALUES (${run.tenant}, ${run.meta.inputsCid}, ${r.epoch_id})
+            ON CONFLICT DO NOTHING
+            RETURNING epoch_id`;
+          if (inputsWon.length === 0) {
+            const rows = await tx<{ epoch_id: string }[]>`
+              SELECT epoch_id FROM inputs_commitments
+              WHERE tenant = ${run.tenant} AND inputs_cid = ${run.meta.inputsCid}`;
+            const conflict = commitConflict(undefined, rows[0]?.epoch_id, run);
+            assert(conflict !== undefined, "a conflicting inputs commitment must be readable");
+            throw new RollbackWith(conflict); // undoes the epoch commitment above
+          }
+          await upsertRun(tx, run);
+          if (entry !== null) {
+            await tx`
+              INSERT INTO outbox (tenant, run_key, intent, state, attempts, next_attempt_at_ms,
+                                  enqueued_at_ms, conflict)
+              VALUES (${run.tenant}, ${r.run_key},
+                      ${seal(names.intent(run.tenant, r.run_key), entry.intent)}, 'pending', 0,
+                      ${entry.nextAttemptAtMs}, ${entry.enqueuedAtMs}, false)`;
+          }
+          return { committed: true };
+        });
+      } catch (err) {
+        if (err instanceof RollbackWith) return err.result;
+        throw err;
+      }
     },
     async getCommitment(tenant, epochId) {
       const rows = await sql<{ run_key: string }[]>`
         SELECT run_key FROM commitments WHERE tenant = ${tenant} AND epoch_id = ${epochId}`;
       return rows[0]?.run_key;
+    },
+    async getInputsCommitment(tenant, inputsCid) {
+      const rows = await sql<{ epoch_id: string }[]>`
+        SELECT epoch_id FROM inputs_commitments
+        WHERE tenant = ${tenant} AND inputs_cid = ${inputsCid}`;
+      return rows[0]?.epoch_id;
     },
     async listRuns(tenant, q: ListQuery) {
       const limit = Math.min(Math.max(0, Math.trunc(q.limit)), LIST_LIMIT_MAX + 1);
@@ -428,7 +470,15 @@ export async function openPostgresRunStore(options: PostgresRunStoreOptions): Pr
   };
 
   try {
-    await migrate(sql, schema, options.migrationsDir ?? new URL("./migrations/", import.meta.url));
+    const applied = await migrate(
+      sql,
+      schema,
+      options.migrationsDir ?? new URL("./migrations/", import.meta.url),
+    );
+    if (applied.includes(V2_MIGRATION) && applied[0] !== 1) {
+      // A database written before contract v2 (a fresh one applies 001 too): report once.
+      (options.onUpgrade ?? logUpgradeReport)(await upgradeReportOf(sql));
+    }
     await sql`
       INSERT INTO canary (id, sealed) VALUES (1, ${seal(names.canary, { canary: true })})
       ON CONFLICT (id) DO NOTHING`;
@@ -437,6 +487,34 @@ export async function openPostgresRunStore(options: PostgresRunStoreOptions): Pr
     throw err;
   }
   return store;
+}
+
+/** The migration that moves a database to contract v2 (002_inputs_commitments.sql). */
+const V2_MIGRATION = 2;
+
+/** Carries a commit's refusal out of its transaction, rolling the transaction back. */
+class RollbackWith extends Error {
+  readonly result: CommitResult;
+  constructor(result: CommitResult) {
+    super("commit refused: rolled back");
+    this.result = result;
+  }
+}
+
+/** The report migration 002 wrote. */
+async function upgradeReportOf(sql: Sql): Promise<UpgradeReport> {
+  const rows = await sql<Record<string, string>[]>`
+    SELECT * FROM upgrade_report WHERE version = ${V2_MIGRATION}`;
+  const row = rows[0];
+  assert(row !== undefined, "migration 002 writes its report");
+  return {
+    store: "postgres",
+    commitments: Number(row["commitments"]),
+    inputsCommitments: Number(row["inputs_commitments"]),
+    inputsUnderSeveralEpochs: Number(row["inputs_under_several_epochs"]),
+    extraEpochCommitments: Number(row["extra_epoch_commitments"]),
+    pendingV1Intents: Number(row["pending_v1_intents"]),
+  };
 }
 
 /** One migration file. */

@@ -12,7 +12,7 @@ import postgres from "postgres";
 import { fakeRun, storedRunOf } from "../ledger/test_fixtures.ts";
 import type { LedgerTarget } from "../ledger/ledger_target.ts";
 import { createOutboxDispatcher } from "../outbox/dispatcher.ts";
-import { createRunRegistry } from "../registry/run_registry.ts";
+import { cidOf } from "../../core/cid.ts";
 import { createAtRestCipher } from "./at_rest_cipher.ts";
 import { isStoreUndecryptable, type RunStore } from "./run_store.ts";
 import { runStoreConformance } from "./run_store_conformance.ts";
@@ -75,14 +75,15 @@ await withTestDatabase("postgres store", (url) => {
       const attempts = epochs.flatMap((epochId) =>
         ["a", "b", "c", "a", "b", "c"].map((variant, i) => ({
           store: stores[i % 3]!,
-          f: fakeRun({ epochId, variant }),
+          // Inputs of their own per epoch: this test is about the epoch rule.
+          f: fakeRun({ epochId, variant, inputsCid: cidOf(`inputs|${epochId}|${variant}`) }),
         }))
       );
       const results = await Promise.all(attempts.map(async ({ store, f }) => ({
         f,
         r: await store.commitRun(
           storedRunOf(f, { dryRun: false, seq: await store.nextSeq(), atMs: 1 }),
-          f.intent,
+          f.queued,
           1,
         ),
       })));
@@ -94,7 +95,9 @@ await withTestDatabase("postgres store", (url) => {
         assert.equal(winners.length, 1, `exactly one commit for ${epochId}`);
         assert.equal(winners[0]!.f.runKey, holder);
         for (const x of mine) {
-          if (!x.r.committed) assert.equal(x.r.holder, holder, "losers learn the holder");
+          if (!x.r.committed) {
+            assert.deepEqual(x.r, { committed: false, conflict: "epoch", holder });
+          }
         }
       }
       assert.equal((await stores[1]!.outboxStats()).depth, epochs.length, "one intent per run");
@@ -108,7 +111,7 @@ await withTestDatabase("postgres store", (url) => {
     assert.ok(a && b);
     try {
       const f = fakeRun();
-      await a.commitRun(storedRunOf(f, { dryRun: false, seq: 1, atMs: 1 }), f.intent, 1);
+      await a.commitRun(storedRunOf(f, { dryRun: false, seq: 1, atMs: 1 }), f.queued, 1);
       const [claimed] = await a.duePending(1, 10);
       assert.ok(claimed, "a claims the due entry");
       assert.deepEqual(await b.duePending(1, 10), [], "b cannot claim a leased entry");
@@ -137,7 +140,7 @@ await withTestDatabase("postgres store", (url) => {
         (_, i) => fakeRun({ epochId: `c${i}`, variant: `${i}` }),
       );
       for (const f of runs) {
-        await stores[0]!.commitRun(storedRunOf(f, { dryRun: false, seq: 1, atMs: 1 }), f.intent, 1);
+        await stores[0]!.commitRun(storedRunOf(f, { dryRun: false, seq: 1, atMs: 1 }), f.queued, 1);
       }
       const rounds = await Promise.all(
         Array.from({ length: 12 }, (_, i) => stores[i % 4]!.duePending(5, 7)),
@@ -190,7 +193,7 @@ await withTestDatabase("postgres store", (url) => {
     const sql = postgres(url, { max: 1, onnotice: () => {} });
     try {
       const rows = await sql`SELECT version FROM ${sql(schema)}.schema_migrations`;
-      assert.deepEqual(rows.map((r) => r.version), [1]);
+      assert.deepEqual(rows.map((r) => r.version), [1, 2]);
       await sql`UPDATE ${sql(schema)}.schema_migrations SET checksum = 'x' WHERE version = 1`;
       await assert.rejects(openIn(schema), /changed after it was applied/);
       await sql`DELETE FROM ${sql(schema)}.schema_migrations WHERE version = 1`;
@@ -207,7 +210,7 @@ await withTestDatabase("postgres store", (url) => {
     const s = await openIn(schema);
     const f = fakeRun();
     const g = fakeRun({ variant: "g", epochId: "e-g" });
-    await s.commitRun(storedRunOf(f, { dryRun: false, seq: 1, atMs: 1 }), f.intent, 1);
+    await s.commitRun(storedRunOf(f, { dryRun: false, seq: 1, atMs: 1 }), f.queued, 1);
     await s.putRun(storedRunOf(g, { dryRun: true, seq: 2, atMs: 1 }));
     const sql = postgres(url, { max: 1, onnotice: () => {} });
     try {
@@ -247,31 +250,22 @@ await withTestDatabase("postgres store", (url) => {
     let overlaps = 0;
     const target: LedgerTarget = {
       async send(intent) {
-        if (inflight.has(intent.run_key)) overlaps += 1;
-        inflight.add(intent.run_key);
-        sends.set(intent.run_key, (sends.get(intent.run_key) ?? 0) + 1);
+        if (inflight.has(intent.runKey)) overlaps += 1;
+        inflight.add(intent.runKey);
+        sends.set(intent.runKey, (sends.get(intent.runKey) ?? 0) + 1);
         await new Promise((r) => setTimeout(r, 20));
-        inflight.delete(intent.run_key);
+        inflight.delete(intent.runKey);
         return "accepted";
       },
     };
     try {
-      const reg = await createRunRegistry({ store: stores[0]!, nowMs: () => 1 });
       const runs = Array.from(
         { length: 40 },
         (_, i) => fakeRun({ epochId: `d${i}`, variant: `${i}` }),
       );
-      for (const f of runs) {
-        await reg.submit({
-          tenant: f.tenant,
-          runKey: f.runKey,
-          epochId: f.epochId,
-          dryRun: false,
-          envelope: f.envelope,
-          intent: f.intent,
-          policyHash: f.policyHash,
-          inputsCid: f.inputsCid,
-        });
+      for (const [i, f] of runs.entries()) {
+        const run = storedRunOf(f, { dryRun: false, seq: i + 1, atMs: 1 });
+        assert.deepEqual(await stores[0]!.commitRun(run, f.queued, 1), { committed: true });
       }
       const dispatchers = stores.map((store) =>
         createOutboxDispatcher({ store, target, nowMs: Date.now, retriesMax: 0, batchMax: 8 })
