@@ -40,9 +40,31 @@ Deno.test("errorHandler maps every code to the contract's status and envelope", 
     assert.equal(res.headers.get("cache-control"), "no-store");
     assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
     assert.deepEqual(await res.json(), {
-      error: { code: err.code, reason: err.reason, corr_id: "corr-abcdefgh" },
+      error: {
+        code: err.code,
+        reason: err.reason,
+        corr_id: "corr-abcdefgh",
+        ...(err.path === undefined ? {} : { field: err.path }),
+      },
     });
   }
+});
+
+Deno.test('errorHandler names the field (§8): a schema path, "" for the top level, else none', async () => {
+  for (
+    const [err, field] of [
+      [new RewarderError("BAD_REQUEST", "schema", { path: "policy_hash" }), "policy_hash"],
+      [new RewarderError("BAD_REQUEST", "schema", { path: "" }), ""],
+      [new RewarderError("CONFLICT", "inputs_settled", { path: "inputs_cid" }), "inputs_cid"],
+      [new RewarderError("BAD_REQUEST", "json"), undefined],
+    ] as const
+  ) {
+    const body = await (await appWith(err).request("/fail")).json();
+    assert.equal(body.error.field, field, err.message);
+    assert.equal("field" in body.error, field !== undefined);
+  }
+  const hijack = new RewarderError("NOT_FOUND", "no_payout", { extra: { field: "x" } });
+  assert.equal("field" in (await (await appWith(hijack).request("/fail")).json()).error, false);
 });
 
 Deno.test("errorHandler adds extra fields but never lets them replace the envelope", async () => {

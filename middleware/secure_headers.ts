@@ -2,7 +2,8 @@
  * Security headers on every answer (seed §6 "Headers"): HSTS, `nosniff`, no framing, no
  * referrer, a deny-all CSP (we serve JSON only), and CORS off — any `Access-Control-*`
  * header is stripped. `Cache-Control: no-store` is added to authenticated answers and to
- * every answer under `noStorePathPrefix` (default `/rewarder/`) when not already there.
+ * every answer under `noStorePathPrefix` (default `/rewarder/`) when not already there,
+ * except an immutable answer (contract §10: its route set `immutable` on purpose).
  *
  * @module
  */
@@ -63,7 +64,7 @@ export function secureHeaders(options: SecureHeadersOptions = {}): MiddlewareHan
     if (authed || c.req.path.startsWith(prefix)) {
       const current = headers.get("cache-control");
       if (current === null) headers.set("Cache-Control", "no-store");
-      else if (!/(^|,)\s*no-store\s*(,|$)/i.test(current)) {
+      else if (!/(^|,)\s*(no-store|immutable)\s*(,|$)/i.test(current)) {
         headers.set("Cache-Control", `no-store, ${current}`);
       }
     }

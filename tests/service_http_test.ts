@@ -9,20 +9,23 @@
  */
 import assert from "node:assert/strict";
 import { z } from "zod";
+import { headerHashOf } from "../src/core/manifest.ts";
 import { rootFromProof } from "../src/core/merkle.ts";
+import { intentKeyOf } from "../src/core/run_key.ts";
+import type { ManifestHeader } from "../src/core/types.ts";
 import { leakedSecrets } from "../src/shell/log.ts";
 import {
   computeBodySchema,
   envelopeSchema,
   keysSchema,
-  proofSchema,
+  proofV2Schema,
   quarantineSchema,
   runAnswerSchema,
   runRecordSchema,
   runsAnswerSchema,
 } from "../routes/schemas.ts";
 import { assertError, computeRejectionRows, runRejectionRows } from "./support/bad_inputs.ts";
-import { type ComputeRef, prepareFixtures } from "./support/fixtures.ts";
+import { type ComputeRef, prepareFixtures, putSnapshot } from "./support/fixtures.ts";
 import {
   allRuns,
   caller,
@@ -86,6 +89,7 @@ Deno.test({
         assert.match(metrics.text, /# (HELP|TYPE) reward_runs_total /);
         const version = await call("GET", "/version");
         assert.equal(version.status, 200);
+        assert.equal(version.body.contract, "v2");
         assert.equal(version.body.service, "svc-rewarder");
         assert.equal(typeof version.body.version, "string");
         const keys = keysSchema.parse((await call("GET", "/rewarder/keys")).body);
@@ -168,6 +172,7 @@ Deno.test({
         assert.equal(a.status, 200, a.text);
         first = runRecordSchema.parse(a.body);
         firstText = a.text;
+        assert.equal(first.intent_key, intentKeyOf({ tenant: "dev", runKey: first.run_key }));
         assert.equal(first.status, "sealed");
         assert.equal(first.dry_run, false);
         assert.equal(first.replayed, false);
@@ -214,17 +219,22 @@ Deno.test({
         for (const [account, amount] of [["acct_a", "356"], ["acct_b", "643"]] as const) {
           const p = await call("GET", `/rewarder/epochs/tcp-ok-1/proofs/${account}`, { token });
           assert.equal(p.status, 200, p.text);
-          const proof = proofSchema.parse(p.body);
+          const proof = proofV2Schema.parse(p.body);
           assert.equal(proof.amount_minor, amount);
+          assert.equal(proof.index, account === "acct_a" ? 0 : 1);
           assert.equal(proof.manifest_hash, first.manifest_hash);
-          assert.equal(`b3:${rootFromProof(proof.leaf, proof.proof)}`, proof.payouts_root);
-          assert.equal(proof.payouts_root, envelope.manifest.payouts_root);
+          // It verifies alone: the header hashes to manifest_hash and the path to its root.
+          const header = proof.header as unknown as ManifestHeader;
+          assert.equal(headerHashOf(header), first.manifest_hash);
+          assert.equal(`b3:${rootFromProof(proof.leaf, proof.proof)}`, header.payouts_root);
+          assert.equal(header.payouts_root, envelope.manifest.payouts_root);
+          assert.ok(!("payouts" in header));
         }
         assertError(
           await call("GET", "/rewarder/epochs/tcp-ok-1/proofs/acct_zz", { token }),
           404,
           "NOT_FOUND",
-          "unknown_account",
+          "no_payout",
         );
         assertError(
           await call("GET", `/rewarder/runs/b3:${"a".repeat(64)}`, { token }),
@@ -240,8 +250,118 @@ Deno.test({
         );
       });
 
+      await t.step(
+        "a known run key gets the same validation: wrong policy_id → 400 policy_mismatch",
+        async () => {
+          // v1 answered this body with the stored run (200, replayed); §5 step 2 comes first.
+          const known = await compute("tcp-ok-1", { ...fx.interop, policy_id: "node-rewards" });
+          assertError(known, 400, "BAD_REQUEST", "policy_mismatch", "policy_id");
+          const fresh = await compute("tcp-pm-1", { ...fx.interop, policy_id: "node-rewards" });
+          assertError(fresh, 400, "BAD_REQUEST", "policy_mismatch", "policy_id");
+          const dry = await compute("tcp-ok-1", { ...fx.interop, policy_id: "node-rewards" }, {
+            dry_run: true,
+          });
+          assertError(dry, 400, "BAD_REQUEST", "policy_mismatch", "policy_id");
+        },
+      );
+
+      await t.step(
+        "one snapshot settles one epoch: inputs_settled under another epoch; dry runs pass",
+        async () => {
+          const before = await runKeys(call, token);
+          const again = await compute("tcp-typo-2", fx.interop);
+          assertError(again, 409, "CONFLICT", "inputs_settled", "inputs_cid");
+          assert.deepEqual(await runKeys(call, token), before, "nothing kept");
+          assertError(
+            await call("GET", "/rewarder/epochs/tcp-typo-2", { token }),
+            404,
+            "NOT_FOUND",
+            "unknown_epoch",
+          );
+          const dry = await compute("tcp-typo-2", fx.interop, { dry_run: true });
+          assert.deepEqual([dry.status, dry.body.emission, dry.body.intent_key], [
+            200,
+            "dry_run",
+            null,
+          ]);
+          // Promoting that dry run is the same commit: refused the same way.
+          assertError(await compute("tcp-typo-2", fx.interop), 409, "CONFLICT", "inputs_settled");
+          const otherTenant = await minter.mint({ tenant: "beta" });
+          const beta = await call("POST", "/rewarder/epochs/tcp-typo-2/compute", {
+            token: otherTenant,
+            json: { ...fx.interop },
+          });
+          assert.equal(beta.status, 200, beta.text);
+          assert.equal(
+            beta.body.intent_key,
+            intentKeyOf({ tenant: "beta", runKey: beta.body.run_key }),
+          );
+        },
+      );
+
+      await t.step("immutable answers: ETag, Cache-Control, If-None-Match → 304", async () => {
+        const etag = `"${first.manifest_hash}"`;
+        const cacheControl = "private, max-age=31536000, immutable";
+        for (
+          const path of ["/rewarder/epochs/tcp-ok-1", "/rewarder/epochs/tcp-ok-1/proofs/acct_a"]
+        ) {
+          const full = await call("GET", path, {
+            token,
+            headers: { "accept-encoding": "gzip, deflate" },
+          });
+          assert.equal(full.status, 200, full.text);
+          assert.equal(full.headers.get("etag"), etag);
+          assert.equal(full.headers.get("cache-control"), cacheControl);
+          assert.equal(full.headers.get("content-encoding"), null, "never content-coded");
+          for (
+            const inm of [etag, `W/${etag}`, `"x", ${etag}`, "*", `"a,b" , W/${etag}`]
+          ) {
+            const hit = await call("GET", path, { token, headers: { "if-none-match": inm } });
+            assert.equal(hit.status, 304, `${path} ${inm}`);
+            assert.equal(hit.text, "");
+            assert.equal(hit.headers.get("etag"), etag);
+            assert.equal(hit.headers.get("cache-control"), cacheControl);
+          }
+          for (
+            const inm of [`"b3:${"0".repeat(64)}"`, first.manifest_hash, `"${first.manifest_hash}`]
+          ) {
+            const miss = await call("GET", path, { token, headers: { "if-none-match": inm } });
+            assert.equal(miss.status, 200, `${path} ${inm}`);
+          }
+        }
+        // After authorisation and the 404 checks: no 304 without a token or for a missing epoch.
+        const anon = await call("GET", "/rewarder/epochs/tcp-ok-1", {
+          headers: { "if-none-match": "*" },
+        });
+        assert.equal(anon.status, 401);
+        assertError(
+          await call("GET", "/rewarder/epochs/tcp-none", {
+            token,
+            headers: { "if-none-match": "*" },
+          }),
+          404,
+          "NOT_FOUND",
+          "unknown_epoch",
+        );
+        assertError(
+          await call("GET", "/rewarder/epochs/tcp-ok-1/proofs/acct_zz", {
+            token,
+            headers: { "if-none-match": "*" },
+          }),
+          404,
+          "NOT_FOUND",
+          "no_payout",
+        );
+        const run = await call("GET", `/rewarder/runs/${first.run_key}`, {
+          token,
+          headers: { "if-none-match": "*" },
+        });
+        assert.deepEqual([run.status, run.headers.get("etag")], [200, null], "a run has no ETag");
+      });
+
       await t.step("GET runs: filters and pagination", async () => {
-        const second = await compute("tcp-ok-2", fx.interop);
+        // Same snapshot, another epoch: a dry run (committing it would be inputs_settled, §5).
+        const second = await compute("tcp-ok-2", fx.interop, { dry_run: true });
         assert.equal(second.status, 200, second.text);
         const third = await compute("tcp-ok-3", { ...fx.interop, inputs_cid: fx.altInputsCid });
         assert.equal(third.status, 200, third.text);
@@ -258,7 +378,7 @@ Deno.test({
           (await call("GET", `/rewarder/runs?policy_hash=${fx.interop.policy_hash}`, { token }))
             .body,
         );
-        assert.equal(byPolicy.runs.length, 3);
+        assert.equal(byPolicy.runs.length, 4, "tcp-ok-1, the dry tcp-typo-2, tcp-ok-2, tcp-ok-3");
         const seen: string[] = [];
         let cursor: string | null = null;
         for (let page = 0; page < 10; page++) {
@@ -329,16 +449,17 @@ Deno.test({
       await t.step(
         "conflict: another policy version or other inputs → 409, nothing kept",
         async () => {
-          assert.equal((await compute("tcp-c-1", fx.interop)).status, 200);
+          const own = { ...fx.interop, inputs_cid: await putSnapshot(dataDir, 101) };
+          assert.equal((await compute("tcp-c-1", own)).status, 200);
           const before = await runKeys(call, token);
           assertError(
-            await compute("tcp-c-1", { ...fx.interop, policy_hash: fx.policyV2Hash }),
+            await compute("tcp-c-1", { ...own, policy_hash: fx.policyV2Hash }),
             409,
             "CONFLICT",
             "epoch_committed",
           );
           assertError(
-            await compute("tcp-c-1", { ...fx.interop, inputs_cid: fx.altInputsCid }),
+            await compute("tcp-c-1", { ...own, inputs_cid: fx.altInputsCid }),
             409,
             "CONFLICT",
             "epoch_committed",
@@ -364,7 +485,8 @@ Deno.test({
               'ledger_intents_total{result="accepted"}',
             );
           const base = await accepted();
-          const dry = await compute("tcp-d-1", fx.interop, { dry_run: true });
+          const own = { ...fx.interop, inputs_cid: await putSnapshot(dataDir, 102) };
+          const dry = await compute("tcp-d-1", own, { dry_run: true });
           assert.equal(dry.status, 200, dry.text);
           assert.equal(dry.body.emission, "dry_run");
           assert.equal(dry.body.dry_run, true);
@@ -374,13 +496,13 @@ Deno.test({
             "NOT_FOUND",
             "unknown_epoch",
           );
-          const wet = await compute("tcp-d-1", fx.interop);
+          const wet = await compute("tcp-d-1", own);
           assert.equal(wet.status, 200, wet.text);
           assert.equal(wet.body.run_key, dry.body.run_key);
           assert.equal(wet.body.dry_run, false);
           assert.ok(["pending", "accepted"].includes(wet.body.emission));
           assert.ok(await waitFor(async () => (await emissionOf(wet.body.run_key)) === "accepted"));
-          const replay = await compute("tcp-d-1", fx.interop);
+          const replay = await compute("tcp-d-1", own);
           assert.equal(replay.body.replayed, true);
           await new Promise((r) => setTimeout(r, 1_200)); // > 2 dispatcher intervals
           assert.equal(await emissionOf(wet.body.run_key), "accepted");
@@ -407,7 +529,10 @@ Deno.test({
             "BAD_REQUEST",
             "schema",
           );
-          const run = await compute("tcp-q-1", fx.interop);
+          const run = await compute("tcp-q-1", {
+            ...fx.interop,
+            inputs_cid: await putSnapshot(dataDir, 103),
+          });
           assert.equal(run.status, 200, run.text);
           assert.equal(run.body.emission, "suppressed");
           await new Promise((r) => setTimeout(r, 1_200)); // > 2 dispatcher intervals
@@ -494,7 +619,18 @@ Deno.test({
             })],
           ["schema", () => compute("tcp-m-1", { ...fx.interop, policy_id: "!" })],
           ["unauth", () => call("GET", "/rewarder/runs")],
-          ["conflict", () => compute("tcp-c-1", { ...fx.interop, inputs_cid: fx.altInputsCid })],
+          [
+            "epoch_committed",
+            () => compute("tcp-c-1", { ...fx.interop, inputs_cid: fx.altInputsCid }),
+          ],
+          ["inputs_settled", () => compute("tcp-m-2", fx.interop)],
+          ["policy_mismatch", () => compute("tcp-ok-1", { ...fx.interop, policy_id: "other" })],
+          ["json", () =>
+            call("POST", "/rewarder/epochs/tcp-m-1/compute", {
+              token,
+              headers: { "content-type": "application/json" },
+              body: '{"a":1,"a":2}',
+            })],
         ];
         for (const [reason, send] of rows) {
           const before = await count(reason);

@@ -39,16 +39,17 @@ export async function casPut(dataDir: string, bytes: Uint8Array): Promise<string
 }
 
 /**
- * Reads the object `cid`, verifying its BLAKE3. Unknown → 404 `unknown_cid`; bytes that do
- * not hash to the CID → 400 `cid_mismatch` (a corrupted or tampered store).
+ * Reads the object `cid`, verifying its BLAKE3. Unknown → 404 `unknown_cid`; an object over
+ * the cap or whose bytes do not hash to the CID → 500 `store_corrupt` (the server's own store
+ * is corrupted or tampered: never the client's `oversize`/`cid_mismatch`).
  */
 export async function casGet(dataDir: string, cid: string): Promise<Uint8Array> {
   if (!isCid(cid)) throw new RewarderError("BAD_REQUEST", "schema", { path: "cid" });
   const path = join(casDir(dataDir), cid.slice(3));
   const info = await stat(path).catch(() => null);
   if (info === null) throw new RewarderError("NOT_FOUND", "unknown_cid");
-  if (info.size > CAS_OBJECT_BYTES_MAX) throw new RewarderError("BAD_REQUEST", "oversize");
+  if (info.size > CAS_OBJECT_BYTES_MAX) throw new RewarderError("INTERNAL", "store_corrupt");
   const bytes = new Uint8Array(await readFile(path));
-  if (cidOf(bytes) !== cid) throw new RewarderError("BAD_REQUEST", "cid_mismatch");
+  if (cidOf(bytes) !== cid) throw new RewarderError("INTERNAL", "store_corrupt");
   return bytes;
 }

@@ -25,39 +25,14 @@
  * @module
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { REJECT_LABELS, type RejectLabel } from "../core/reasons.ts";
 import { installProcessMetricsFallback } from "./process_metrics.ts";
 
-/** Rejection reasons (`rejected_total{reason}`); anything else is recorded as `other`. */
-export const REJECT_REASONS = [
-  "unauth",
-  "oversize",
-  "decompress_cap",
-  "schema",
-  "stale",
-  "invariant",
-  "cost_cap",
-  "rate_limited",
-  "overloaded",
-  "media_type",
-  "encoding",
-  "timeout",
-  "conflict",
-  "policy_signature",
-  "policy_hash",
-  "unknown_kid",
-  "asset",
-  "policy_threshold",
-  "cid_mismatch",
-  "duplicate_account",
-  "pool_missing",
-  "epoch_committed",
-  "overflow",
-  "conservation",
-  "negative",
-  "unknown_cid",
-  "unknown_policy",
-  "engine_queue",
-] as const;
+/**
+ * Rejection labels (`rejected_total{reason}`), from the one reasons table (`core/reasons.ts`:
+ * every reason maps to one of them); anything else is recorded as `other`.
+ */
+export const REJECT_REASONS: readonly RejectLabel[] = REJECT_LABELS;
 /** Route scopes (`auth_failures_total{scope}`); `none` = route known but no scope yet. */
 export const AUTH_SCOPES = ["rewarder.run", "rewarder.inspect", "rewarder.quarantine"] as const;
 /** `/readyz` degradation causes (`readyz_degraded{cause}`), seed §7 plus store/outbox. */
@@ -69,6 +44,7 @@ export const LEDGER_RESULTS = ["accepted", "dup", "error", "conflict"] as const;
 /** HTTP status codes the contract answers (§8, §10) (`http_requests_total{code}`). */
 export const HTTP_CODES = [
   "200",
+  "304",
   "400",
   "401",
   "403",

@@ -1,9 +1,9 @@
 /**
- * The bad-input rows of issue 3 ("Done when") for `POST /rewarder/epochs/{id}/compute`, as
- * one table run unchanged over TCP and over a Unix socket. Each row asserts the contract's
- * status, `error.code` and `error.reason` (§8), that nothing of the request is echoed, and
- * that nothing is left behind: the tenant's run list is unchanged and the epoch is not
- * committed.
+ * The bad-input rows for `POST /rewarder/epochs/{id}/compute`, as one table run unchanged
+ * over TCP and over a Unix socket. Each row asserts the contract's status, `error.code`,
+ * `error.reason` and `error.field` (§8: the schema path, or no field), that nothing of the
+ * request is echoed, and that nothing is left behind: the tenant's run list is unchanged and
+ * the epoch is not committed.
  *
  * @module
  */
@@ -33,6 +33,8 @@ export interface Row {
   status: number;
   code: string;
   reason: string;
+  /** The expected `error.field` (§8); `null`: the answer names no field. */
+  field: string | null;
 }
 
 const json = { "content-type": "application/json" };
@@ -79,7 +81,7 @@ export function computeRejectionRows(fx: Fixtures, prefix: string): Row[] {
     code: string,
     reason: string,
     body: () => BodyInit | undefined,
-    options: { headers?: Record<string, string>; epochSegment?: string } = {},
+    options: { headers?: Record<string, string>; epochSegment?: string; field?: string } = {},
   ) => {
     i += 1;
     rows.push({
@@ -90,36 +92,85 @@ export function computeRejectionRows(fx: Fixtures, prefix: string): Row[] {
       status,
       code,
       reason,
+      field: options.field ?? null,
     });
   };
+  const f = (field: string) => ({ field });
   const s = (doc: unknown) => () => JSON.stringify(doc);
   const { policy_hash: _omit, ...missing } = good;
-  add("missing field (policy_hash)", 400, "BAD_REQUEST", "schema", s(missing));
-  add("unknown field", 400, "BAD_REQUEST", "schema", s({ ...good, [ECHO_MARKER]: 1 }));
-  add("extra nested field", 400, "BAD_REQUEST", "schema", s({ ...good, dry_run: { x: 1 } }));
+  add("missing field (policy_hash)", 400, "BAD_REQUEST", "schema", s(missing), f("policy_hash"));
+  add("unknown field", 400, "BAD_REQUEST", "schema", s({ ...good, [ECHO_MARKER]: 1 }), f(""));
+  add(
+    "extra nested field",
+    400,
+    "BAD_REQUEST",
+    "schema",
+    s({ ...good, dry_run: { x: 1 } }),
+    f("dry_run"),
+  );
   add(
     "extra field run_key",
     400,
     "BAD_REQUEST",
     "schema",
     s({ ...good, run_key: good.inputs_cid }),
+    f(""),
   );
-  add("wrong type: dry_run string", 400, "BAD_REQUEST", "schema", s({ ...good, dry_run: "yes" }));
-  add("wrong type: policy_id number", 400, "BAD_REQUEST", "schema", s({ ...good, policy_id: 7 }));
-  add("wrong type: array body", 400, "BAD_REQUEST", "schema", s([good]));
-  add("not JSON", 400, "BAD_REQUEST", "schema", () => `{"inputs_cid": ${ECHO_MARKER}`);
+  add(
+    "wrong type: dry_run string",
+    400,
+    "BAD_REQUEST",
+    "schema",
+    s({ ...good, dry_run: "yes" }),
+    f("dry_run"),
+  );
+  add(
+    "wrong type: policy_id number",
+    400,
+    "BAD_REQUEST",
+    "schema",
+    s({ ...good, policy_id: 7 }),
+    f("policy_id"),
+  );
+  add("wrong type: array body", 400, "BAD_REQUEST", "schema", s([good]), f(""));
+  add(
+    "first fault in schema order (policy_hash before dry_run)",
+    400,
+    "BAD_REQUEST",
+    "schema",
+    s({ dry_run: "no", inputs_cid: good.inputs_cid, policy_id: good.policy_id }),
+    f("policy_hash"),
+  );
+  add("not JSON", 400, "BAD_REQUEST", "json", () => `{"inputs_cid": ${ECHO_MARKER}`);
+  add(
+    "duplicate member name (I-JSON)",
+    400,
+    "BAD_REQUEST",
+    "json",
+    () => `{"inputs_cid":"${good.inputs_cid}",` + s(good)().slice(1),
+  );
+  add(
+    "lone surrogate (I-JSON)",
+    400,
+    "BAD_REQUEST",
+    "json",
+    s({ ...good, notes: "\ud800" }),
+  );
   add(
     "notes over 1024 chars",
     400,
     "BAD_REQUEST",
     "schema",
     s({ ...good, notes: "n".repeat(1025) }),
+    f("notes"),
   );
-  add("bad epoch id (space)", 400, "BAD_REQUEST", "schema", s(good), {
+  // A `%20` escape is not one the request path may hold (contract §9): 400 `path`.
+  add("bad epoch id (space)", 400, "BAD_REQUEST", "path", s(good), {
     epochSegment: "bad%20epoch",
   });
   add("bad epoch id (129 chars)", 400, "BAD_REQUEST", "schema", s(good), {
     epochSegment: "e".repeat(129),
+    field: "epoch_id",
   });
   add(
     "uppercase CID",
@@ -130,6 +181,7 @@ export function computeRejectionRows(fx: Fixtures, prefix: string): Row[] {
       ...good,
       inputs_cid: good.inputs_cid.toUpperCase().replace("B3:", "b3:"),
     }),
+    f("inputs_cid"),
   );
   add(
     "malformed CID (short)",
@@ -140,6 +192,7 @@ export function computeRejectionRows(fx: Fixtures, prefix: string): Row[] {
       ...good,
       inputs_cid: good.inputs_cid.slice(0, 40),
     }),
+    f("inputs_cid"),
   );
   add(
     "malformed CID (sha256: prefix)",
@@ -150,6 +203,7 @@ export function computeRejectionRows(fx: Fixtures, prefix: string): Row[] {
       ...good,
       policy_hash: good.policy_hash.replace("b3:", "sha256:"),
     }),
+    f("policy_hash"),
   );
   add("content type text/plain", 415, "BAD_REQUEST", "media_type", s(good), {
     headers: { "content-type": "text/plain" },
@@ -201,15 +255,17 @@ export function computeRejectionRows(fx: Fixtures, prefix: string): Row[] {
       inputs_cid: `b3:${"0".repeat(64)}`,
     }),
   );
+  // Contract §5 step 2: a known hash whose policy is not the body's policy_id.
   add(
-    "unknown policy id",
-    404,
-    "NOT_FOUND",
-    "unknown_policy",
+    "policy_id is not the policy of policy_hash",
+    400,
+    "BAD_REQUEST",
+    "policy_mismatch",
     s({
       ...good,
       policy_id: "no-such-policy",
     }),
+    f("policy_id"),
   );
   add(
     "unknown policy hash",
@@ -221,11 +277,13 @@ export function computeRejectionRows(fx: Fixtures, prefix: string): Row[] {
       policy_hash: `b3:${"1".repeat(64)}`,
     }),
   );
+  // The server's own store holds bytes that do not hash to their name: its fault, not the
+  // client's (500, never the client's `cid_mismatch`).
   add(
-    "inputs bytes do not match the CID",
-    400,
-    "BAD_REQUEST",
-    "cid_mismatch",
+    "stored inputs bytes do not match their CID",
+    500,
+    "INTERNAL",
+    "store_corrupt",
     s({
       ...good,
       inputs_cid: fx.corruptInputsCid,
@@ -255,16 +313,21 @@ export function computeRejectionRows(fx: Fixtures, prefix: string): Row[] {
       policy_id: fx.hamilton.policy_id,
       policy_hash: fx.hamilton.policy_hash,
     }),
+    f("inputs.epoch_id"),
   );
   return rows;
 }
 
-/** Asserts an error answer: status, code, reason, corr id, and no echo of input. */
+/**
+ * Asserts an error answer: status, code, reason, corr id, and no echo of input; with `field`
+ * (a string, or `null` for none) also the §8 `field`.
+ */
 export function assertError(
   a: { status: number; body: unknown; text: string },
   status: number,
   code: string,
   reason: string,
+  field?: string | null,
 ): void {
   const err = (a.body as { error?: Record<string, unknown> } | undefined)?.error;
   assert.ok(err, `an error envelope, got ${a.status} ${a.text.slice(0, 200)}`);
@@ -273,8 +336,12 @@ export function assertError(
     { status, code, reason },
   );
   assert.equal(typeof err.corr_id, "string");
+  if (field !== undefined) assert.equal(err.field, field ?? undefined, "error.field");
   for (const key of Object.keys(err)) {
-    assert.ok(["code", "reason", "corr_id", "run"].includes(key), `unexpected error key ${key}`);
+    assert.ok(
+      ["code", "reason", "corr_id", "field", "run"].includes(key),
+      `unexpected error key ${key}`,
+    );
   }
   assert.ok(!a.text.includes(ECHO_MARKER), "the answer echoes input");
 }
@@ -295,7 +362,7 @@ export async function runRejectionRows(
         headers: row.headers,
         ...(body === undefined ? {} : { body }),
       });
-      assertError(a, row.status, row.code, row.reason);
+      assertError(a, row.status, row.code, row.reason, row.field);
       assert.deepEqual(await runKeys(call, token), before, "no run recorded");
       if (/^[A-Za-z0-9._:-]{1,128}$/.test(row.epochSegment)) {
         const epoch = await call("GET", `/rewarder/epochs/${row.epochSegment}`, { token });

@@ -25,7 +25,10 @@ export interface ComputeRef {
 
 /** The material the tests use. */
 export interface Fixtures {
-  /** RustyOnions snapshot (no epoch_id: usable for any epoch) + ron-node-rewards v1. */
+  /**
+   * RustyOnions snapshot + ron-node-rewards v1. It carries no epoch_id, so it computes for any
+   * epoch, but commits under one epoch per tenant only (contract §5).
+   */
   interop: ComputeRef;
   /** ron-node-rewards v2 (same id, another hash). */
   policyV2Hash: string;
@@ -63,6 +66,15 @@ async function signedPolicyFile(
     enc.encode(canonicalJson({ policy, policy_hash: policyHash, signatures }) + "\n"),
   );
   return policyHash;
+}
+
+/**
+ * Stores another RustyOnions snapshot (same economics as the interop vector, other bytes, so
+ * another CID) and returns its CID: one snapshot settles one epoch per tenant (contract §5),
+ * so each committed epoch of a test needs its own. Callable while the server runs.
+ */
+export async function putSnapshot(dataDir: string, producedAtMillis: number): Promise<string> {
+  return await casPut(dataDir, snapshot(producedAtMillis));
 }
 
 function snapshot(producedAtMillis: number): Uint8Array {

@@ -22,11 +22,16 @@ export interface DevLedger {
   stop(): Promise<void>;
 }
 
-/** Starts the dev ledger with the test fixtures' public key. */
-export async function startDevLedger(): Promise<DevLedger> {
+/**
+ * Starts the dev ledger with the test fixtures' public key, or with `keysDocument` (e.g. the
+ * published keys of a real service under test).
+ */
+export async function startDevLedger(
+  options: { keysDocument?: ReturnType<typeof testKeysDocument> } = {},
+): Promise<DevLedger> {
   const dir = await mkdtemp(join(tmpdir(), "rw-devledger-"));
   const keys = join(dir, "keys.json");
-  await writeFile(keys, JSON.stringify(testKeysDocument()));
+  await writeFile(keys, JSON.stringify(options.keysDocument ?? testKeysDocument()));
   const child = new Deno.Command("deno", {
     args: [
       "run",
