@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { rootFromProof } from "../src/core/merkle.ts";
 import { leakedSecrets } from "../src/shell/log.ts";
-import { proofSchema, runRecordSchema } from "../routes/schemas.ts";
+import { proofV2Schema, runRecordSchema } from "../routes/schemas.ts";
 import { assertError, computeRejectionRows, runRejectionRows } from "./support/bad_inputs.ts";
-import { type ComputeRef, prepareFixtures } from "./support/fixtures.ts";
+import { type ComputeRef, prepareFixtures, putSnapshot } from "./support/fixtures.ts";
 import {
   caller,
   freshDataDir,
@@ -84,15 +84,45 @@ Deno.test({
         assert.deepEqual(runs.body.runs.map((r: { run_key: string }) => r.run_key), [
           record.run_key,
         ]);
-        const proof = proofSchema.parse(
+        const proof = proofV2Schema.parse(
           (await call("GET", "/rewarder/epochs/uds-ok-1/proofs/acct_b", { token })).body,
         );
-        assert.equal(`b3:${rootFromProof(proof.leaf, proof.proof)}`, proof.payouts_root);
+        assert.equal(`b3:${rootFromProof(proof.leaf, proof.proof)}`, proof.header.payouts_root);
         const policy = await call("GET", `/rewarder/policy/${fx.interop.policy_id}`, { token });
         assert.equal(policy.body.policy_hash, fx.policyV2Hash);
         const q = await call("GET", "/rewarder/quarantine", { token });
         assert.deepEqual(q.body, { quarantine_only: false });
       });
+
+      await t.step(
+        "max_runs: a promotion counts as a compute, a replay never does (§5, §9)",
+        async () => {
+          const limited = await minter.mint({
+            caveats: [`scope = rewarder.run,rewarder.inspect`, "tenant = dev", "max_runs = 2"],
+          });
+          const send = (epoch: string, ref: ComputeRef, extra: Record<string, unknown> = {}) =>
+            call("POST", `/rewarder/epochs/${epoch}/compute`, {
+              token: limited,
+              json: { ...ref, ...extra },
+            });
+          const a = { ...fx.interop, inputs_cid: await putSnapshot(dataDir, 201) };
+          const b = { ...fx.interop, inputs_cid: await putSnapshot(dataDir, 202) };
+          assert.equal((await send("uds-mr-1", a, { dry_run: true })).status, 200); // 1
+          assert.equal((await send("uds-mr-1", a, { dry_run: true })).body.replayed, true);
+          // Two identical promotions at once spend the caveat once.
+          const promoted = await Promise.all([send("uds-mr-1", a), send("uds-mr-1", a)]); // 2
+          assert.deepEqual(promoted.map((p) => p.status), [200, 200]);
+          assert.equal(promoted.filter((p) => p.body.replayed === false).length, 1);
+          assert.equal((await send("uds-mr-1", a)).body.replayed, true);
+          assertError(await send("uds-mr-2", b), 403, "UNAUTHORIZED", "caveat_max_runs");
+          assertError(
+            await send("uds-mr-2", b, { dry_run: true }),
+            403,
+            "UNAUTHORIZED",
+            "caveat_max_runs",
+          );
+        },
+      );
 
       await t.step("ip caveat never holds over a Unix socket", async () => {
         for (const ranges of ["127.0.0.1/32", "0.0.0.0/0,::/0"]) {
