@@ -284,7 +284,7 @@ Deno.test("403 third_party: a third-party caveat or a discharge, once the signat
   m.addFirstPartyCaveat("tenant = acme");
   m.addThirdPartyCaveat(new Uint8Array(32).fill(4), "is-member", "https://auth.example");
   const withThirdParty = toBase64Url(m.exportBinary());
-  expect(await s.call("GET", "/rewarder/epochs/e1", withThirdParty), 403, "third_party");
+  expect(await s.call("GET", "/rewarder/epochs/e1", withThirdParty), 403, "third_party_caveat");
   const bytes = fromBase64Url(withThirdParty);
   bytes[bytes.length - 1]! ^= 1;
   expect(await s.call("GET", "/rewarder/epochs/e1", toBase64Url(bytes)), 401, "signature");
@@ -295,7 +295,7 @@ Deno.test("403 third_party: a third-party caveat or a discharge, once the signat
     version: 2,
   });
   const bundle = toBase64Url(Uint8Array.of(...token, ...discharge.exportBinary()));
-  expect(await s.call("GET", "/rewarder/epochs/e1", bundle), 403, "third_party");
+  expect(await s.call("GET", "/rewarder/epochs/e1", bundle), 403, "third_party_caveat");
 });
 
 Deno.test("403: wrong tenant caveat; unknown, malformed and egress-only caveats fail closed", async () => {

@@ -1,8 +1,10 @@
 /**
- * Interop (issue 4 "Done when"): a token minted by python3-pymacaroons (an independent
- * libmacaroons-compatible implementation) with the root key derived per contract §9 — the
- * derivation done in Python too — is accepted by our verifier, and a token our CLI code
- * mints verifies in pymacaroons. Runs python3 as a subprocess; no network.
+ * Interop (contract §9): a token minted by python3-pymacaroons (an independent
+ * libmacaroons-compatible implementation) under a v2 identifier with the v2 root-key
+ * derivation — done in Python too — is accepted by our verifier, and a token our code mints
+ * verifies in pymacaroons. Also from pymacaroons: a third-party caveat (authentic, so 403),
+ * and the v1 finding (a tenant-only v1 token widened with `scope = rewarder.inspect`: 401).
+ * Runs python3 as a subprocess; no network.
  *
  * Outside CI, a missing python3/pymacaroons skips with a visible message; with CI=true it
  * fails (.ci/setup.d/20-pymacaroons.sh installs it).
@@ -12,6 +14,7 @@ import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { mintToken } from "../src/shell/caps/mint.ts";
 import { verifyToken } from "../src/shell/caps/verifier.ts";
+import { RewarderError } from "../src/core/errors.ts";
 
 const PYTHONS = ["/usr/bin/python3", "python3"];
 const IN_CI = (process.env.CI ?? "") === "true";
@@ -29,14 +32,20 @@ import hmac, hashlib, json, sys
 from pymacaroons import Macaroon, Verifier, MACAROON_V2
 req = json.load(sys.stdin)
 secret = bytes.fromhex(req["secret_hex"])
-def root_key(tenant, epoch):
-    msg = ("svc-rewarder/macaroon-root/v1|%s|%d" % (tenant, epoch)).encode()
+def root_key(tenant, epoch, label="v2"):
+    msg = ("svc-rewarder/macaroon-root/%s|%s|%d" % (label, tenant, epoch)).encode()
     return hmac.new(secret, msg, hashlib.sha256).digest()
 out = {}
 m = Macaroon(location="", identifier=req["identifier"], key=root_key(req["tenant"], req["epoch"]), version=MACAROON_V2)
 for c in req["caveats"]:
     m.add_first_party_caveat(c)
 out["minted"] = m.serialize()
+m.add_third_party_caveat("https://auth.example", b"\x04" * 32, "is-member")
+out["third_party"] = m.serialize()
+v1 = Macaroon(location="", identifier=req["v1_identifier"], key=root_key(req["tenant"], req["epoch"], "v1"), version=MACAROON_V2)
+v1.add_first_party_caveat("tenant = acme")
+v1.add_first_party_caveat("scope = rewarder.inspect")
+out["v1_widened"] = v1.serialize()
 seen = []
 def record(c):
     seen.append(c)
@@ -65,6 +74,7 @@ const CAVEATS = [
   "time < 2026-12-01T00:00:00Z",
   "max_runs = 3",
 ];
+const THEIR_ID = "v2:acme:3:rewarder.run,rewarder.inspect:" + "a1".repeat(16);
 
 Deno.test({
   name: "interop with python3-pymacaroons: both directions",
@@ -77,6 +87,7 @@ Deno.test({
       masterSecret: SECRET,
       tenant: "acme",
       keyEpoch: 3,
+      scopes: ["rewarder.run", "rewarder.inspect"],
       nonceHex: "0f".repeat(16),
       caveats: CAVEATS,
     });
@@ -84,7 +95,8 @@ Deno.test({
       secret_hex: Array.from(SECRET, (b) => b.toString(16).padStart(2, "0")).join(""),
       tenant: "acme",
       epoch: 3,
-      identifier: "v1:acme:3:" + "a1".repeat(16),
+      identifier: THEIR_ID,
+      v1_identifier: "v1:acme:3:" + "a1".repeat(16),
       caveats: CAVEATS,
       ours,
     });
@@ -92,6 +104,8 @@ Deno.test({
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as {
       minted: string;
+      third_party: string;
+      v1_widened: string;
       ours_ok: boolean;
       ours_caveats: string[];
       ours_wrong_key_ok: boolean;
@@ -111,11 +125,26 @@ Deno.test({
     };
     const ctx = await verifyToken(out.minted, req, keys);
     assert.equal(ctx.tenant, "acme");
-    assert.equal(ctx.identifier, "v1:acme:3:" + "a1".repeat(16));
-    assert.deepEqual(ctx.maxRuns, [{
-      counterKey: "v1:acme:3:" + "a1".repeat(16) + "#3",
-      limit: 3,
-    }]);
+    assert.equal(ctx.identifier, THEIR_ID);
+    assert.deepEqual(ctx.maxRuns, [{ counterKey: THEIR_ID + "#3", limit: 3 }]);
+    // Their third-party caveat chains as ours does: authentic, then refused (403).
+    await assert.rejects(verifyToken(out.third_party, req, keys), (err: unknown) => {
+      assert.ok(err instanceof RewarderError);
+      assert.deepEqual([err.code, err.reason], ["UNAUTHORIZED", "third_party_caveat"]);
+      return true;
+    });
+    // The v1 finding, minted independently: refused for its identifier (401).
+    const inspect = {
+      ...req,
+      method: "GET",
+      path: "/rewarder/epochs/e1",
+      scope: "rewarder.inspect",
+    };
+    await assert.rejects(verifyToken(out.v1_widened, inspect, keys), (err: unknown) => {
+      assert.ok(err instanceof RewarderError);
+      assert.deepEqual([err.code, err.reason], ["UNAUTHENTICATED", "identifier"]);
+      return true;
+    });
     // And the same pymacaroons token fails under another epoch's secret.
     const wrong = { masterSecretFor: () => Promise.resolve(new Uint8Array(32)) };
     await assert.rejects(verifyToken(out.minted, req, wrong), /signature/);

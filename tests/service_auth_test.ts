@@ -354,7 +354,7 @@ Deno.test({
           await call("GET", "/rewarder/epochs/auth-base", { token: minter.remember(bundle) }),
           403,
           "UNAUTHORIZED",
-          "third_party",
+          "third_party_caveat",
         );
       });
 

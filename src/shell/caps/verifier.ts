@@ -8,7 +8,7 @@
  * 401 UNAUTHENTICATED reasons: `token_missing`, `token_malformed`, `token_oversize`,
  * `too_many_caveats`, `identifier` (not the v2 form, v1 included), `key_epoch` (unknown or
  * revoked; one reason so revocation state is not probed), `signature`.
- * 403 UNAUTHORIZED: `third_party` (an authentic token with a third-party caveat or sent with
+ * 403 UNAUTHORIZED: `third_party_caveat` (an authentic token with a third-party caveat or sent with
  * a discharge), then the caveat reasons of authorize.ts.
  *
  * @module
@@ -80,7 +80,7 @@ export async function verifyToken(
   if (!authentic) throw unauthenticated("signature");
   // §9: no discharge support; an authentic token that needs one is refused, never half-checked.
   if (discharges > 0 || m.caveats.some((c) => c.vid !== undefined)) {
-    throw new RewarderError("UNAUTHORIZED", "third_party");
+    throw new RewarderError("UNAUTHORIZED", "third_party_caveat");
   }
   return authorize(identifierText, id, m.caveats.map((c) => caveatText(c.identifier)), req);
 }
