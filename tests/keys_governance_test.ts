@@ -17,7 +17,8 @@ import type { CliIo } from "../src/cli/args.ts";
 import { runCli } from "../src/cli/main.ts";
 import { fromBase64Url } from "../src/core/base64url.ts";
 import { computeManifest } from "../src/core/compute.ts";
-import { leafHash, merkleProof, merkleRoot, toHex } from "../src/core/merkle.ts";
+import { leafHash, merkleRoot, toHex } from "../src/core/merkle.ts";
+import { proofDocumentOf } from "../src/core/proof.ts";
 import { parsePolicy, policyHashOf } from "../src/core/policy.ts";
 import { verifyPolicyEnvelope } from "../src/core/policy_envelope.ts";
 import { MANIFEST_SIG_DOMAIN, sealManifest } from "../src/core/seal.ts";
@@ -689,15 +690,10 @@ Deno.test("verify-proof on proofs built with merkle.ts for every recipient of a 
     const leaves = payouts.map((p) => leafHash(p.account, p.amount_minor));
     assert.equal("b3:" + toHex(merkleRoot(leaves)), envelope.manifest.payouts_root);
     for (const [i, p] of payouts.entries()) {
-      const proof = {
-        account: p.account,
-        amount_minor: p.amount_minor,
-        leaf: toHex(leaves[i]!),
-        proof: merkleProof(leaves, i),
-        payouts_root: envelope.manifest.payouts_root,
-        manifest_hash: envelope.manifest_hash,
-        signatures: envelope.signatures,
-      };
+      const proof = proofDocumentOf(envelope, p.account) as unknown as Record<string, unknown>;
+      assert.equal(proof.schema, "svc-rewarder.proof.v2");
+      assert.equal(proof.index, i);
+      assert.equal(proof.leaf, toHex(leaves[i]!));
       if (i === 6) await assertProofVerdicts(dir, proof); // the lone node that moves up
       else {
         await writeJson(join(dir, "proof.json"), proof);
@@ -711,15 +707,24 @@ Deno.test("verify-proof on proofs built with merkle.ts for every recipient of a 
         assert.equal(v.code, 0, `${p.account}: ${v.err}`);
       }
     }
-    // Documented limitation (docs/KEYS.md): the signature covers manifest_hash only, so a
-    // proof against a forged payouts_root with a correctly signed manifest_hash still passes.
+    // v1 could not bind payouts_root without the whole manifest: a proof against a forged
+    // root with a correctly signed manifest_hash passed. v2 signs the header, which holds the
+    // root (contract §6): the same forgery, with the real header or a forged one, is refused.
     const forgedLeaves = [leafHash("mallory", "1000")];
+    const genuine = proofDocumentOf(envelope, payouts[0]!.account)!;
+    if (!("header" in genuine)) throw new Error("a v2 envelope gives a v2 proof");
     const forged = {
+      schema: "svc-rewarder.proof.v2",
       account: "mallory",
       amount_minor: "1000",
+      index: 0,
       leaf: toHex(forgedLeaves[0]!),
       proof: [],
-      payouts_root: "b3:" + toHex(merkleRoot(forgedLeaves)),
+      header: {
+        ...genuine.header,
+        payouts_root: "b3:" + toHex(merkleRoot(forgedLeaves)),
+        totals: { ...genuine.header.totals, recipients: 1 },
+      },
       manifest_hash: envelope.manifest_hash,
       signatures: envelope.signatures,
     };
@@ -731,6 +736,15 @@ Deno.test("verify-proof on proofs built with merkle.ts for every recipient of a 
       "--keys",
       join(dir, "keys.json"),
     ]);
-    assert.equal(f.code, 0, "limitation pinned: without the manifest the root is not bound");
+    assert.equal(f.code, 1, "the signed header binds payouts_root: a forged root is refused");
+    await writeJson(join(dir, "forged.json"), { ...forged, header: genuine.header });
+    const g = await cli([
+      "verify-proof",
+      "--proof",
+      join(dir, "forged.json"),
+      "--keys",
+      join(dir, "keys.json"),
+    ]);
+    assert.equal(g.code, 1, "a forged leaf does not rebuild the signed root");
   });
 });
