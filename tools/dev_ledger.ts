@@ -1,16 +1,27 @@
 /**
- * A real dev ledger server for tests (issue 5): its own process, verifying intents like a real
- * ledger before accepting them, idempotent by `Idempotency-Key`, with scriptable faults.
+ * A real dev ledger server for tests: its own process, checking intents as contract §7 says a
+ * ledger does before applying them, idempotent per (caller, tenant, Idempotency-Key), with
+ * scriptable faults.
  *
  *   deno run --allow-net --allow-read tools/dev_ledger.ts --keys <keys.json> [--port N]
+ *     [--root-key <file>]
  *
  * Prints `listening <port>` on stdout once ready. Port from `--port` or DEV_LEDGER_PORT (0 =
- * any free port). The keys file is `{"keys":[{"kid","alg":"ed25519","public_key":"<b64url>"}]}`.
+ * any free port). The keys file is the published keys document of the rewarder
+ * (`GET /rewarder/keys`: `{"keys":[{"kid","alg":"ed25519","public_key":"<b64url>",…}]}`).
  *
- * - `POST /intents`: schema check, Σ transfers = total_minor, every listed Ed25519 signature
- *   verified over `svc-rewarder/manifest-sig/v1:` + manifest_hash against the keys (at least one
- *   required), Idempotency-Key = run_key; then 200 accepted / 200 duplicate / 409 / 400.
- * - `GET /_stats`: `{"deliveries":n,"applied":{key:1},"duplicates":{key:n}}`.
+ * - `POST /intents`: the checks of ledger/ledger_intent_check.ts (v2: intent key, header hash
+ *   = manifest_hash, payout transfers rebuild payouts_root, v2 signature; a pending v1 intent:
+ *   run key, v1 signature; Σ transfers = total_minor). The caller is the identifier of the
+ *   `Authorization: Macaroon` token (`anonymous` without one); with `--root-key` (a file with
+ *   the 32-byte root key, base64url) the token must verify under it. Every first-party caveat
+ *   must hold (tenant, run_key, intent_key, manifest_hash equal the body's; scope, method,
+ *   path, aud, time). Idempotency-Keys are scoped by (caller, tenant): same key + same body
+ *   bytes → 200 duplicate, same key + other bytes → 409, new → 200 accepted; a failed check
+ *   → 400 `{"error":<problem>}`, a bad token → 401/403.
+ * - `GET /_stats`: `{"deliveries":n,"applied":{key:count},"duplicates":{key:n},
+ *   "entries":[{"caller","tenant","key","schema","run_key"}]}` (applied counts the
+ *   (caller, tenant) scopes that applied a key).
  * - `POST /_faults`: `{"faults":["5xx","delay:<ms>","refuse","drop_after_commit","malformed_ack"]}`,
  *   the behaviours of the next N `POST /intents`, in order.
  *
@@ -22,22 +33,20 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { Buffer } from "node:buffer";
-import * as ed from "@noble/ed25519";
-import { sha512 } from "@noble/hashes/sha2.js";
-import { canonicalJson } from "../src/core/canonical_json.ts";
 import { fromBase64Url } from "../src/core/base64url.ts";
-
-ed.hashes.sha512 = sha512;
+import { parsePublishedKeys } from "../src/shell/key_files.ts";
+import { decodeToken, tokenFromAuthorization } from "../src/shell/caps/token_codec.ts";
+import { verifyChainV2 } from "../src/shell/caps/macaroon_v2.ts";
+import {
+  type CheckedIntent,
+  checkLedgerIntent,
+  egressCaveatsHold,
+} from "../src/shell/ledger/ledger_intent_check.ts";
 
 const BODY_BYTES_MAX = 1_048_576; // an intent of a large epoch still fits; a bomb does not
 const FAULTS_MAX = 1_000; // fault script length bound
 const REFUSE_MS = 400; // how long the listener stays closed on `refuse`
 const DELAY_MS_MAX = 60_000;
-const MONEY_RE = /^(0|[1-9][0-9]{0,38})$/;
-const CID_RE = /^b3:[0-9a-f]{64}$/;
-const INTENT_KEYS =
-  "asset,epoch_id,funding_source,manifest_hash,run_key,schema,signatures,tenant,total_minor,transfers";
-
 type Fault = "5xx" | "refuse" | "drop_after_commit" | "malformed_ack" | { delayMs: number };
 
 function arg(name: string): string | undefined {
@@ -47,63 +56,45 @@ function arg(name: string): string | undefined {
 
 const keysPath = arg("keys") ?? process.env["DEV_LEDGER_KEYS"];
 if (keysPath === undefined) throw new Error("Cannot start dev ledger: --keys <file> is required");
-const keysDoc = JSON.parse(await readFile(keysPath, "utf8")) as {
-  keys: { kid: string; alg: string; public_key: string }[];
-};
-const publicKeys = new Map(
-  keysDoc.keys.filter((k) => k.alg === "ed25519").map((k) => [k.kid, fromBase64Url(k.public_key)]),
-);
+const keys = parsePublishedKeys(JSON.parse(await readFile(keysPath, "utf8")));
+const rootKeyPath = arg("root-key");
+const rootKey = rootKeyPath === undefined
+  ? undefined
+  : fromBase64Url((await readFile(rootKeyPath, "utf8")).trim());
 
-const applied = new Map<string, string>(); // key → canonical body
-const duplicates = new Map<string, number>();
+/** One applied intent, by scope (caller, tenant, Idempotency-Key). */
+interface Applied {
+  caller: string;
+  tenant: string;
+  key: string;
+  schema: string;
+  runKey: string;
+  body: string;
+}
+const applied = new Map<string, Applied>(); // caller \0 tenant \0 key → applied intent
+const duplicates = new Map<string, number>(); // key → duplicates seen (any scope)
 let deliveries = 0;
 const faults: Fault[] = [];
 let refusing = false;
 
-function verify(v: unknown, key: string | undefined): string | undefined {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return "schema";
-  const i = v as Record<string, unknown>;
-  if (Object.keys(i).sort().join(",") !== INTENT_KEYS) return "schema";
-  if (i["schema"] !== "svc-rewarder.intent.v1") return "schema";
-  if (typeof i["run_key"] !== "string" || !CID_RE.test(i["run_key"])) return "run_key";
-  if (key !== i["run_key"]) return "idempotency_key";
-  if (typeof i["manifest_hash"] !== "string" || !CID_RE.test(i["manifest_hash"])) {
-    return "manifest_hash";
+/** The authenticated caller and its caveats, or the status to refuse with. */
+function callerOf(
+  req: IncomingMessage,
+): { caller: string; caveats: string[] } | { status: 401 | 403 } {
+  const header = req.headers["authorization"];
+  if (header === undefined) return { caller: "anonymous", caveats: [] };
+  try {
+    const m = decodeToken(tokenFromAuthorization(header));
+    if (rootKey !== undefined && !verifyChainV2(m, rootKey)) return { status: 401 };
+    if (m.caveats.some((c) => c.vid !== undefined)) return { status: 403 };
+    const utf8 = new TextDecoder("utf-8", { fatal: true });
+    return {
+      caller: utf8.decode(m.identifier),
+      caveats: m.caveats.map((c) => utf8.decode(c.identifier)),
+    };
+  } catch {
+    return { status: 401 };
   }
-  for (const f of ["tenant", "epoch_id", "asset", "funding_source"]) {
-    if (typeof i[f] !== "string" || i[f] === "") return "schema";
-  }
-  if (typeof i["total_minor"] !== "string" || !MONEY_RE.test(i["total_minor"])) {
-    return "total_minor";
-  }
-  const transfers = i["transfers"];
-  if (!Array.isArray(transfers)) return "schema";
-  let sum = 0n;
-  for (const t of transfers as Record<string, unknown>[]) {
-    if (typeof t?.["to"] !== "string" || typeof t["amount_minor"] !== "string") return "transfers";
-    if (!MONEY_RE.test(t["amount_minor"]) || Object.keys(t).length !== 2) return "transfers";
-    sum += BigInt(t["amount_minor"]);
-  }
-  if (sum !== BigInt(i["total_minor"])) return "conservation";
-  return verifySignatures(i["signatures"], String(i["manifest_hash"]));
-}
-
-function verifySignatures(sigs: unknown, manifestHash: string): string | undefined {
-  if (!Array.isArray(sigs) || sigs.length === 0) return "signatures";
-  const msg = new TextEncoder().encode(`svc-rewarder/manifest-sig/v1:${manifestHash}`);
-  let verified = 0;
-  for (const s of sigs as Record<string, unknown>[]) {
-    if (s?.["alg"] !== "ed25519") continue; // other algorithms are not checked here
-    const pk = publicKeys.get(String(s["kid"]));
-    if (pk === undefined) return "unknown_kid";
-    try {
-      if (!ed.verify(fromBase64Url(String(s["sig"])), msg, pk)) return "bad_signature";
-    } catch {
-      return "bad_signature";
-    }
-    verified += 1;
-  }
-  return verified === 0 ? "signatures" : undefined;
 }
 
 async function readBody(req: IncomingMessage): Promise<string | undefined> {
@@ -155,15 +146,25 @@ async function intents(req: IncomingMessage, res: ServerResponse): Promise<void>
   }
   const header = req.headers["idempotency-key"];
   const key = typeof header === "string" ? header : "";
-  const problem = verify(parsed, key);
-  if (problem !== undefined) return send(res, 400, { error: problem });
-  const body = canonicalJson(parsed);
-  const seen = applied.get(key);
+  const checked = checkLedgerIntent(parsed, key, keys);
+  if (!checked.ok) return send(res, 400, { error: checked.problem });
+  const who = callerOf(req);
+  if ("status" in who) return send(res, who.status, { error: "token" });
+  if (!holds(who.caveats, req, checked.value)) return send(res, 403, { error: "caveat" });
+  const scope = `${who.caller}\u0000${checked.value.tenant}\u0000${key}`;
+  const seen = applied.get(scope);
   let status: "accepted" | "duplicate";
   if (seen === undefined) {
-    applied.set(key, body);
+    applied.set(scope, {
+      caller: who.caller,
+      tenant: checked.value.tenant,
+      key,
+      schema: checked.value.schema,
+      runKey: checked.value.runKey,
+      body: text,
+    });
     status = "accepted";
-  } else if (seen === body) {
+  } else if (seen.body === text) {
     duplicates.set(key, (duplicates.get(key) ?? 0) + 1);
     status = "duplicate";
   } else return send(res, 409, { error: "conflict" });
@@ -173,13 +174,30 @@ async function intents(req: IncomingMessage, res: ServerResponse): Promise<void>
   if (!res.destroyed) send(res, 200, { status });
 }
 
+function holds(caveats: string[], req: IncomingMessage, intent: CheckedIntent): boolean {
+  const path = (req.url ?? "").split("?")[0] ?? "";
+  return egressCaveatsHold(caveats, { method: req.method ?? "", path, nowMs: Date.now(), intent });
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (req.method === "POST" && req.url === "/intents") return await intents(req, res);
+  // Any base path: LEDGER_URL may carry one (the egress token's `path ^=` names it).
+  if (req.method === "POST" && /^(\/[^?]*)?\/intents$/.test(req.url ?? "")) {
+    return await intents(req, res);
+  }
   if (req.method === "GET" && req.url === "/_stats") {
+    const counts = new Map<string, number>();
+    for (const a of applied.values()) counts.set(a.key, (counts.get(a.key) ?? 0) + 1);
     return send(res, 200, {
       deliveries,
-      applied: Object.fromEntries([...applied.keys()].map((k) => [k, 1])),
+      applied: Object.fromEntries(counts),
       duplicates: Object.fromEntries(duplicates),
+      entries: [...applied.values()].map((a) => ({
+        caller: a.caller,
+        tenant: a.tenant,
+        key: a.key,
+        schema: a.schema,
+        run_key: a.runKey,
+      })),
     });
   }
   if (req.method === "POST" && req.url === "/_faults") {

@@ -12,12 +12,28 @@ import { testKeysDocument } from "./test_fixtures.ts";
 /** Startup wait bound for the dev ledger, ms. */
 export const DEV_LEDGER_START_TIMEOUT_MS = 20_000;
 
+/** One applied intent, by its scope (caller, tenant, Idempotency-Key). */
+export interface DevLedgerEntry {
+  caller: string;
+  tenant: string;
+  key: string;
+  schema: string;
+  run_key: string;
+}
+
+/** `GET /_stats` of the dev ledger. */
+export interface DevLedgerStats {
+  deliveries: number;
+  /** Idempotency-Key → how many (caller, tenant) scopes applied it. */
+  applied: Record<string, number>;
+  duplicates: Record<string, number>;
+  entries: DevLedgerEntry[];
+}
+
 /** A running dev ledger. */
 export interface DevLedger {
   url: string;
-  stats(): Promise<
-    { deliveries: number; applied: Record<string, number>; duplicates: Record<string, number> }
-  >;
+  stats(): Promise<DevLedgerStats>;
   faults(list: string[]): Promise<void>;
   stop(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { canonicalBytes } from "../../core/canonical_json.ts";
 import { cidOf } from "../../core/cid.ts";
+import { leafHash, merkleRoot, toHex } from "../../core/merkle.ts";
 import { toBase64Url } from "../../core/base64url.ts";
 import { intentKeyOf } from "../../core/run_key.ts";
 import type { LedgerIntent, Manifest, ManifestHeader, SealedEnvelope } from "../../core/types.ts";
@@ -61,9 +62,12 @@ export function fakeRun(
     quarantined?: boolean;
     inputsCid?: string;
     v1?: boolean;
+    /** A fee paid to `treasury` (a trailing fee transfer in the intent). */
+    feeMinor?: string;
   } = {},
 ): FakeRun {
   const v1 = options.v1 === true;
+  const feeMinor = options.feeMinor ?? "0";
   const tenant = options.tenant ?? "acme";
   const epochId = options.epochId ?? "epoch-1";
   const variant = options.variant ?? "a";
@@ -86,13 +90,13 @@ export function fakeRun(
     asset: "roc",
     funding_source: "protocol_pool",
     totals: {
-      pool_minor: "1000",
-      fee_minor: "0",
+      pool_minor: (1000n + BigInt(feeMinor)).toString(),
+      fee_minor: feeMinor,
       payout_minor: q ? "0" : "999",
       residual_minor: q ? "1000" : "1",
       recipients: payouts.length,
     },
-    fee: null,
+    fee: options.feeMinor === undefined ? null : { account: "treasury", amount_minor: feeMinor },
     residual: {
       account: "treasury",
       amount_minor: q ? "1000" : "1",
@@ -101,7 +105,9 @@ export function fakeRun(
       capped_minor: "0",
     },
     payouts,
-    payouts_root: cidOf(variant),
+    payouts_root: `b3:${
+      toHex(merkleRoot(payouts.map((p) => leafHash(p.account, p.amount_minor))))
+    }`,
     quarantine: q ? { reason: "overflow" } : null,
   };
   const { payouts: _payouts, ...header } = manifest;
@@ -122,8 +128,11 @@ export function fakeRun(
     manifest_hash: manifestHash,
     asset: "roc",
     funding_source: "protocol_pool",
-    total_minor: "999",
-    transfers: payouts.map((p) => ({ to: p.account, amount_minor: p.amount_minor })),
+    total_minor: (999n + BigInt(feeMinor)).toString(),
+    transfers: [
+      ...payouts.map((p) => ({ to: p.account, amount_minor: p.amount_minor })),
+      ...(feeMinor === "0" ? [] : [{ to: "treasury", amount_minor: feeMinor }]),
+    ],
   };
   const intent: LedgerIntent = intentKey === null
     ? { schema: "svc-rewarder.intent.v1", ...common, signatures }
