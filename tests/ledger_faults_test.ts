@@ -1,7 +1,7 @@
 // Every fault of the dev ledger (a real process) ends with every intent delivered exactly once.
 import assert from "node:assert/strict";
 import { fakeRun } from "../src/shell/ledger/test_fixtures.ts";
-import { startDevLedger } from "../src/shell/ledger/dev_ledger_process.ts";
+import { startDevLedger, testEgressTokenFor } from "../src/shell/ledger/dev_ledger_process.ts";
 import { createHttpLedgerTarget } from "../src/shell/ledger/http_ledger_target.ts";
 import { createMemoryRunStore } from "../src/shell/store/memory_run_store.ts";
 import { createRunRegistry } from "../src/shell/registry/run_registry.ts";
@@ -27,7 +27,6 @@ async function scenario(faults: string[]): Promise<void> {
         epochId: f.epochId,
         dryRun: false,
         envelope: f.envelope,
-        intent: f.intent,
         policyHash: f.policyHash,
         inputsCid: f.inputsCid,
       });
@@ -38,9 +37,9 @@ async function scenario(faults: string[]): Promise<void> {
       store,
       target: createHttpLedgerTarget({
         ledgerUrl: ledger.url,
-        tokenFor: (i) => {
-          tokens.push(i.run_key);
-          return Promise.resolve("dGVzdA");
+        tokenFor: (i, tenant) => {
+          tokens.push(i.runKey);
+          return testEgressTokenFor(ledger.url)(i, tenant);
         },
       }),
       nowMs: Date.now,
@@ -58,7 +57,8 @@ async function scenario(faults: string[]): Promise<void> {
     }
     assert.equal(await dispatcher.depth(), 0, "every intent acknowledged");
     const stats = await ledger.stats();
-    assert.deepEqual(Object.keys(stats.applied).sort(), runs.map((r) => r.runKey).sort());
+    // Applied under the intent keys (contract §7), one per committed run.
+    assert.deepEqual(Object.keys(stats.applied).sort(), runs.map((r) => r.intentKey).sort());
     assert.ok(Object.values(stats.applied).every((n) => n === 1), "applied exactly once");
     for (const f of runs) {
       const e = await store.getOutbox("acme", f.runKey);
@@ -89,12 +89,12 @@ Deno.test("ledger faults: 409 quarantines the run and it is never retried", asyn
   const ledger = await startDevLedger();
   try {
     const f = fakeRun();
-    // Someone already used this idempotency key with another (valid) body.
-    const other = { ...f.intent, asset: "other" };
+    // Someone already used this idempotency key with another (valid) body: the same intent
+    // in other bytes (indented), which a ledger comparing bodies sees as another body.
     const pre = await fetch(`${ledger.url}/intents`, {
       method: "POST",
-      headers: { "idempotency-key": f.runKey },
-      body: JSON.stringify(other),
+      headers: { "idempotency-key": f.queued.idempotencyKey },
+      body: JSON.stringify(f.intent, null, 1),
     });
     assert.equal(pre.status, 200);
     await pre.body?.cancel();
@@ -106,7 +106,6 @@ Deno.test("ledger faults: 409 quarantines the run and it is never retried", asyn
       epochId: f.epochId,
       dryRun: false,
       envelope: f.envelope,
-      intent: f.intent,
       policyHash: f.policyHash,
       inputsCid: f.inputsCid,
     });
@@ -129,20 +128,22 @@ Deno.test("ledger faults: 409 quarantines the run and it is never retried", asyn
   }
 });
 
-Deno.test("dev ledger refuses bad signatures and broken sums", async () => {
+Deno.test("dev ledger refuses bad signatures, broken commitments and broken sums", async () => {
   const ledger = await startDevLedger();
   try {
     const f = fakeRun();
     const post = async (body: unknown) => {
       const r = await fetch(`${ledger.url}/intents`, {
         method: "POST",
-        headers: { "idempotency-key": f.runKey },
+        headers: { "idempotency-key": f.queued.idempotencyKey },
         body: JSON.stringify(body),
       });
       return [r.status, (await r.json()).error];
     };
-    const badSig = { ...f.intent, manifest_hash: `b3:${"0".repeat(64)}` };
-    assert.deepEqual(await post(badSig), [400, "bad_signature"]);
+    const other = fakeRun({ variant: "other" }).intent.signatures; // signs another hash
+    assert.deepEqual(await post({ ...f.intent, signatures: other }), [400, "signatures"]);
+    const badHash = { ...f.intent, manifest_hash: `b3:${"0".repeat(64)}` };
+    assert.deepEqual(await post(badHash), [400, "manifest_hash"]);
     assert.deepEqual(await post({ ...f.intent, total_minor: "1000" }), [400, "conservation"]);
     assert.deepEqual(await post({ ...f.intent, extra: 1 }), [400, "schema"]);
     assert.equal(Object.keys((await ledger.stats()).applied).length, 0);

@@ -8,6 +8,41 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { testKeysDocument } from "./test_fixtures.ts";
+import { attenuateForLedger } from "../caps/egress.ts";
+import { encodeToken } from "../caps/token_codec.ts";
+import { newMacaroonV2, withFirstPartyCaveat } from "../caps/macaroon_v2.ts";
+import type { QueuedIntent } from "../store/run_store.ts";
+import { ledgerIntentsPathOf } from "./http_ledger_target.ts";
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+/**
+ * A ledger token as a ledger operator would hand it to the service (minted by the ledger's
+ * issuer, not a rewarder token): the dev ledger reads its identifier as the caller.
+ */
+export const TEST_LEDGER_TOKEN: string = encodeToken(
+  withFirstPartyCaveat(
+    newMacaroonV2(new Uint8Array(32).fill(6), utf8("ledger-caller:svc-rewarder-test")),
+    utf8("scope = ledger.intent.write"),
+  ),
+);
+
+/** `tokenFor` of the HTTP ledger client: {@link TEST_LEDGER_TOKEN} attenuated per intent. */
+export function testEgressTokenFor(
+  ledgerUrl: string,
+): (intent: QueuedIntent, tenant: string) => Promise<string> {
+  const intentsPath = ledgerIntentsPathOf(ledgerUrl);
+  return (intent, tenant) =>
+    Promise.resolve(attenuateForLedger(TEST_LEDGER_TOKEN, {
+      tenant,
+      intentsPath,
+      runKey: intent.runKey,
+      intentKey: intent.intentKey,
+      manifestHash: intent.manifestHash,
+      nowMs: Date.now(),
+      ttlMs: 3_600_000,
+    }));
+}
 
 /** Startup wait bound for the dev ledger, ms. */
 export const DEV_LEDGER_START_TIMEOUT_MS = 20_000;
