@@ -98,7 +98,7 @@ export function decompress(options: DecompressOptions): MiddlewareHandler<AppEnv
     ["x-gzip", zlib.gunzipSync as unknown as Inflate],
     ["zstd", zstd],
   ]);
-  const reject = (reason: string): never => {
+  const reject = (reason: "encoding" | "decompress_cap" | "oversize"): never => {
     onReject?.(reason);
     throw new RewarderError("BAD_REQUEST", reason);
   };

@@ -23,7 +23,7 @@ import {
   notFoundHandler,
 } from "../middleware/error_mapper.ts";
 import type { RewarderError } from "./core/errors.ts";
-import { isReason, labelOfReason } from "./core/reasons.ts";
+import { labelOfReason } from "./core/reasons.ts";
 import { rateLimit, tenantRateLimit } from "../middleware/rate_limit.ts";
 import { secureHeaders } from "../middleware/secure_headers.ts";
 import { timeout } from "../middleware/timeout.ts";
@@ -309,7 +309,7 @@ export function buildApp(
 
 /** The `rejected_total{reason}` label of an error answer, from the reasons table. */
 function rejectLabel(err: RewarderError): string {
-  return isReason(err.reason) ? labelOfReason(err.reason) : "internal";
+  return labelOfReason(err.reason);
 }
 
 /** A route whose only handler is `handler` (no inputs to validate). */

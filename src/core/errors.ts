@@ -10,19 +10,19 @@
  * @module
  */
 
-import { type ErrorCode, isReason, STATUS_BY_CODE, statusOfReason } from "./reasons.ts";
+import { type CodeOf, type ErrorCode, type Reason, statusOfReason } from "./reasons.ts";
 
-export type { ErrorCode };
+export type { ErrorCode, Reason };
 
 /**
  * A typed, expected failure. `reason` is a stable rule name; `detail` is for logs only and
  * must never contain user-supplied values (it may name a field path).
  */
-export class RewarderError extends Error {
-  /** The contract error code. */
+export class RewarderError<R extends Reason = Reason> extends Error {
+  /** The contract error code (the reasons table's code of `reason`). */
   readonly code: ErrorCode;
-  /** Stable snake_case reason, e.g. `oversize`, `schema`, `stale`. */
-  readonly reason: string;
+  /** Stable snake_case reason of the reasons table, e.g. `oversize`, `schema`, `stale`. */
+  readonly reason: R;
   /** Optional field path (e.g. `entries[3].account`); never a value. */
   readonly path: string | undefined;
   /** Seconds a client should wait before retrying (429/503 only). */
@@ -30,9 +30,10 @@ export class RewarderError extends Error {
   /** Extra JSON-safe fields to include in the error body (e.g. the run record on QUARANTINED). */
   readonly extra: Readonly<Record<string, unknown>> | undefined;
 
+  /** `code` must be the table's code of `reason`: a mismatch or an unknown reason does not compile. */
   constructor(
-    code: ErrorCode,
-    reason: string,
+    code: CodeOf<R>,
+    reason: R,
     options: {
       path?: string;
       retryAfterS?: number;
@@ -53,13 +54,16 @@ export class RewarderError extends Error {
 }
 
 /** Shorthand for a 400 BAD_REQUEST with a reason and an optional field path. */
-export function badRequest(reason: string, path?: string): RewarderError {
+export function badRequest(
+  reason: { [R in Reason]: CodeOf<R> extends "BAD_REQUEST" ? R : never }[Reason],
+  path?: string,
+): RewarderError {
   return new RewarderError("BAD_REQUEST", reason, path === undefined ? {} : { path });
 }
 
 /** The HTTP status for an error (contract §8), from the reasons table. */
 export function statusOf(err: RewarderError): number {
-  return isReason(err.reason) ? statusOfReason(err.reason) : STATUS_BY_CODE[err.code];
+  return statusOfReason(err.reason);
 }
 
 /** Typed result for core functions that fail by rule rather than by bug. */

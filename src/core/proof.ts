@@ -137,7 +137,7 @@ const proofV1Schema = z.object({
   signatures: z.unknown(),
 });
 
-function fault<T>(reason: string, path?: string): Result<T> {
+function fault<T>(reason: Parameters<typeof badRequest>[0], path?: string): Result<T> {
   return { ok: false, error: badRequest(reason, path) };
 }
 

@@ -134,6 +134,10 @@ export const REASONS = {
   revoked_kid: bad("schema"),
   bad_signature: bad("schema"),
   no_signature: bad("schema"),
+  payouts_root: bad("schema"),
+  // proof document verification (CLI `verify-proof`, §6)
+  index: bad("schema"),
+  leaf: bad("schema"),
   pq_required: bad("schema"),
   // operator chores refused by rule
   rekey_same_key: bad("schema"),

@@ -7,7 +7,7 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { badRequest, RewarderError } from "../core/errors.ts";
+import { RewarderError } from "../core/errors.ts";
 import { policyHashOf } from "../core/policy.ts";
 import { parseStrictJson } from "../core/strict_json.ts";
 import {
@@ -84,13 +84,13 @@ export function directoryPolicyRegistry(
 ): PolicyRegistry {
   let index = new Map<string, PolicyEntry[]>();
   let byHash = new Map<string, PolicyEntry>();
-  let refused = new Map<string, string>();
+  let refused = new Map<string, RewarderError>();
   let scannedAtMs = -Infinity;
 
   async function scan(): Promise<void> {
     const next = new Map<string, PolicyEntry[]>();
     const nextByHash = new Map<string, PolicyEntry>();
-    const nextRefused = new Map<string, string>();
+    const nextRefused = new Map<string, RewarderError>();
     const names = (await readdir(dir).catch(() => [] as string[])).filter((n) =>
       n.endsWith(".json")
     ).sort();
@@ -107,7 +107,7 @@ export function directoryPolicyRegistry(
       const result = verifyPolicyEnvelope(envelope, gov());
       if (!result.ok) {
         options.onBadFile?.(name, result.error.reason);
-        for (const key of refusalKeys(envelope)) nextRefused.set(key, result.error.reason);
+        for (const key of refusalKeys(envelope)) nextRefused.set(key, result.error);
         continue;
       }
       if (nextByHash.has(result.value.policyHash)) continue;
@@ -137,8 +137,8 @@ export function directoryPolicyRegistry(
       }
       const entry = byHash.get(policyHash);
       if (entry !== undefined) return checkPolicyId(entry, policyId);
-      const reason = refused.get(policyHash);
-      if (reason !== undefined) throw badRequest(reason);
+      const refusal = refused.get(policyHash);
+      if (refusal !== undefined) throw new RewarderError(refusal.code, refusal.reason);
       throw new RewarderError("NOT_FOUND", "unknown_policy");
     },
     async envelope(policyId, hash) {

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { RewarderError } from "../../core/errors.ts";
+import { type Reason, RewarderError } from "../../core/errors.ts";
 import type { AuthContext, MaxRunsCaveat, PeerInfo } from "../../../middleware/context.ts";
 import { type Caveat, parseCaveat } from "./caveat.ts";
 import type { TokenIdentifier } from "./identifier.ts";
@@ -48,7 +48,7 @@ export interface RequestDescription {
 /** The audience an ingress `aud` caveat must name. */
 export const SERVICE_AUDIENCE = "svc-rewarder";
 
-function deny(reason: string): RewarderError {
+function deny(reason: Reason): RewarderError {
   return new RewarderError("UNAUTHORIZED", reason);
 }
 
@@ -93,7 +93,7 @@ function holds(c: Caveat, req: RequestDescription, tenant: string): boolean {
   }
 }
 
-function reasonFor(c: Caveat): string {
+function reasonFor(c: Caveat): Reason {
   switch (c.kind) {
     case "unknown":
     case "run_key": // egress-only caveats mean nothing here: fail closed like unknown ones

@@ -27,7 +27,7 @@
 import { open } from "node:fs/promises";
 import { fromBase64Url } from "../../core/base64url.ts";
 import { verifyEd25519 } from "../../core/ed25519.ts";
-import { RewarderError } from "../../core/errors.ts";
+import { type Reason, RewarderError } from "../../core/errors.ts";
 import { strictJsonProblem } from "../../core/strict_json.ts";
 import type { AuthContext } from "../../../middleware/context.ts";
 import type { RequestDescription } from "./authorize.ts";
@@ -333,7 +333,7 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SCOPE_ITEM = /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/; // RFC 6749 §3.3 scope-token
 const TYP_ACCEPTED: ReadonlySet<string> = new Set(["jwt", "at+jwt", "application/at+jwt"]);
 
-function unauthenticated(reason: string): RewarderError {
+function unauthenticated(reason: Reason): RewarderError {
   return new RewarderError("UNAUTHENTICATED", reason); // never a cause: it could hold the token
 }
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { RewarderError } from "../../core/errors.ts";
+import { type Reason, RewarderError } from "../../core/errors.ts";
 import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
 import {
   decodeMacaroonsV2,
@@ -19,7 +19,7 @@ import { AUTH_HEADER_CHARS_MAX, CAVEATS_MAX, TOKEN_TEXT_CHARS_MAX } from "./limi
 
 const SCHEMES: ReadonlySet<string> = new Set(["macaroon", "bearer"]);
 
-function unauthenticated(reason: string, cause?: unknown): RewarderError {
+function unauthenticated(reason: Reason, cause?: unknown): RewarderError {
   return new RewarderError("UNAUTHENTICATED", reason, cause === undefined ? {} : { cause });
 }
 

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { RewarderError } from "../../core/errors.ts";
+import { type Reason, RewarderError } from "../../core/errors.ts";
 import type { AuthContext } from "../../../middleware/context.ts";
 import { decodeTokenBundle, tokenFromAuthorization } from "./token_codec.ts";
 import { deriveRootKey, type IdentifierOptions, parseIdentifier } from "./identifier.ts";
@@ -37,7 +37,7 @@ export type Verifier = (
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function unauthenticated(reason: string, cause?: unknown): RewarderError {
+function unauthenticated(reason: Reason, cause?: unknown): RewarderError {
   return new RewarderError("UNAUTHENTICATED", reason, cause === undefined ? {} : { cause });
 }
 
