@@ -5,12 +5,14 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
+import type { DevLedgerStats } from "../../src/shell/ledger/dev_ledger_process.ts";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { canonicalJson } from "../../src/core/canonical_json.ts";
 import { policyHashOf } from "../../src/core/policy.ts";
 import { POLICY_SIG_DOMAIN } from "../../src/core/policy_envelope.ts";
-import { runKeyOf } from "../../src/core/run_key.ts";
+import { intentKeyOf, runKeyOf } from "../../src/core/run_key.ts";
 import { signStatement } from "../../src/core/seal.ts";
 import { casPut } from "../../src/shell/cas.ts";
 import { devToken, ensureDevMaterial } from "../../src/shell/dev_bootstrap.ts";
@@ -222,10 +224,29 @@ function baseEnv(): Record<string, string> {
 export interface Ledger {
   url: string;
   child: Child;
-  stats(): Promise<
-    { deliveries: number; applied: Record<string, number>; duplicates: Record<string, number> }
-  >;
+  stats(): Promise<DevLedgerStats>;
   faults(list: string[]): Promise<void>;
+}
+
+/**
+ * The ledger applied exactly the committed runs (`committedRunKeys`), once each, each under its
+ * per-tenant intent key (contract §5, §7), and saw duplicates only of those. Answers the run
+ * keys of the applied intents.
+ */
+export function assertAppliedExactly(
+  stats: DevLedgerStats,
+  committedRunKeys: Iterable<string>,
+): void {
+  const committed = new Set(committedRunKeys);
+  assert.deepEqual(stats.entries.map((e) => e.run_key).sort(), [...committed].sort());
+  assert.ok(Object.values(stats.applied).every((n) => n === 1), "one intent per key");
+  for (const e of stats.entries) {
+    assert.equal(e.key, intentKeyOf({ tenant: e.tenant, runKey: e.run_key }), "the intent key");
+  }
+  const runOfKey = new Map(stats.entries.map((e) => [e.key, e.run_key]));
+  for (const key of Object.keys(stats.duplicates)) {
+    assert.ok(committed.has(runOfKey.get(key) ?? ""), "duplicates only of committed runs");
+  }
 }
 
 /** Starts `tools/dev_ledger.ts` verifying signatures against `keys` (written to `dir`). */
