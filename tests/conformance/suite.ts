@@ -63,7 +63,7 @@ function describeService(
   describe(`svc-rewarder contract over ${t.transport}`, () => {
     it("publishes its version, keys and OpenAPI document", async () => {
       const version = JSON.parse((await send(t, "GET", "/version")).text);
-      assert.equal(version.contract, "v1");
+      assert.equal(version.contract, "v2");
       const keys = JSON.parse((await send(t, "GET", "/rewarder/keys")).text);
       assert.ok(
         keys.keys.some((k: { alg: string; status: string }) =>
@@ -95,6 +95,24 @@ function describeService(
       assert.equal(JSON.parse(reply.text).error.reason, "media_type");
     });
 
+    it("names the faulty field (§8), never its value; a non-I-JSON body is 400 json", async () => {
+      const body = JSON.parse(svc.body) as Record<string, unknown>;
+      const wrong = await send(t, "POST", `${svc.epochPath}/compute`, {
+        headers: { ...auth, ...json },
+        body: JSON.stringify({ ...body, dry_run: "conformance_marker" }),
+      });
+      assert.equal(wrong.status, 400, wrong.text);
+      const err = JSON.parse(wrong.text).error;
+      assert.deepEqual([err.reason, err.field], ["schema", "dry_run"]);
+      assert.ok(!wrong.text.includes("conformance_marker"));
+      const dup = await send(t, "POST", `${svc.epochPath}/compute`, {
+        headers: { ...auth, ...json },
+        body: `{"dry_run":true,${svc.body.slice(1)}`.replace(/}$/, ',"dry_run":true}'),
+      });
+      assert.equal(dup.status, 400, dup.text);
+      assert.equal(JSON.parse(dup.text).error.reason, "json");
+    });
+
     it("computes, replays with the same bytes, and serves the sealed envelope", async () => {
       const first = await send(t, "POST", `${svc.epochPath}/compute`, {
         headers: { ...auth, ...json },
@@ -103,6 +121,7 @@ function describeService(
       assert.equal(first.status, 200, first.text);
       const record = JSON.parse(first.text);
       assert.equal(record.status, "sealed");
+      assert.match(record.intent_key, /^b3:[0-9a-f]{64}$/);
       const again = await send(t, "POST", `${svc.epochPath}/compute`, {
         headers: { ...auth, ...json },
         body: svc.body,
@@ -112,9 +131,23 @@ function describeService(
       assert.equal(replay.replayed, true);
       assert.equal(replay.manifest_hash, record.manifest_hash);
       assert.equal(replay.run_key, record.run_key);
-      const envelope = JSON.parse((await send(t, "GET", svc.epochPath, { headers: auth })).text);
+      const served = await send(t, "GET", svc.epochPath, {
+        headers: { ...auth, "accept-encoding": "gzip" },
+      });
+      const envelope = JSON.parse(served.text);
       assert.equal(envelope.manifest_hash, record.manifest_hash);
       assert.equal(envelope.manifest.run_key, record.run_key);
+      assert.equal(envelope.manifest.schema, "svc-rewarder.manifest.v2");
+      // An immutable answer (§10): strong ETag, never content-coded, 304 on a match.
+      assert.equal(served.headers.get("etag"), `"${record.manifest_hash}"`);
+      assert.equal(served.headers.get("cache-control"), "private, max-age=31536000, immutable");
+      assert.equal(served.headers.get("content-encoding"), null);
+      const cached = await send(t, "GET", svc.epochPath, {
+        headers: { ...auth, "if-none-match": `W/"${record.manifest_hash}"` },
+      });
+      assert.equal(cached.status, 304);
+      assert.equal(cached.text, "");
+      assert.equal(cached.headers.get("etag"), `"${record.manifest_hash}"`);
     });
   });
 }
