@@ -24,6 +24,8 @@ import { loadSigningKey } from "../src/shell/key_files.ts";
 import { mintToken } from "../src/shell/caps/mint.ts";
 import { toBase64Url } from "../src/core/base64url.ts";
 import { withTestDatabase } from "../src/shell/store/postgres_test_db.ts";
+import { intentKeyOf } from "../src/core/run_key.ts";
+import type { DevLedgerStats } from "../src/shell/ledger/dev_ledger_process.ts";
 
 /** Bound on one child's startup (deno compiles main.ts on first run), ms. */
 const START_TIMEOUT_MS = 60_000;
@@ -200,11 +202,21 @@ await withTestDatabase("multi-instance", (baseUrl) => {
             "utf8",
           ),
         );
-        const otherCid = await casPut(
-          shared,
-          new TextEncoder().encode(JSON.stringify({ ...legacy, produced_at_millis: 2 })),
-        );
-        const inputsCids = [base.inputsCid, otherCid];
+        // One snapshot settles one epoch (contract §5): each epoch gets snapshots of its own,
+        // two per epoch (two run keys), put in the shared content store on first use.
+        const snapshots = new Map<string, string>();
+        let produced = 1_000;
+        const inputsFor = async (epochId: string, sample: number): Promise<string> => {
+          const key = `${epochId}#${sample}`;
+          let cid = snapshots.get(key);
+          if (cid === undefined) {
+            produced += 1;
+            const bytes = JSON.stringify({ ...legacy, produced_at_millis: produced });
+            cid = await casPut(shared, new TextEncoder().encode(bytes));
+            snapshots.set(key, cid);
+          }
+          return cid;
+        };
         const signing = await loadSigningKey(join(paths.signingKeysDir, "dev-ed25519.json"));
         const keysFile = join(root, "ledger-keys.json");
         await writeFile(
@@ -238,11 +250,9 @@ await withTestDatabase("multi-instance", (baseUrl) => {
         const ledgerUrl = `http://127.0.0.1:${ledger.port}`;
         const ledgerStats = async () =>
           await (await fetch(`${ledgerUrl}/_stats`, { signal: AbortSignal.timeout(5_000) }))
-            .json() as {
-              deliveries: number;
-              applied: Record<string, 1>;
-              duplicates: Record<string, number>;
-            };
+            .json() as DevLedgerStats;
+        /** The ledger's Idempotency-Key of a run of tenant `dev` (contract §5 intent key). */
+        const ik = (runKey: string) => intentKeyOf({ tenant: "dev", runKey });
 
         const instances = await Promise.all([0, 1, 2].map(async (i) => {
           const dataDir = join(root, `inst${i}`);
@@ -276,7 +286,14 @@ await withTestDatabase("multi-instance", (baseUrl) => {
         const token = await tokenFor(paths.capsKeysPath);
 
         /** One compute; 503 OVERLOADED (a full engine queue) is retried like a client would. */
-        const compute = async (inst: Child, epochId: string, sample: number, tok = token) => {
+        const compute = async (
+          inst: Child,
+          epochId: string,
+          sample: number,
+          tok = token,
+          inputsCid?: string,
+        ) => {
+          const inputs = inputsCid ?? await inputsFor(epochId, sample);
           for (let attempt = 1;; attempt++) {
             const res = await fetch(
               `http://127.0.0.1:${inst.port}/rewarder/epochs/${epochId}/compute`,
@@ -284,7 +301,7 @@ await withTestDatabase("multi-instance", (baseUrl) => {
                 method: "POST",
                 headers: { authorization: `Macaroon ${tok}`, "content-type": "application/json" },
                 body: JSON.stringify({
-                  inputs_cid: inputsCids[sample],
+                  inputs_cid: inputs,
                   policy_id: base.policyId,
                   policy_hash: base.policyHash,
                 }),
@@ -301,6 +318,7 @@ await withTestDatabase("multi-instance", (baseUrl) => {
 
         // ---- A. 100 concurrent computes on 10 epochs, conflicting and repeated run keys.
         const epochs = Array.from({ length: 10 }, (_, i) => `mi-a-${i}`);
+        for (const e of epochs) await Promise.all([inputsFor(e, 0), inputsFor(e, 1)]);
         const results = await Promise.all(Array.from({ length: 100 }, async (_, i) => {
           const epochId = epochs[i % 10]!;
           const sample = Math.floor(i / 10) % 2; // 5 asks with each run key per epoch
@@ -348,8 +366,8 @@ await withTestDatabase("multi-instance", (baseUrl) => {
         });
         assert.deepEqual(
           Object.keys(statsA.applied).sort(),
-          [...committed.values()].sort(),
-          "the ledger applied exactly the committed runs",
+          [...committed.values()].map(ik).sort(),
+          "the ledger applied exactly the committed runs, under their intent keys",
         );
         // The ledger answers before the instance records the answer: wait for the rows too.
         const statesA = await waitFor("phase A acknowledgements", DELIVERY_WAIT_MS, async () => {
@@ -361,9 +379,28 @@ await withTestDatabase("multi-instance", (baseUrl) => {
         // A second delivery is legitimate only after a failed cycle (attempts ≥ 2); two
         // instances sending at once would show a duplicate with a single recorded attempt.
         for (const key of Object.keys((await ledgerStats()).duplicates)) {
-          const row = statesA.find((r) => r.run_key === key);
+          const row = statesA.find((r) => ik(r.run_key) === key);
           assert.ok(row !== undefined && row.attempts >= 2, "no intent was sent twice at once");
         }
+
+        // ---- A2. One snapshot under 6 epochs on 3 instances at once: exactly one epoch settles
+        // it, the others are 409 inputs_settled (contract §5, one database decides).
+        const oneSnapshot = await inputsFor("mi-a2", 0);
+        const resA2 = await Promise.all(Array.from(
+          { length: 6 },
+          (_, i) => compute(instances[i % 3]!, `mi-a2-${i}`, 0, token, oneSnapshot),
+        ));
+        assert.equal(resA2.filter((r) => r.status === 200).length, 1, "one epoch settles it");
+        assert.deepEqual(
+          resA2.filter((r) => r.status !== 200).map((r) =>
+            (r.body.error as { reason?: string } | undefined)?.reason
+          ),
+          Array(5).fill("inputs_settled"),
+        );
+        const settledUnder = await sql`
+          SELECT epoch_id FROM rewarder.inputs_commitments
+          WHERE tenant = 'dev' AND inputs_cid = ${oneSnapshot}`;
+        assert.equal(settledUnder.length, 1);
 
         // ---- B. Intents in flight; kill -9 the instance holding claims; others take over.
         const kEpochs = Array.from({ length: 6 }, (_, i) => `mi-b-${i}`);
@@ -412,14 +449,14 @@ await withTestDatabase("multi-instance", (baseUrl) => {
           const s = await ledgerStats();
           const commitsB =
             await sql`SELECT run_key FROM rewarder.commitments WHERE epoch_id LIKE 'mi-b-%'`;
-          return commitsB.every((r) => s.applied[r.run_key as string] === 1) ? s : undefined;
+          return commitsB.every((r) => s.applied[ik(r.run_key as string)] === 1) ? s : undefined;
         });
         const allCommits = await sql<
           { run_key: string }[]
         >`SELECT run_key FROM rewarder.commitments`;
         assert.deepEqual(
           Object.keys(statsB.applied).sort(),
-          allCommits.map((r) => r.run_key).sort(),
+          allCommits.map((r) => ik(r.run_key)).sort(),
           "one ledger intent applied per committed run, nothing else",
         );
         const stillPending =
