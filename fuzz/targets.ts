@@ -5,6 +5,7 @@
  * @module
  */
 import type { FuzzService, FuzzTarget } from "./_harness.ts";
+import { blake3BatchTarget } from "./blake3_batch.ts";
 import { computeBodyTarget } from "./compute_body.ts";
 import { compressedTarget } from "./compressed.ts";
 import { inputsTarget } from "./inputs.ts";
@@ -12,7 +13,14 @@ import { macaroonTarget } from "./macaroon.ts";
 import { policyTarget } from "./policy.ts";
 
 /** Target names, in run order. */
-export const TARGET_NAMES = ["compute_body", "inputs", "policy", "macaroon", "compressed"] as const;
+export const TARGET_NAMES = [
+  "compute_body",
+  "inputs",
+  "policy",
+  "macaroon",
+  "compressed",
+  "blake3_batch",
+] as const;
 /** A target name. */
 export type TargetName = (typeof TARGET_NAMES)[number];
 
@@ -32,5 +40,7 @@ export async function buildTarget(
       return macaroonTarget(svc) as FuzzTarget<unknown>;
     case "compressed":
       return compressedTarget() as FuzzTarget<unknown>;
+    case "blake3_batch":
+      return blake3BatchTarget() as FuzzTarget<unknown>;
   }
 }

@@ -26,6 +26,7 @@ const MUST_REACH: Readonly<Record<TargetName, readonly string[]>> = {
   policy: ["document_accepted", "document_rejected", "envelope_accepted", "envelope_schema"],
   macaroon: ["200", "401", "403"],
   compressed: ["200", "413", "415"],
+  blake3_batch: ["hashed", "hashed_multi_chunk", "refused"],
 };
 
 let svc: FuzzService | undefined;
