@@ -121,6 +121,7 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
   const outboxIdx = new Map<string, OutboxState>();
   const counterLock = createKeyedMutex();
   const commitLock = createKeyedMutex();
+  const syncLock = createKeyedMutex();
   let seq = 0;
   const k = (a: string, b: string) => `${a}\u0000${b}`;
 
@@ -214,8 +215,16 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
     }
   }
 
-  /** Reads the tenant's slots written since the last read (by this or another process). */
-  async function syncLog(tenant: string): Promise<TenantLog> {
+  /**
+   * Reads the tenant's slots written since the last read (by this or another process). One
+   * reader per tenant at a time: two interleaved readers would both apply slot n and advance
+   * past n + 1 unread.
+   */
+  function syncLog(tenant: string): Promise<TenantLog> {
+    return syncLock.run(tenant, () => readNewSlots(tenant));
+  }
+
+  async function readNewSlots(tenant: string): Promise<TenantLog> {
     const log = logOf(tenant);
     for (;;) {
       assert(log.nextSlot <= COMMIT_SLOTS_MAX, "the commit log is full");
@@ -252,9 +261,16 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
       );
       if (conflict !== undefined) return conflict;
       const name = names.slot(run.tenant, log.nextSlot);
+      const slot = log.nextSlot;
       if (await createFileExclusive(join(root, name), sealJson(name, body))) {
-        log.nextSlot += 1;
-        await applyCommit(log, name, body);
+        await syncLock.run(run.tenant, async () => {
+          // A reader running meanwhile may have read the new slot already; else index it here
+          // (under the readers' lock, so the log's end moves by exactly one).
+          if (log.nextSlot !== slot) return;
+          await applyCommit(log, name, body);
+          log.nextSlot += 1;
+        });
+        assert(log.committed.get(run.record.run_key) === name, "the new slot is indexed");
         return { committed: true };
       }
       // Another process linked this slot first: read it and check again.
