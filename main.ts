@@ -9,90 +9,35 @@
  * @module
  */
 import process from "node:process";
-import { readFile } from "node:fs/promises";
 import { buildApp } from "./src/app.ts";
-import { type Config, ConfigError, loadConfig } from "./src/shell/config.ts";
-import { applyRateReload } from "./src/shell/config_reload.ts";
-import { devToken, ensureDevMaterial } from "./src/shell/dev_bootstrap.ts";
+import {
+  type Config,
+  ConfigError,
+  configHelp,
+  loadConfig,
+  processEnv,
+} from "./src/shell/config.ts";
+import { applyRateReload, readReloadFile } from "./src/shell/config_reload.ts";
+import { devToken, resolveKeyMaterial } from "./src/shell/dev_bootstrap.ts";
 import { listen } from "./src/shell/listen/listen.ts";
+import { LISTENER_BODY_BYTES_MAX } from "./src/shell/listen/limits.ts";
 import { configureLogging, getLogger } from "./src/shell/log.ts";
-import { buildServices, type KeyPaths, packageVersion } from "./src/shell/services.ts";
+import { buildServices, packageVersion } from "./src/shell/services.ts";
 
 const HELP = `svc-rewarder — deterministic reward settlement service
 
-Usage: deno task start [--production]
+Usage: deno task start [--production] | --help
 
 With no configuration it runs the embedded default under DATA_DIR (./.rewarder-data):
 development keys, sample epochs in the local content store, a local settlement journal,
-and it prints a first request with a short-lived development token.
+and it prints a first request with a short-lived development token. Any key path that is
+set is used as given; development material is made only for the others (said at start).
+--production (or PRODUCTION=on) refuses development keys.
 
-Configuration comes from the environment only (secrets from files named there):
-  BIND_ADDR (127.0.0.1:8090 | unix:///abs/path.sock)  DATA_DIR  STORE (file|memory|postgres)
-  DATABASE_URL (STORE=postgres)  AMNESIA  CAPS_RELOAD_MS (caps key file reload, ≤ 60000)
-  CAPS_KEYS_PATH  SIGNING_KEYS_DIR  GOV_KEYS_PATH  AT_REST_KEY_PATH  POLICY_DIR  INPUTS_SOURCE
-  POLICY_SOURCE  LEDGER_URL  LEDGER_TOKEN_PATH  READ_ONLY  QUARANTINE_ONLY  REQUIRE_PQ_ON
-  IDEMPOTENCY_SALT  MAX_INFLIGHT  MAX_RPS  RATE_BURST  TENANT_RPS_MAX  REQ_BODY_MAX
-  DECOMP_RATIO_MAX  POST_INFLATE_MAX  REQUEST_TIMEOUT_MS  MAX_EPOCH_COST_MS  COST_CAP_ACTION
-  MAX_RETRIES_LEDGER  RETENTION_DAYS  GOV_THRESHOLD  TLS_CERT_PATH  TLS_KEY_PATH  PRODUCTION
-  CONFIG_RELOAD_PATH (KEY=VALUE file re-read on SIGHUP to clamp MAX_RPS/RATE_BURST/TENANT_RPS_MAX)
-  EDGE_JWT_KEYS (gateway JWT keys: accept EdDSA/ES256 JWTs, converted to reduced-scope macaroons)
-  LISTEN_ENGINE (native | node: on Deno, serve through node:http, which has header and body
-    timeouts against slow clients; see docs/RUNTIMES.md)
-`;
-
-async function readEnvFile(path: string | undefined): Promise<Record<string, string>> {
-  if (!path) return {};
-  const out: Record<string, string> = {};
-  for (const line of (await readFile(path, "utf8")).split("\n")) {
-    const m = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m) out[m[1]!] = m[2]!.trim();
-  }
-  return out;
-}
-
-async function resolveKeyPaths(
-  config: Config,
-  env: Record<string, string | undefined>,
-): Promise<
-  {
-    paths: KeyPaths;
-    dev: boolean;
-    samples: Awaited<ReturnType<typeof ensureDevMaterial>>["samples"];
-  }
-> {
-  const given = config.capsKeysPath && config.signingKeysDir && config.govKeysPath;
-  if (given) {
-    return {
-      paths: {
-        capsKeysPath: config.capsKeysPath!,
-        signingKeysDir: config.signingKeysDir!,
-        govKeysPath: config.govKeysPath!,
-        atRestKeyPath: env.AT_REST_KEY_PATH,
-      },
-      dev: false,
-      samples: [],
-    };
-  }
-  if (config.amnesia) {
-    throw new ConfigError(
-      "CAPS_KEYS_PATH",
-      "Cannot start with AMNESIA=on without CAPS_KEYS_PATH, SIGNING_KEYS_DIR and GOV_KEYS_PATH: amnesia writes nothing, so development keys cannot be created",
-    );
-  }
-  if (config.production) {
-    throw new ConfigError(
-      "CAPS_KEYS_PATH",
-      "Cannot start in production without CAPS_KEYS_PATH, SIGNING_KEYS_DIR and GOV_KEYS_PATH: development keys are refused",
-    );
-  }
-  const vectorsDir = new URL("./vectors/", import.meta.url).pathname;
-  const { paths, samples } = await ensureDevMaterial(config.dataDir, vectorsDir);
-  return {
-    paths: { ...paths, atRestKeyPath: env.AT_REST_KEY_PATH ?? paths.atRestKeyPath },
-    dev: true,
-    samples,
-  };
-}
+Configuration comes from the environment only (secrets from files named there); a bad
+value or relation stops the start with one line naming the variable (exit 78).
+Variables [default] accepted values, then meaning:
+${configHelp()}`;
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -102,11 +47,10 @@ async function main(): Promise<number> {
   }
   const unknown = args.filter((a) => a !== "--production");
   if (unknown.length > 0) {
-    process.stderr.write(`unknown argument; see --help\n`);
+    process.stderr.write(`unknown argument ${JSON.stringify(unknown[0])}; see --help\n`);
     return 2;
   }
-  const env: Record<string, string | undefined> = { ...process.env };
-  if (args.includes("--production")) env.PRODUCTION = "on";
+  const env = { ...processEnv(), ...(args.includes("--production") ? { PRODUCTION: "on" } : {}) };
   let config: Config;
   try {
     config = loadConfig(env);
@@ -121,11 +65,15 @@ async function main(): Promise<number> {
   const log = getLogger("main");
   let resolved;
   try {
-    resolved = await resolveKeyPaths(config, env);
+    resolved = await resolveKeyMaterial(
+      config,
+      new URL("./vectors/", import.meta.url).pathname,
+    );
   } catch (err) {
     process.stderr.write(`startup error: ${err instanceof Error ? err.message : "unknown"}\n`);
     return 78;
   }
+  for (const notice of resolved.notices) process.stdout.write(`${notice}\n`);
   const version = await packageVersion(new URL("./", import.meta.url));
   let built;
   try {
@@ -137,17 +85,13 @@ async function main(): Promise<number> {
   const { app } = buildApp(built.services);
   let current = config;
   process.on("SIGHUP", () => {
-    readEnvFile(env.CONFIG_RELOAD_PATH).then((overrides) => {
+    readReloadFile(config.configReloadPath).then((overrides) => {
       const result = applyRateReload(current, { ...env, ...overrides }, built.services.limiter);
       current = result.config;
       log.info("config reloaded", { reason: `applied:${result.applied.join(",") || "none"}` });
     }).catch((err) => log.error("config reload refused", { reason: String(err?.message ?? err) }));
   });
-  const engine = env.LISTEN_ENGINE ?? "native";
-  if (engine !== "native" && engine !== "node") {
-    process.stderr.write("config error: LISTEN_ENGINE must be native or node\n");
-    return 78;
-  }
+  const engine = config.listenEngine;
   // main.ts owns the lifecycle (docs/DEPLOY.md "Stopping"): a signal starts the listener's
   // drain; once it has drained, every service is closed in reverse order of start (dispatcher
   // stopped, audit flushed, store closed, keys wiped) and only then does the process exit.
@@ -172,13 +116,19 @@ async function main(): Promise<number> {
       signal: stopListener.signal,
       handleSignals: false,
       logger: getLogger("listen"),
-      ...(config.tls ? { tls: config.tls } : {}),
+      ...(config.tls
+        ? {
+          tls: { ...config.tls, ...(config.clientCaPath ? { caPath: config.clientCaPath } : {}) },
+        }
+        : {}),
+      // The listener's own body cap stays above REQ_BODY_MAX so the app's 413 answers first.
+      limits: { bodyBytesMax: Math.max(LISTENER_BODY_BYTES_MAX, 2 * config.reqBodyBytesMax) },
       onListen: (addr) => {
         const where = addr.transport === "unix"
           ? `unix ${addr.path}`
           : `tcp ${addr.hostname}:${addr.port}`;
         process.stdout.write(`listening ${where}\n`);
-        if (resolved.dev) {
+        if (resolved.devCaps && resolved.samples.length > 0) {
           void printFirstRequest(resolved.paths.capsKeysPath, addr, resolved.samples);
         }
       },

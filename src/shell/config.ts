@@ -1,16 +1,27 @@
 /**
- * Service configuration from the environment (contract §12, seed §15): every name with its
- * default, strictly parsed, relations asserted. {@link loadConfig} is a pure function of the
- * env record, so it runs unchanged on Deno, Bun and Node and in tests; on error it throws a
- * {@link ConfigError} naming the variable (exit with `err.exitCode`, 78).
+ * Service configuration from the environment (contract §12, seed §15). {@link CONFIG_TABLE}
+ * is the one table of variables (name, parser, default, bounds, meaning, secret or not): the
+ * parsing in {@link loadConfig}, the relations in {@link assertRelations} and the `--help`
+ * text ({@link configHelp}) all come from it, and no other module of the service reads the
+ * environment (tests/config_table_test.ts checks that over the sources).
  *
- * Empty values count as unset (container runtimes often pass `NAME=`).
+ * {@link loadConfig} is a pure function of the env record, so it runs unchanged on Deno, Bun
+ * and Node and in tests; on error it throws a {@link ConfigError} naming the variable (exit
+ * with `err.exitCode`, 78). Empty values count as unset (container runtimes often pass
+ * `NAME=`). A variable the contract names but this version does not implement is refused
+ * when set ({@link NOT_IMPLEMENTED}), never accepted and ignored.
  *
  * @module
  */
 import process from "node:process";
 import { NOTES_CHARS_MAX } from "../core/limits.ts";
 import { TENANT_PATTERN } from "../core/ids.ts";
+import { BODY_BYTES_MAX_LIMIT } from "../../middleware/body_cap.ts";
+import { INFLATED_BYTES_MAX_LIMIT, RATIO_MAX_LIMIT } from "../../middleware/decompress.ts";
+import { TIMEOUT_MS_LIMIT } from "../../middleware/timeout.ts";
+import { INFLIGHT_MAX_LIMIT } from "../../middleware/concurrency.ts";
+import { RATE_LIMIT_MAX } from "../../middleware/rate_limiter.ts";
+import { KEY_RELOAD_INTERVAL_MS_MAX } from "./caps/limits.ts";
 import {
   bool,
   ConfigError,
@@ -18,6 +29,7 @@ import {
   fail,
   httpUrl,
   int,
+  markSecret,
   oneOf,
   path,
   raw,
@@ -34,28 +46,305 @@ export type { BindAddr } from "./bind_addr.ts";
  */
 export const COMPUTE_BODY_BYTES_MAX = NOTES_CHARS_MAX * 6 + 2048;
 
-/** Largest body cap accepted, bytes: 64 MiB (memory per in-flight request). */
-const BODY_BYTES_LIMIT = 64 * 1024 * 1024;
-/** Largest time budget accepted, ms: 10 minutes. */
-const MS_LIMIT = 600_000;
-/** Largest rate, inflight or bucket count accepted. */
-const COUNT_LIMIT = 1_000_000;
+/** Largest time budget accepted, ms: the timeout middleware's bound (10 minutes). */
+const MS_LIMIT = TIMEOUT_MS_LIMIT;
 
 /** Where inputs (or policies) come from. */
 export type Source = { kind: "local" } | { kind: "http"; baseUrl: string };
+
+/** The runtime the service runs on (some listener features depend on it). */
+export type Runtime = "deno" | "bun" | "node";
+
+/** One variable of the table. */
+export interface ConfigVariable<T> {
+  /** Default as shown in `--help` (a value, or what unset means). */
+  readonly dflt: string;
+  /** Accepted values, as shown in `--help` and in refusals. */
+  readonly rule: string;
+  /** One-line meaning for `--help`. */
+  readonly meaning: string;
+  /** The value is never printed (credentials may hide in it). */
+  readonly secret?: boolean;
+  /** Names a file holding a secret: must be mode 0600 (checked where it is read). */
+  readonly secretPath?: boolean;
+  /** Only for tests; ignored with PRODUCTION=on. */
+  readonly testOnly?: boolean;
+  /** Strict parser. */
+  readonly read: (env: Env, name: string) => T;
+}
+
+function intVar(
+  dflt: number,
+  min: number,
+  max: number,
+  meaning: string,
+): ConfigVariable<number> {
+  return {
+    dflt: String(dflt),
+    rule: `integer ${min}..${max}`,
+    meaning,
+    read: (env, name) => int(env, name, dflt, min, max),
+  };
+}
+
+function optIntVar(min: number, max: number, dflt: string, meaning: string) {
+  return {
+    dflt,
+    rule: `integer ${min}..${max}`,
+    meaning,
+    read: (env: Env, name: string) =>
+      raw(env, name) === undefined ? undefined : int(env, name, min, min, max),
+  } satisfies ConfigVariable<number | undefined>;
+}
+
+function boolVar(dflt: boolean, meaning: string): ConfigVariable<boolean> {
+  return {
+    dflt: dflt ? "on" : "off",
+    rule: "on|off",
+    meaning,
+    read: (env, name) => bool(env, name, dflt),
+  };
+}
+
+function wordVar<W extends string>(
+  words: readonly W[],
+  dflt: W,
+  meaning: string,
+): ConfigVariable<W> {
+  return {
+    dflt,
+    rule: words.join("|"),
+    meaning,
+    read: (env, name) => oneOf(env, name, words, dflt),
+  };
+}
+
+function pathVar(
+  dflt: string,
+  meaning: string,
+  flags: { secretPath?: boolean } = {},
+): ConfigVariable<string | undefined> {
+  return { dflt, rule: "path", meaning, ...flags, read: (env, name) => path(env, name) };
+}
+
+function urlVar(dflt: string, meaning: string): ConfigVariable<string | undefined> {
+  return {
+    dflt,
+    rule: "http(s) URL",
+    meaning,
+    secret: true,
+    read: (env, name) => httpUrl(env, name),
+  };
+}
+
+function textVar(
+  dflt: string,
+  rule: string,
+  meaning: string,
+  flags: { secret?: boolean; testOnly?: boolean } = {},
+): ConfigVariable<string | undefined> {
+  return { dflt, rule, meaning, ...flags, read: (env, name) => raw(env, name) };
+}
+
+/**
+ * Every environment variable the service reads, in `--help` order. Defaults and bounds are
+ * the seed's §15 caps; bounds are those of the components the values are wired into (the
+ * middleware's own limits), so a value accepted here is never refused later at wiring.
+ */
+export const CONFIG_TABLE = {
+  // Listener
+  BIND_ADDR: textVar(
+    "127.0.0.1:8090",
+    "host:port | [v6]:port | unix:///abs/path.sock",
+    "where the service listens (a Unix socket directory must be 0700)",
+  ),
+  LISTEN_ENGINE: wordVar(
+    ["native", "node"] as const,
+    "native",
+    "Deno only: node serves through node:http (header/body timeouts, client certificates); see docs/RUNTIMES.md",
+  ),
+  TLS_CERT_PATH: pathVar(
+    "unset: plain HTTP",
+    "listener certificate chain (PEM); with TLS_KEY_PATH",
+  ),
+  TLS_KEY_PATH: pathVar("unset", "listener private key (PEM, 0600)", { secretPath: true }),
+  CLIENT_CA_PATH: pathVar(
+    "unset: no client certificates",
+    "inbound client certificates must chain to this PEM bundle (needs TLS; not on Deno's native engine)",
+  ),
+  // Data and keys
+  DATA_DIR: pathVar("./.rewarder-data", "local state: content store, policies, journal, audit"),
+  STORE: wordVar(
+    ["file", "memory", "postgres"] as const,
+    "file",
+    "run store (memory when AMNESIA=on; postgres needs DATABASE_URL)",
+  ),
+  DATABASE_URL: textVar("unset", "postgres(ql):// URL", "the shared database (STORE=postgres)", {
+    secret: true,
+  }),
+  AMNESIA: boolVar(false, "RAM only: nothing written to disk (STORE=memory)"),
+  CAPS_KEYS_PATH: pathVar(
+    "unset: development key under DATA_DIR",
+    "capability root keys (JSON, 0600)",
+    { secretPath: true },
+  ),
+  CAPS_RELOAD_MS: intVar(
+    KEY_RELOAD_INTERVAL_MS_MAX,
+    1,
+    KEY_RELOAD_INTERVAL_MS_MAX,
+    "how often the caps key file is re-read, ms",
+  ),
+  SIGNING_KEYS_DIR: pathVar(
+    "unset: development key under DATA_DIR",
+    "manifest signing keys (directory of 0600 JSON files)",
+    { secretPath: true },
+  ),
+  GOV_KEYS_PATH: pathVar(
+    "unset: development key under DATA_DIR",
+    "governance public keys that sign policies (JSON)",
+  ),
+  GOV_THRESHOLD: optIntVar(1, 64, "the key file's threshold", "policy signatures required"),
+  AT_REST_KEY_PATH: pathVar(
+    "unset: development key under DATA_DIR",
+    "key encrypting stored runs (0600; STORE=file|postgres)",
+    { secretPath: true },
+  ),
+  EDGE_JWT_KEYS: pathVar(
+    "unset: JWTs refused",
+    "gateway JWT public keys: this instance is the edge (docs/EDGE-JWT.md)",
+  ),
+  OPERATOR_TENANT: textVar(
+    "operator",
+    "tenant ([a-z0-9_-], 1..64)",
+    "the only tenant whose tokens may grant rewarder.quarantine",
+  ),
+  // Downstreams
+  POLICY_DIR: pathVar("$DATA_DIR/policies", "signed policy envelopes (*.json)"),
+  INPUTS_SOURCE: urlVar(
+    "unset: local content store",
+    "base URL serving GET <base>/<cid>",
+  ),
+  POLICY_SOURCE: urlVar("unset: POLICY_DIR", "policy registry base URL"),
+  LEDGER_URL: urlVar("unset: local settlement journal", "ledger base URL (POST <url>/intents)"),
+  LEDGER_TOKEN_PATH: pathVar(
+    "unset: no token",
+    "macaroon the ledger issued, attenuated per intent (0600)",
+    { secretPath: true },
+  ),
+  DOWNSTREAM_TLS: wordVar(
+    ["off", "required", "mtls"] as const,
+    "off",
+    "required: downstream URLs must be https; mtls: https with a client certificate",
+  ),
+  DOWNSTREAM_CA_PATH: pathVar(
+    "unset: system roots",
+    "PEM bundle trusted for https downstreams (see docs/RUNTIMES.md for Deno)",
+  ),
+  DOWNSTREAM_CERT_PATH: pathVar("unset", "client certificate chain (PEM) for DOWNSTREAM_TLS=mtls"),
+  DOWNSTREAM_KEY_PATH: pathVar("unset", "client private key (PEM, 0600) for DOWNSTREAM_TLS=mtls", {
+    secretPath: true,
+  }),
+  DOWNSTREAM_CONNECT_MS: intVar(2_000, 1, MS_LIMIT, "downstream connect budget, ms"),
+  DOWNSTREAM_ATTEMPT_MS: intVar(10_000, 1, MS_LIMIT, "one downstream attempt, ms"),
+  MAX_RETRIES_LEDGER: intVar(2, 0, 10, "ledger retries per dispatch round"),
+  MAX_LEDGER_EMITS_PER_RUN: intVar(1, 1, 1, "ledger intents per run (always 1)"),
+  // Modes
+  READ_ONLY: boolVar(false, "refuse compute; serve reads only; no dispatch"),
+  QUARANTINE_ONLY: boolVar(false, "start quarantined: no emission"),
+  REQUIRE_PQ_ON: boolVar(false, "require a post-quantum signing key"),
+  PRODUCTION: boolVar(false, "refuse development keys (also --production)"),
+  IDEMPOTENCY_SALT: textVar("svc-rewarder|v1", "≤ 256 chars", "salt of derived keys", {
+    secret: true,
+  }),
+  // Caps (seed §15)
+  MAX_INFLIGHT: intVar(512, 1, INFLIGHT_MAX_LIMIT, "requests in flight"),
+  MAX_RPS: intVar(500, 1, RATE_LIMIT_MAX, "requests per second, all tenants"),
+  RATE_BURST: intVar(200, 1, RATE_LIMIT_MAX, "burst above MAX_RPS"),
+  TENANT_RPS_MAX: intVar(100, 1, RATE_LIMIT_MAX, "requests per second per tenant"),
+  TENANT_BUCKETS_MAX: intVar(10_000, 1, RATE_LIMIT_MAX, "tenants tracked by the rate limiter"),
+  REQ_BODY_MAX: intVar(
+    1_048_576,
+    1,
+    BODY_BYTES_MAX_LIMIT,
+    "request body as received, bytes (≥ the largest valid compute body)",
+  ),
+  DECOMP_RATIO_MAX: intVar(10, 1, RATIO_MAX_LIMIT, "inflated / compressed size"),
+  POST_INFLATE_MAX: intVar(
+    8_388_608,
+    1,
+    INFLATED_BYTES_MAX_LIMIT,
+    "request body after inflating, bytes (≥ REQ_BODY_MAX)",
+  ),
+  REQUEST_TIMEOUT_MS: intVar(5_000, 1, MS_LIMIT, "whole request budget, ms"),
+  MAX_EPOCH_COST_MS: intVar(5_000, 1, MS_LIMIT, "compute cost guard, ms (≤ REQUEST_TIMEOUT_MS)"),
+  COST_CAP_ACTION: wordVar(
+    ["reject", "dry_run"] as const,
+    "reject",
+    "over the cost guard: refuse, or answer a dry run",
+  ),
+  RETENTION_DAYS: intVar(90, 1, 36_500, "days runs are kept"),
+  ERROR_JITTER_MS: intVar(25, 0, 1_000, "random delay added to error answers, ms"),
+  LOG_LEVEL: wordVar(
+    ["trace", "debug", "info", "warning", "error", "fatal"] as const,
+    "info",
+    "log threshold",
+  ),
+  CONFIG_RELOAD_PATH: pathVar(
+    "unset: SIGHUP re-reads the environment",
+    "KEY=VALUE file re-read on SIGHUP (MAX_RPS, RATE_BURST, TENANT_RPS_MAX change live)",
+  ),
+  REWARDER_TEST_CRASH_AT: textVar(
+    "unset",
+    "<step>[#<n>]",
+    "tests only: exit 137 at a crash point (ignored with PRODUCTION=on)",
+    { testOnly: true },
+  ),
+} as const;
+
+/** The table's variable names. */
+export type ConfigName = keyof typeof CONFIG_TABLE;
+
+/** Every variable name of the table, in table order. */
+export const CONFIG_NAMES: readonly ConfigName[] = Object.keys(CONFIG_TABLE) as ConfigName[];
+
+for (const name of CONFIG_NAMES) {
+  if ((CONFIG_TABLE[name] as ConfigVariable<unknown>).secret) markSecret(name);
+}
+
+/**
+ * Variables the contract names (§13, publication and the edge) that this version does not
+ * implement: set, they refuse the start rather than being ignored.
+ */
+export const NOT_IMPLEMENTED: readonly string[] = [
+  "EDGE_KEYS_PATH",
+  "EDGE_PUBLIC",
+  "EDGE_TENANT",
+  "ORIGIN_DIR",
+  "ORIGIN_URL",
+  "PUBLISH_DIR",
+];
+
+type ValueOf<K extends ConfigName> = ReturnType<(typeof CONFIG_TABLE)[K]["read"]>;
+
+function get<K extends ConfigName>(env: Env, name: K): ValueOf<K> {
+  return CONFIG_TABLE[name].read(env, name) as ValueOf<K>;
+}
 
 /** The validated configuration. Units are in the names. */
 export interface Config {
   bind: BindAddr;
   /** BIND_ADDR as given (validated into `bind`), handed to the listener. */
   bindAddr: string;
+  listenEngine: "native" | "node";
   dataDir: string;
   store: "file" | "memory" | "postgres";
   /** Secret: never log. Set only when store is postgres. */
   databaseUrl: string | undefined;
   capsKeysPath: string | undefined;
+  capsReloadMs: number;
   signingKeysDir: string | undefined;
   govKeysPath: string | undefined;
+  atRestKeyPath: string | undefined;
   /**
    * EDGE_JWT_KEYS: the gateway's public JWT keys (docs/EDGE-JWT.md). Set → this instance is
    * the edge: `Bearer <JWT>` is accepted and converted into an internal macaroon. Unset → a
@@ -98,40 +387,42 @@ export interface Config {
   /** Unset → the governance key file's `threshold` (contract default 1). */
   govThreshold: number | undefined;
   tls: { certPath: string; keyPath: string } | undefined;
-  downstreamTls: "required" | "mtls" | undefined;
+  /** Contract §12: `off` (default), `required` (https only), `mtls` (https + client cert). */
+  downstreamTls: "off" | "required" | "mtls";
+  downstreamCaPath: string | undefined;
+  downstreamCertPath: string | undefined;
+  downstreamKeyPath: string | undefined;
   clientCaPath: string | undefined;
   amnesia: boolean;
   production: boolean;
   logLevel: "trace" | "debug" | "info" | "warning" | "error" | "fatal";
   errorJitterMsMax: number;
+  configReloadPath: string | undefined;
+  /** REWARDER_TEST_CRASH_AT, validated by the wiring; always undefined with PRODUCTION=on. */
+  testCrashAt: string | undefined;
 }
 
-function source(env: Env, name: string): Source {
-  const url = httpUrl(env, name);
+function source(env: Env, name: "INPUTS_SOURCE" | "POLICY_SOURCE"): Source {
+  const url = get(env, name);
   return url === undefined ? { kind: "local" } : { kind: "http", baseUrl: url };
 }
 
 function store(env: Env, amnesia: boolean): Config["store"] {
-  const chosen = oneOf(
-    env,
-    "STORE",
-    ["file", "memory", "postgres"] as const,
-    amnesia ? "memory" : "file",
-  );
+  const chosen = raw(env, "STORE") === undefined && amnesia ? "memory" : get(env, "STORE");
   // Amnesia means RAM only (seed §3): a disk or database store contradicts it.
   if (amnesia && chosen !== "memory") fail("STORE", "memory (or unset) when AMNESIA=on", chosen);
   return chosen;
 }
 
 function operatorTenant(env: Env): string {
-  const v = raw(env, "OPERATOR_TENANT") ?? "operator";
+  const v = get(env, "OPERATOR_TENANT") ?? "operator";
   if (!TENANT_PATTERN.test(v)) fail("OPERATOR_TENANT", "a tenant (1..64 of [a-z0-9_-])", v);
   return v;
 }
 
 function tls(env: Env): Config["tls"] {
-  const certPath = path(env, "TLS_CERT_PATH");
-  const keyPath = path(env, "TLS_KEY_PATH");
+  const certPath = get(env, "TLS_CERT_PATH");
+  const keyPath = get(env, "TLS_KEY_PATH");
   if (certPath === undefined && keyPath === undefined) return undefined;
   if (certPath === undefined || keyPath === undefined) {
     const missing = certPath === undefined ? "TLS_CERT_PATH" : "TLS_KEY_PATH";
@@ -143,83 +434,91 @@ function tls(env: Env): Config["tls"] {
   return { certPath, keyPath };
 }
 
-function limits(env: Env) {
-  return {
-    inflightMax: int(env, "MAX_INFLIGHT", 512, 1, COUNT_LIMIT),
-    ratePerSecondMax: int(env, "MAX_RPS", 500, 1, COUNT_LIMIT),
-    burstMax: int(env, "RATE_BURST", 200, 1, COUNT_LIMIT),
-    tenantRatePerSecondMax: int(env, "TENANT_RPS_MAX", 100, 1, COUNT_LIMIT),
-    tenantBucketsMax: int(env, "TENANT_BUCKETS_MAX", 10_000, 1, COUNT_LIMIT),
-    reqBodyBytesMax: int(env, "REQ_BODY_MAX", 1_048_576, 1, BODY_BYTES_LIMIT),
-    decompRatioMax: int(env, "DECOMP_RATIO_MAX", 10, 1, 1_000),
-    postInflateBytesMax: int(env, "POST_INFLATE_MAX", 8_388_608, 1, BODY_BYTES_LIMIT),
-    requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 5_000, 1, MS_LIMIT),
-    downstreamConnectMs: int(env, "DOWNSTREAM_CONNECT_MS", 2_000, 1, MS_LIMIT),
-    downstreamAttemptMs: int(env, "DOWNSTREAM_ATTEMPT_MS", 10_000, 1, MS_LIMIT),
-    epochCostMsMax: int(env, "MAX_EPOCH_COST_MS", 5_000, 1, MS_LIMIT),
-    ledgerRetriesMax: int(env, "MAX_RETRIES_LEDGER", 2, 0, 10),
-    retentionDays: int(env, "RETENTION_DAYS", 90, 1, 36_500),
-    errorJitterMsMax: int(env, "ERROR_JITTER_MS", 25, 0, 1_000),
-  };
+/** The runtime this process runs on. */
+export function currentRuntime(): Runtime {
+  if ("Bun" in globalThis) return "bun";
+  if ("Deno" in globalThis) return "deno";
+  return "node";
 }
 
 /**
  * Loads and validates the configuration from an environment record.
  *
+ * @param options.runtime the runtime the listener runs on (default: this process's), for the
+ *   checks that depend on it (CLIENT_CA_PATH).
  * @throws {ConfigError} naming the first bad variable or violated relation.
  * @example
  * ```ts
  * const config = loadConfig({ MAX_RPS: "250" });
  * ```
  */
-export function loadConfig(env: Env): Config {
-  const amnesia = bool(env, "AMNESIA", false);
-  const dataDir = path(env, "DATA_DIR") ?? "./.rewarder-data";
-  const chosenStore = store(env, amnesia);
-  const databaseUrl = raw(env, "DATABASE_URL");
-  const emits = int(env, "MAX_LEDGER_EMITS_PER_RUN", 1, 1, 1);
-  const bindAddr = raw(env, "BIND_ADDR") ?? "127.0.0.1:8090";
+export function loadConfig(env: Env, options: { runtime?: Runtime } = {}): Config {
+  for (const name of NOT_IMPLEMENTED) {
+    if (raw(env, name) !== undefined) {
+      throw new ConfigError(
+        name,
+        `Cannot start as ${name} is not implemented by this version: unset it`,
+      );
+    }
+  }
+  const amnesia = get(env, "AMNESIA");
+  const production = get(env, "PRODUCTION");
+  const dataDir = get(env, "DATA_DIR") ?? "./.rewarder-data";
+  const bindAddr = get(env, "BIND_ADDR") ?? "127.0.0.1:8090";
   const config: Config = {
     bind: parseBindAddr(bindAddr),
     bindAddr,
+    listenEngine: get(env, "LISTEN_ENGINE"),
     dataDir,
-    store: chosenStore,
-    databaseUrl,
-    capsKeysPath: path(env, "CAPS_KEYS_PATH"),
-    signingKeysDir: path(env, "SIGNING_KEYS_DIR"),
-    govKeysPath: path(env, "GOV_KEYS_PATH"),
-    edgeJwtKeysPath: path(env, "EDGE_JWT_KEYS"),
+    store: store(env, amnesia),
+    databaseUrl: get(env, "DATABASE_URL"),
+    capsKeysPath: get(env, "CAPS_KEYS_PATH"),
+    capsReloadMs: get(env, "CAPS_RELOAD_MS"),
+    signingKeysDir: get(env, "SIGNING_KEYS_DIR"),
+    govKeysPath: get(env, "GOV_KEYS_PATH"),
+    atRestKeyPath: get(env, "AT_REST_KEY_PATH"),
+    edgeJwtKeysPath: get(env, "EDGE_JWT_KEYS"),
     operatorTenant: operatorTenant(env),
-    policyDir: path(env, "POLICY_DIR") ?? `${dataDir.replace(/\/+$/, "")}/policies`,
+    policyDir: get(env, "POLICY_DIR") ?? `${dataDir.replace(/\/+$/, "")}/policies`,
     inputsSource: source(env, "INPUTS_SOURCE"),
     policySource: source(env, "POLICY_SOURCE"),
-    ledgerUrl: httpUrl(env, "LEDGER_URL"),
-    ledgerTokenPath: path(env, "LEDGER_TOKEN_PATH"),
-    readOnly: bool(env, "READ_ONLY", false),
-    quarantineOnly: bool(env, "QUARANTINE_ONLY", false),
-    requirePq: bool(env, "REQUIRE_PQ_ON", false),
-    idempotencySalt: raw(env, "IDEMPOTENCY_SALT") ?? "svc-rewarder|v1",
-    ...limits(env),
-    costCapAction: oneOf(env, "COST_CAP_ACTION", ["reject", "dry_run"] as const, "reject"),
-    ledgerEmitsPerRunMax: emits as 1,
-    govThreshold: raw(env, "GOV_THRESHOLD") === undefined
-      ? undefined
-      : int(env, "GOV_THRESHOLD", 1, 1, 64),
+    ledgerUrl: get(env, "LEDGER_URL"),
+    ledgerTokenPath: get(env, "LEDGER_TOKEN_PATH"),
+    readOnly: get(env, "READ_ONLY"),
+    quarantineOnly: get(env, "QUARANTINE_ONLY"),
+    requirePq: get(env, "REQUIRE_PQ_ON"),
+    idempotencySalt: get(env, "IDEMPOTENCY_SALT") ?? "svc-rewarder|v1",
+    inflightMax: get(env, "MAX_INFLIGHT"),
+    ratePerSecondMax: get(env, "MAX_RPS"),
+    burstMax: get(env, "RATE_BURST"),
+    tenantRatePerSecondMax: get(env, "TENANT_RPS_MAX"),
+    tenantBucketsMax: get(env, "TENANT_BUCKETS_MAX"),
+    reqBodyBytesMax: get(env, "REQ_BODY_MAX"),
+    decompRatioMax: get(env, "DECOMP_RATIO_MAX"),
+    postInflateBytesMax: get(env, "POST_INFLATE_MAX"),
+    requestTimeoutMs: get(env, "REQUEST_TIMEOUT_MS"),
+    downstreamConnectMs: get(env, "DOWNSTREAM_CONNECT_MS"),
+    downstreamAttemptMs: get(env, "DOWNSTREAM_ATTEMPT_MS"),
+    epochCostMsMax: get(env, "MAX_EPOCH_COST_MS"),
+    costCapAction: get(env, "COST_CAP_ACTION"),
+    ledgerEmitsPerRunMax: get(env, "MAX_LEDGER_EMITS_PER_RUN") as 1,
+    ledgerRetriesMax: get(env, "MAX_RETRIES_LEDGER"),
+    retentionDays: get(env, "RETENTION_DAYS"),
+    govThreshold: get(env, "GOV_THRESHOLD"),
     tls: tls(env),
-    downstreamTls: raw(env, "DOWNSTREAM_TLS") === undefined
-      ? undefined
-      : oneOf(env, "DOWNSTREAM_TLS", ["required", "mtls"] as const, "required"),
-    clientCaPath: path(env, "CLIENT_CA_PATH"),
+    downstreamTls: get(env, "DOWNSTREAM_TLS"),
+    downstreamCaPath: get(env, "DOWNSTREAM_CA_PATH"),
+    downstreamCertPath: get(env, "DOWNSTREAM_CERT_PATH"),
+    downstreamKeyPath: get(env, "DOWNSTREAM_KEY_PATH"),
+    clientCaPath: get(env, "CLIENT_CA_PATH"),
     amnesia,
-    production: bool(env, "PRODUCTION", false),
-    logLevel: oneOf(
-      env,
-      "LOG_LEVEL",
-      ["trace", "debug", "info", "warning", "error", "fatal"] as const,
-      "info",
-    ),
+    production,
+    logLevel: get(env, "LOG_LEVEL"),
+    errorJitterMsMax: get(env, "ERROR_JITTER_MS"),
+    configReloadPath: get(env, "CONFIG_RELOAD_PATH"),
+    testCrashAt: production ? undefined : get(env, "REWARDER_TEST_CRASH_AT"),
   };
-  assertRelations(config);
+  assertRelations(config, options.runtime ?? currentRuntime());
   return config;
 }
 
@@ -227,8 +526,18 @@ function relation(ok: boolean, variable: string, message: string): void {
   if (!ok) throw new ConfigError(variable, `Cannot start as ${message}`);
 }
 
+/** The key material a start needs, by variable, with what is missing. */
+export function missingKeyPaths(c: Config): ConfigName[] {
+  const missing: ConfigName[] = [];
+  if (c.capsKeysPath === undefined) missing.push("CAPS_KEYS_PATH");
+  if (c.signingKeysDir === undefined) missing.push("SIGNING_KEYS_DIR");
+  if (c.govKeysPath === undefined) missing.push("GOV_KEYS_PATH");
+  if (c.store !== "memory" && c.atRestKeyPath === undefined) missing.push("AT_REST_KEY_PATH");
+  return missing;
+}
+
 /** The cross-variable rules (STYLE §5); every message names both sides, never a secret. */
-export function assertRelations(c: Config): void {
+export function assertRelations(c: Config, runtime: Runtime = currentRuntime()): void {
   relation(
     c.requestTimeoutMs > c.downstreamConnectMs,
     "REQUEST_TIMEOUT_MS",
@@ -272,24 +581,110 @@ export function assertRelations(c: Config): void {
     "IDEMPOTENCY_SALT",
     "IDEMPOTENCY_SALT must be at most 256 chars",
   );
-  if (c.production) {
-    // Production refuses generated dev keys (issue 3 item 6): every key source is explicit.
+  assertDownstreamTls(c);
+  assertClientCa(c, runtime);
+  const missing = missingKeyPaths(c);
+  if (c.production && missing.length > 0) {
+    // Production refuses development keys: every key source is explicit (contract §12).
+    throw new ConfigError(
+      missing[0]!,
+      `Cannot start as ${
+        missing.join(", ")
+      } must be set when PRODUCTION=on (development keys are refused)`,
+    );
+  }
+  if (c.amnesia && missing.length > 0) {
+    throw new ConfigError(
+      missing[0]!,
+      `Cannot start as ${
+        missing.join(", ")
+      } must be set when AMNESIA=on (amnesia writes nothing, so development keys cannot be made)`,
+    );
+  }
+}
+
+/** DOWNSTREAM_TLS and its files (contract §12). */
+function assertDownstreamTls(c: Config): void {
+  if (c.downstreamTls !== "off") {
+    const urls: Array<[string, string | undefined]> = [
+      ["LEDGER_URL", c.ledgerUrl],
+      ["INPUTS_SOURCE", c.inputsSource.kind === "http" ? c.inputsSource.baseUrl : undefined],
+      ["POLICY_SOURCE", c.policySource.kind === "http" ? c.policySource.baseUrl : undefined],
+    ];
+    for (const [name, url] of urls) {
+      relation(
+        url === undefined || url.startsWith("https://"),
+        name,
+        `${name} must be an https:// URL when DOWNSTREAM_TLS=${c.downstreamTls}`,
+      );
+    }
+  }
+  if (c.downstreamTls === "mtls") {
     for (
       const [name, value] of [
-        ["CAPS_KEYS_PATH", c.capsKeysPath],
-        ["SIGNING_KEYS_DIR", c.signingKeysDir],
-        ["GOV_KEYS_PATH", c.govKeysPath],
+        ["DOWNSTREAM_CERT_PATH", c.downstreamCertPath],
+        ["DOWNSTREAM_KEY_PATH", c.downstreamKeyPath],
       ] as const
     ) {
-      relation(value !== undefined, name, `${name} must be set when PRODUCTION=on (no dev keys)`);
+      relation(value !== undefined, name, `${name} must be set when DOWNSTREAM_TLS=mtls`);
+    }
+  } else {
+    // A client certificate that would never be presented is a mistake, not a default.
+    for (const name of ["DOWNSTREAM_CERT_PATH", "DOWNSTREAM_KEY_PATH"] as const) {
+      const value = name === "DOWNSTREAM_CERT_PATH" ? c.downstreamCertPath : c.downstreamKeyPath;
+      relation(
+        value === undefined,
+        name,
+        `${name} is only used with DOWNSTREAM_TLS=mtls (current DOWNSTREAM_TLS=${c.downstreamTls})`,
+      );
     }
   }
 }
 
+/** CLIENT_CA_PATH needs a TLS listener that can ask for client certificates (contract §12). */
+function assertClientCa(c: Config, runtime: Runtime): void {
+  if (c.clientCaPath === undefined) return;
+  relation(
+    c.tls !== undefined,
+    "CLIENT_CA_PATH",
+    "CLIENT_CA_PATH needs TLS_CERT_PATH and TLS_KEY_PATH (client certificates come with TLS)",
+  );
+  relation(
+    !(runtime === "deno" && c.listenEngine === "native"),
+    "CLIENT_CA_PATH",
+    "CLIENT_CA_PATH cannot be checked by Deno.serve: set LISTEN_ENGINE=node, or terminate mTLS in a proxy in front of a Unix socket (docs/DEPLOY.md)",
+  );
+}
+
+/**
+ * The `--help` list of variables, generated from {@link CONFIG_TABLE}: every variable with
+ * its default, accepted values and meaning.
+ */
+export function configHelp(): string {
+  const lines: string[] = [];
+  for (const name of CONFIG_NAMES) {
+    const v = CONFIG_TABLE[name] as ConfigVariable<unknown>;
+    const flags = [v.secret ? "secret" : "", v.secretPath ? "secret file" : ""].filter(Boolean);
+    lines.push(
+      `  ${name}  [${v.dflt}]  ${v.rule}${flags.length > 0 ? ` (${flags.join(", ")})` : ""}`,
+    );
+    lines.push(`      ${v.meaning}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
 /**
  * {@link loadConfig} over the process environment (`node:process`, which Deno, Bun and
- * Node all provide; Deno needs `--allow-env`).
+ * Node all provide; Deno needs `--allow-env`). `overrides` win (e.g. `--production`).
  */
-export function configFromProcessEnv(): Config {
-  return loadConfig(process.env);
+export function configFromProcessEnv(overrides: Env = {}): Config {
+  return loadConfig({ ...processEnv(), ...overrides });
+}
+
+/**
+ * A copy of the process environment: the only place the service reads it (the CLI reads
+ * its own documented variables).
+ */
+export function processEnv(): Record<string, string | undefined> {
+  return { ...process.env };
 }

@@ -13,14 +13,18 @@ export const ENV_VALUE_CHARS_MAX = 4096;
 /** Longest value quoted back in an error message, chars. */
 const QUOTED_CHARS_MAX = 64;
 
-/** Variables whose values never appear in messages (credentials may hide in them). */
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
-  "DATABASE_URL",
-  "IDEMPOTENCY_SALT",
-  "LEDGER_URL",
-  "INPUTS_SOURCE",
-  "POLICY_SOURCE",
-]);
+const secrets = new Set<string>();
+
+/**
+ * Variables whose values never appear in messages (credentials may hide in them): the
+ * table's `secret` entries, registered by `config.ts` through {@link markSecret}.
+ */
+export const SECRET_VARIABLES: ReadonlySet<string> = secrets;
+
+/** Registers a variable whose value must never be printed. */
+export function markSecret(name: string): void {
+  secrets.add(name);
+}
 
 /** A bad configuration: names the variable, never shows a secret value. */
 export class ConfigError extends Error {

@@ -7,8 +7,23 @@
  *
  * @module
  */
+import { readFile } from "node:fs/promises";
 import type { RateLimiter, Rates } from "../../middleware/rate_limiter.ts";
 import { type Config, type Env, loadConfig } from "./config.ts";
+
+/**
+ * Reads CONFIG_RELOAD_PATH (`KEY=VALUE` lines; other lines ignored); no path → no overrides.
+ * The values are laid over the start environment and validated by {@link applyRateReload}.
+ */
+export async function readReloadFile(path: string | undefined): Promise<Record<string, string>> {
+  if (path === undefined) return {};
+  const out: Record<string, string> = {};
+  for (const line of (await readFile(path, "utf8")).split("\n")) {
+    const m = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (m) out[m[1]!] = m[2]!.trim();
+  }
+  return out;
+}
 
 /** The limiter rates a configuration asks for. */
 export function ratesOf(config: Config): Rates {

@@ -1,6 +1,26 @@
 import assert from "node:assert/strict";
 import { parseBindAddr } from "./bind_addr.ts";
-import { COMPUTE_BODY_BYTES_MAX, ConfigError, loadConfig } from "./config.ts";
+import {
+  COMPUTE_BODY_BYTES_MAX,
+  CONFIG_NAMES,
+  CONFIG_TABLE,
+  ConfigError,
+  configHelp,
+  loadConfig,
+  NOT_IMPLEMENTED,
+} from "./config.ts";
+import { SECRET_VARIABLES } from "./config_parse.ts";
+import { BODY_BYTES_MAX_LIMIT, bodyCap } from "../../middleware/body_cap.ts";
+import { decompress } from "../../middleware/decompress.ts";
+import { timeout } from "../../middleware/timeout.ts";
+
+/** Every key path, as an operator sets them. */
+const KEYS = {
+  CAPS_KEYS_PATH: "/k/caps.json",
+  SIGNING_KEYS_DIR: "/k/sign",
+  GOV_KEYS_PATH: "/k/gov.json",
+  AT_REST_KEY_PATH: "/k/at-rest.key",
+};
 
 function rejects(env: Record<string, string>, variable: string, hidden?: string): ConfigError {
   let caught: unknown;
@@ -85,7 +105,7 @@ Deno.test("values are parsed: booleans, URLs, sockets, stores", () => {
   assert.equal(c.govThreshold, 2);
   assert.equal(c.costCapAction, "dry_run");
   assert.equal(c.ratePerSecondMax, 500, "empty value counts as unset");
-  assert.equal(loadConfig({ AMNESIA: "on" }).store, "memory");
+  assert.equal(loadConfig({ AMNESIA: "on", ...KEYS }).store, "memory");
 });
 
 Deno.test("every bad value is refused with a message naming the variable", () => {
@@ -176,14 +196,18 @@ Deno.test("relations between variables are asserted", () => {
   rejects({ TLS_CERT_PATH: "/c.pem" }, "TLS_KEY_PATH");
   rejects({ TLS_KEY_PATH: "/k.pem" }, "TLS_CERT_PATH");
   rejects({ PRODUCTION: "on" }, "CAPS_KEYS_PATH");
-  rejects({ PRODUCTION: "on", CAPS_KEYS_PATH: "/k/caps.json" }, "SIGNING_KEYS_DIR");
-  const prod = loadConfig({
-    PRODUCTION: "on",
-    CAPS_KEYS_PATH: "/k/caps.json",
-    SIGNING_KEYS_DIR: "/k/sign",
-    GOV_KEYS_PATH: "/k/gov.json",
-  });
+  const partial = rejects({ PRODUCTION: "on", CAPS_KEYS_PATH: "/k/caps.json" }, "SIGNING_KEYS_DIR");
+  // One line naming everything missing, not just the first.
+  assert.match(partial.message, /SIGNING_KEYS_DIR, GOV_KEYS_PATH, AT_REST_KEY_PATH must be set/);
+  rejects({ ...KEYS, PRODUCTION: "on", AT_REST_KEY_PATH: "" }, "AT_REST_KEY_PATH");
+  const prod = loadConfig({ PRODUCTION: "on", ...KEYS });
   assert.equal(prod.production, true);
+  // A memory store needs no at-rest key.
+  assert.equal(
+    loadConfig({ ...KEYS, PRODUCTION: "on", STORE: "memory", AT_REST_KEY_PATH: "" }).store,
+    "memory",
+  );
+  rejects({ AMNESIA: "on", CAPS_KEYS_PATH: "/k/caps.json" }, "SIGNING_KEYS_DIR");
 });
 
 Deno.test("parseBindAddr forms", () => {
@@ -198,4 +222,129 @@ Deno.test("parseBindAddr forms", () => {
   for (const bad of ["", ":80", "host:", "host:port", "[::1]", "unix:///", "unix:///tmp/dir/"]) {
     assert.throws(() => parseBindAddr(bad), ConfigError, bad);
   }
+});
+
+Deno.test("REQ_BODY_MAX is bounded by the body cap's own limit (8 MiB), not 64 MiB", () => {
+  // Was: 8..64 MiB passed here and bodyCap threw a RangeError at wiring (a stack trace).
+  assert.equal(loadConfig({ REQ_BODY_MAX: String(BODY_BYTES_MAX_LIMIT) }).reqBodyBytesMax, 8 << 20);
+  const err = rejects({ REQ_BODY_MAX: String(BODY_BYTES_MAX_LIMIT + 1) }, "REQ_BODY_MAX");
+  assert.match(err.message, new RegExp(`1\\.\\.${BODY_BYTES_MAX_LIMIT}`));
+  rejects({ REQ_BODY_MAX: String(32 << 20), POST_INFLATE_MAX: String(64 << 20) }, "REQ_BODY_MAX");
+  // Every value the table accepts is accepted by the middleware it is wired into.
+  const c = loadConfig({
+    REQ_BODY_MAX: String(BODY_BYTES_MAX_LIMIT),
+    POST_INFLATE_MAX: String(64 << 20),
+    DECOMP_RATIO_MAX: "1000",
+    REQUEST_TIMEOUT_MS: "600000",
+    MAX_EPOCH_COST_MS: "600000",
+  });
+  bodyCap({ bodyBytesMax: c.reqBodyBytesMax, readTimeoutMs: c.requestTimeoutMs });
+  decompress({
+    bodyBytesMax: c.reqBodyBytesMax,
+    inflatedBytesMax: c.postInflateBytesMax,
+    ratioMax: c.decompRatioMax,
+  });
+  timeout({ timeoutMs: c.requestTimeoutMs });
+});
+
+Deno.test("variables other modules read are in the table: CAPS_RELOAD_MS, AT_REST_KEY_PATH, LISTEN_ENGINE, CONFIG_RELOAD_PATH", () => {
+  const c = loadConfig({
+    CAPS_RELOAD_MS: "5000",
+    AT_REST_KEY_PATH: "/k/at-rest.key",
+    LISTEN_ENGINE: "node",
+    CONFIG_RELOAD_PATH: "/etc/rewarder/reload.env",
+    REWARDER_TEST_CRASH_AT: "after_commit#2",
+  });
+  assert.equal(c.capsReloadMs, 5000);
+  assert.equal(c.atRestKeyPath, "/k/at-rest.key");
+  assert.equal(c.listenEngine, "node");
+  assert.equal(c.configReloadPath, "/etc/rewarder/reload.env");
+  assert.equal(c.testCrashAt, "after_commit#2");
+  assert.equal(loadConfig({}).capsReloadMs, 60_000);
+  rejects({ CAPS_RELOAD_MS: "60001" }, "CAPS_RELOAD_MS");
+  rejects({ CAPS_RELOAD_MS: "0" }, "CAPS_RELOAD_MS");
+  rejects({ LISTEN_ENGINE: "uvicorn" }, "LISTEN_ENGINE");
+  assert.equal(
+    loadConfig({ ...KEYS, PRODUCTION: "on", REWARDER_TEST_CRASH_AT: "after_commit" }).testCrashAt,
+    undefined,
+  );
+});
+
+Deno.test("variables the contract names but this version does not implement are refused", () => {
+  for (const name of NOT_IMPLEMENTED) {
+    assert.match(rejects({ [name]: "x" }, name).message, /not implemented/);
+  }
+});
+
+Deno.test("DOWNSTREAM_TLS (contract §12): https only, mtls needs its files, files need mtls", () => {
+  assert.equal(loadConfig({}).downstreamTls, "off");
+  const https = { LEDGER_URL: "https://ledger.internal", INPUTS_SOURCE: "https://acc.internal" };
+  assert.equal(loadConfig({ ...https, DOWNSTREAM_TLS: "required" }).downstreamTls, "required");
+  for (const name of ["LEDGER_URL", "INPUTS_SOURCE", "POLICY_SOURCE"]) {
+    const err = rejects(
+      { ...https, [name]: "http://plain.internal:9000", DOWNSTREAM_TLS: "required" },
+      name,
+      "plain.internal",
+    );
+    assert.match(err.message, new RegExp(`${name} must be an https:// URL when DOWNSTREAM_TLS`));
+    rejects({ [name]: "http://plain.internal", DOWNSTREAM_TLS: "mtls" }, name);
+  }
+  const mtls = {
+    ...https,
+    DOWNSTREAM_TLS: "mtls",
+    DOWNSTREAM_CERT_PATH: "/k/client.pem",
+    DOWNSTREAM_KEY_PATH: "/k/client.key",
+    DOWNSTREAM_CA_PATH: "/k/ca.pem",
+  };
+  const c = loadConfig(mtls);
+  assert.equal(c.downstreamCertPath, "/k/client.pem");
+  assert.equal(c.downstreamCaPath, "/k/ca.pem");
+  rejects({ ...mtls, DOWNSTREAM_CERT_PATH: "" }, "DOWNSTREAM_CERT_PATH");
+  rejects({ ...mtls, DOWNSTREAM_KEY_PATH: "" }, "DOWNSTREAM_KEY_PATH");
+  // A client certificate that would never be presented is refused, not ignored.
+  rejects({ ...mtls, DOWNSTREAM_TLS: "required" }, "DOWNSTREAM_CERT_PATH");
+  rejects({ DOWNSTREAM_KEY_PATH: "/k/client.key" }, "DOWNSTREAM_KEY_PATH");
+  // A CA bundle alone applies to https downstreams under any mode.
+  assert.equal(loadConfig({ DOWNSTREAM_CA_PATH: "/k/ca.pem" }).downstreamCaPath, "/k/ca.pem");
+});
+
+Deno.test("CLIENT_CA_PATH: needs TLS, and a listener that can check client certificates", () => {
+  const tls = { TLS_CERT_PATH: "/t/cert.pem", TLS_KEY_PATH: "/t/key.pem" };
+  const err = rejects({ CLIENT_CA_PATH: "/t/ca.pem" }, "CLIENT_CA_PATH");
+  assert.match(err.message, /needs TLS_CERT_PATH/);
+  let caught: unknown;
+  try {
+    loadConfig({ ...tls, CLIENT_CA_PATH: "/t/ca.pem" }, { runtime: "deno" });
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof ConfigError);
+  assert.equal(caught.variable, "CLIENT_CA_PATH");
+  assert.match(caught.message, /Deno\.serve.*LISTEN_ENGINE=node.*proxy/);
+  const env = { ...tls, CLIENT_CA_PATH: "/t/ca.pem" };
+  assert.equal(
+    loadConfig({ ...env, LISTEN_ENGINE: "node" }, { runtime: "deno" }).clientCaPath,
+    "/t/ca.pem",
+  );
+  assert.equal(loadConfig(env, { runtime: "node" }).clientCaPath, "/t/ca.pem");
+  assert.equal(loadConfig(env, { runtime: "bun" }).clientCaPath, "/t/ca.pem");
+});
+
+Deno.test("--help comes from the table: every variable with its default and meaning", () => {
+  const help = configHelp();
+  for (const name of CONFIG_NAMES) {
+    const v = CONFIG_TABLE[name];
+    const line = help.split("\n").findIndex((l) => l.startsWith(`  ${name}  `));
+    assert.ok(line >= 0, `${name} missing from --help`);
+    assert.ok(help.split("\n")[line]!.includes(`[${v.dflt}]`), `${name} default`);
+    assert.ok(help.split("\n")[line + 1]!.includes(v.meaning), `${name} meaning`);
+  }
+});
+
+Deno.test("the secret set is the table's secret entries", () => {
+  const fromTable = CONFIG_NAMES.filter((n) =>
+    (CONFIG_TABLE[n] as { secret?: boolean }).secret === true
+  );
+  assert.deepEqual([...SECRET_VARIABLES].sort(), [...fromTable].sort());
+  assert.ok(SECRET_VARIABLES.has("DATABASE_URL") && SECRET_VARIABLES.has("LEDGER_URL"));
 });

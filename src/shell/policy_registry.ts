@@ -156,7 +156,10 @@ export function directoryPolicyRegistry(
 export function httpPolicyRegistry(
   baseUrl: string,
   gov: () => GovernanceKeys,
-  options: { attemptMs: number },
+  options: {
+    attemptMs: number;
+    fetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
+  },
 ): PolicyRegistry {
   async function fetchEnvelope(
     policyId: string,
@@ -168,6 +171,7 @@ export function httpPolicyRegistry(
     const bytes = await fetchCapped(url, {
       signal: AbortSignal.any([signal, AbortSignal.timeout(options.attemptMs)]),
       bytesMax: POLICY_ENVELOPE_BYTES_MAX,
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     });
     const parsed = parseStrictJson(bytes);
     if (!parsed.ok) {

@@ -22,6 +22,7 @@ import type { LedgerTarget } from "./ledger/ledger_target.ts";
 import { getLogger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { createTracing } from "./tracing.ts";
+import { openDownstreamClient } from "./downstream_tls.ts";
 import { createOutboxDispatcher, type OutboxDispatcher } from "./outbox/dispatcher.ts";
 import { directoryPolicyRegistry, httpPolicyRegistry } from "./policy_registry.ts";
 import { createRunRegistry } from "./registry/run_registry.ts";
@@ -62,8 +63,7 @@ const CRASH_OCCURRENCE_MAX = 999;
  * the n-th time the step is reached, default the first; like SIGKILL: no cleanup). Ignored
  * with PRODUCTION=on; an unknown step refuses to start (a typo must not silently never crash).
  */
-function faultHook(env: Record<string, string | undefined>, production: boolean) {
-  const spec = env.REWARDER_TEST_CRASH_AT;
+function faultHook(spec: string | undefined, production: boolean) {
   if (!spec || production) return undefined;
   const m = /^([a-z_]{1,32})(?:#([1-9][0-9]{0,2}))?$/.exec(spec);
   if (m === null || !CRASH_STEPS.includes(m[1]!)) {
@@ -94,7 +94,7 @@ export async function buildServices(
   const keyRing = await openKeyRing({
     path: paths.capsKeysPath,
     // CAPS_RELOAD_MS: key file reload period (ms, 1..60000; default 60000, contract §9).
-    ...(options.env.CAPS_RELOAD_MS ? { reloadIntervalMs: Number(options.env.CAPS_RELOAD_MS) } : {}),
+    reloadIntervalMs: config.capsReloadMs,
   });
   const stopKeyTimer = keyRing.startTimer();
   // EDGE_JWT_KEYS (issue 4 item 6): this is the gateway-facing edge instance; a gateway JWT is
@@ -140,7 +140,9 @@ export async function buildServices(
     }
   }
 
-  const fault = faultHook(options.env, config.production);
+  const fault = faultHook(config.testCrashAt, config.production);
+  // DOWNSTREAM_TLS (contract §12): one client for the ledger, inputs and policy downstreams.
+  const downstream = await openDownstreamClient(config);
   const registry = await createRunRegistry({
     store,
     nowMs,
@@ -157,6 +159,7 @@ export async function buildServices(
     target = createHttpLedgerTarget({
       ledgerUrl: config.ledgerUrl,
       connectTimeoutMs: config.downstreamConnectMs,
+      fetch: downstream.fetch,
       tokenFor: (intent, tenant) =>
         Promise.resolve(
           ledgerToken === undefined ? undefined : attenuateForLedger(ledgerToken, {
@@ -232,13 +235,17 @@ export async function buildServices(
     policies: config.policySource.kind === "http"
       ? httpPolicyRegistry(config.policySource.baseUrl, () => gov, {
         attemptMs: config.downstreamAttemptMs,
+        fetch: downstream.fetch,
       })
       : directoryPolicyRegistry(config.policyDir, () => gov, {
         nowMs,
         onBadFile: (file, reason) => log.warn("policy file refused", { file, reason }),
       }),
     inputs: config.inputsSource.kind === "http"
-      ? httpInputsSource(config.inputsSource.baseUrl, { attemptMs: config.downstreamAttemptMs })
+      ? httpInputsSource(config.inputsSource.baseUrl, {
+        attemptMs: config.downstreamAttemptMs,
+        fetch: downstream.fetch,
+      })
       : localInputsSource(config.dataDir),
     signer,
     engine: createEngineRunner({ useWorker: "Deno" in globalThis || "Bun" in globalThis }),
@@ -283,6 +290,7 @@ export async function buildServices(
       services.engine.close();
       await auditSink.close();
       await store.close();
+      downstream.close();
     },
   };
 }

@@ -31,13 +31,19 @@ export function localInputsSource(dataDir: string): InputsSource {
  */
 export function httpInputsSource(
   baseUrl: string,
-  options: { attemptMs: number; tokenFor?: (tenant: string, cid: string) => string | undefined },
+  options: {
+    attemptMs: number;
+    tokenFor?: (tenant: string, cid: string) => string | undefined;
+    /** The downstream client's fetch (DOWNSTREAM_TLS, src/shell/downstream_tls.ts). */
+    fetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
+  },
 ): InputsSource {
   return async (cid, ctx) => {
     const token = options.tokenFor?.(ctx.tenant, cid);
     const bytes = await fetchCapped(`${baseUrl.replace(/\/$/, "")}/${cid}`, {
       signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(options.attemptMs)]),
       bytesMax: SOURCE_RESPONSE_BYTES_MAX,
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(token === undefined ? {} : { headers: { Authorization: `Macaroon ${token}` } }),
     });
     if (cidOf(bytes) !== cid) throw new RewarderError("BAD_REQUEST", "cid_mismatch");
@@ -48,11 +54,16 @@ export function httpInputsSource(
 /** GET `url`, reading at most `bytesMax`; 404 → NOT_FOUND, other failures → 503. */
 export async function fetchCapped(
   url: string,
-  options: { signal: AbortSignal; bytesMax: number; headers?: Record<string, string> },
+  options: {
+    signal: AbortSignal;
+    bytesMax: number;
+    headers?: Record<string, string>;
+    fetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
+  },
 ): Promise<Uint8Array> {
   let response: Response;
   try {
-    response = await fetch(url, {
+    response = await (options.fetch ?? fetch)(url, {
       signal: options.signal,
       redirect: "error",
       ...(options.headers ? { headers: options.headers } : {}),

@@ -33,6 +33,8 @@ export interface HttpLedgerTargetOptions {
   connectTimeoutMs?: number;
   /** Skip the connect probe (e.g. behind a proxy). Default: probe. */
   connectProbe?: boolean;
+  /** The downstream client's fetch (DOWNSTREAM_TLS, src/shell/downstream_tls.ts). */
+  fetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
 }
 
 /** Creates the HTTP {@link LedgerTarget}. */
@@ -55,7 +57,12 @@ export function createHttpLedgerTarget(options: HttpLedgerTargetOptions): Ledger
       if (token !== undefined) headers["authorization"] = `Macaroon ${token}`;
       let res: Response;
       try {
-        res = await fetch(url, { method: "POST", headers, body: intent.body, signal });
+        res = await (options.fetch ?? fetch)(url, {
+          method: "POST",
+          headers,
+          body: intent.body,
+          signal,
+        });
       } catch (cause) {
         throw new LedgerRetryableError(signal.aborted ? "timeout" : "network", { cause });
       }

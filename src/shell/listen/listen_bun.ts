@@ -39,7 +39,14 @@ interface BunServeOptions {
   hostname?: string;
   port?: number;
   unix?: string;
-  tls?: { cert: string; key: string; secureOptions?: number };
+  tls?: {
+    cert: string;
+    key: string;
+    ca?: string;
+    requestCert?: boolean;
+    rejectUnauthorized?: boolean;
+    secureOptions?: number;
+  };
   idleTimeout?: number;
   maxRequestBodySize?: number;
   development?: boolean;
@@ -120,7 +127,16 @@ function serveOptions(
     ...common,
     hostname: target.hostname,
     port: target.port,
-    ...(tls !== undefined ? { tls: { ...tls, secureOptions: TLS_BELOW_1_3_OFF } } : {}),
+    ...(tls !== undefined
+      ? {
+        tls: {
+          ...tls,
+          secureOptions: TLS_BELOW_1_3_OFF,
+          // CLIENT_CA_PATH: no handshake completes without a certificate chaining to `ca`.
+          ...(tls.ca !== undefined ? { requestCert: true, rejectUnauthorized: true } : {}),
+        },
+      }
+      : {}),
     fetch: (req, server) => fetch(req, { peer: peerOf(server, req) }),
   };
 }

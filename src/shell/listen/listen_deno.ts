@@ -41,6 +41,12 @@ export async function serveDeno(fetch: FetchHandler, opts: ListenOptions): Promi
   if (target.transport === "unix" && opts.tls !== undefined) {
     throw new ListenError("tls_over_unix", "TLS is not offered on a Unix socket");
   }
+  if (opts.tls?.caPath !== undefined) {
+    throw new ListenError(
+      "client_ca_unsupported",
+      "Deno.serve cannot require client certificates (use the node engine or a proxy)",
+    );
+  }
   if (target.transport === "unix") await prepareUnixSocket(target.path);
   const server = startServer(fetch, target, opts);
   const addr = boundAddrOf(server.addr);

@@ -101,7 +101,13 @@ function createServer(
     ...(tls !== undefined
       ? {
         createServer: createHttpsServer,
-        serverOptions: { ...timeouts, ...tls, minVersion: TLS_MIN_VERSION },
+        serverOptions: {
+          ...timeouts,
+          ...tls,
+          minVersion: TLS_MIN_VERSION,
+          // CLIENT_CA_PATH: no handshake completes without a certificate chaining to `ca`.
+          ...(tls.ca !== undefined ? { requestCert: true, rejectUnauthorized: true } : {}),
+        },
       }
       : { createServer: createHttpServer, serverOptions: timeouts }),
   }) as Server;

@@ -10,6 +10,8 @@ import { ListenError, type TlsPaths } from "./types.ts";
 export interface TlsPem {
   cert: string;
   key: string;
+  /** Client CA bundle, when client certificates are required. */
+  ca?: string;
 }
 
 /**
@@ -24,5 +26,9 @@ export function readTlsFiles(tls: TlsPaths): TlsPem {
       `TLS key file mode is ${keyMode.toString(8)}, need 600`,
     );
   }
-  return { cert: readFileSync(tls.certPath, "utf8"), key: readFileSync(tls.keyPath, "utf8") };
+  return {
+    cert: readFileSync(tls.certPath, "utf8"),
+    key: readFileSync(tls.keyPath, "utf8"),
+    ...(tls.caPath !== undefined ? { ca: readFileSync(tls.caPath, "utf8") } : {}),
+  };
 }

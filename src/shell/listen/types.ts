@@ -21,6 +21,9 @@ export type BoundAddr =
 export interface TlsPaths {
   certPath: string;
   keyPath: string;
+  /** CLIENT_CA_PATH: require a client certificate chaining to this PEM bundle (contract §12).
+   * Node listeners and Bun only; Deno.serve cannot ask for one (`client_ca_unsupported`). */
+  caPath?: string;
 }
 
 /** Minimal logger; a @logtape/logtape `Logger` fits. Listeners never log request data. */
@@ -69,7 +72,8 @@ export type ListenErrorCode =
   | "tls_over_unix"
   | "tls_key_insecure"
   | "limits_invalid"
-  | "runtime_unsupported";
+  | "runtime_unsupported"
+  | "client_ca_unsupported";
 
 /** A listener start-up failure; `message` names the rule, never secret material. */
 export class ListenError extends Error {

@@ -1,0 +1,155 @@
+// One configuration table (src/shell/config.ts): no module of the service reads the
+// environment except the config module, `--help` lists every variable of the table with its
+// default, and start-up refusals are one line (exit 78) with no stack trace.
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { CONFIG_NAMES, CONFIG_TABLE } from "../src/shell/config.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+/** Reads of the process environment, in any runtime's spelling. */
+const ENV_READ = [
+  /\bprocess\.env\b/,
+  /\bDeno\.env\b/,
+  /\bBun\.env\b/,
+  /\bimport\.meta\.env\b/,
+  /\benv\.[A-Z][A-Z0-9_]+\b/,
+  /\benv\[\s*["'`][A-Z]/,
+  /\bgetenv\b/,
+];
+
+/** Files allowed to read it: the config module; the CLI (its own documented variables,
+ * src/cli/README or --help); test support. */
+function allowed(rel: string): boolean {
+  return rel === "src/shell/config.ts" ||
+    rel.startsWith("src/cli/") ||
+    /_test\.ts$|_test_db\.ts$|test_fixtures\.ts$/.test(rel);
+}
+
+async function sources(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(join(ROOT, dir), { withFileTypes: true })) {
+    const rel = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) out.push(...await sources(rel));
+    else if (/\.(ts|tsx|js|mjs)$/.test(entry.name)) out.push(rel);
+  }
+  return out;
+}
+
+Deno.test("no module outside the config reads the environment", async () => {
+  const files = [
+    "main.ts",
+    ...await sources("src"),
+    ...await sources("middleware"),
+    ...await sources("routes"),
+  ];
+  assert.ok(files.length > 50, "the walk found the sources");
+  const offenders: string[] = [];
+  for (const rel of files.filter((f) => !allowed(f))) {
+    const lines = (await readFile(join(ROOT, rel), "utf8")).split("\n");
+    lines.forEach((line, i) => {
+      const code = line.trim();
+      if (code.startsWith("*") || code.startsWith("//") || code.startsWith("/*")) return;
+      if (ENV_READ.some((re) => re.test(code))) offenders.push(`${rel}:${i + 1}: ${code}`);
+    });
+  }
+  assert.deepEqual(offenders, [], "read the variable through CONFIG_TABLE instead");
+});
+
+function startArgs(...args: string[]): string[] {
+  return [
+    "run",
+    "--allow-read",
+    "--allow-write",
+    "--allow-net",
+    "--allow-env",
+    "--allow-sys",
+    "--unstable-no-legacy-abort",
+    join(ROOT, "main.ts"),
+    ...args,
+  ];
+}
+
+async function start(env: Record<string, string>, ...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: startArgs(...args),
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("--help lists every variable of the table with its default and meaning", async () => {
+  const { code, stdout } = await start({}, "--help");
+  assert.equal(code, 0);
+  for (const name of CONFIG_NAMES) {
+    const v = CONFIG_TABLE[name];
+    assert.ok(stdout.includes(`  ${name}  [${v.dflt}]`), `${name} and its default in --help`);
+    assert.ok(stdout.includes(v.meaning), `${name}'s meaning in --help`);
+  }
+});
+
+Deno.test("an unknown argument is refused, naming it", async () => {
+  const r = await start({}, "--prodution");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown argument "--prodution"/);
+});
+
+async function assertConfigRefusal(env: Record<string, string>, variable: string) {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    const r = await start({ DATA_DIR: dataDir, BIND_ADDR: "127.0.0.1:0", ...env });
+    assert.equal(r.code, 78, r.stderr);
+    assert.equal(r.stdout, "");
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+    assert.match(lines[0]!, new RegExp(variable));
+    assert.doesNotMatch(r.stderr, /\bat \S+:\d+|Uncaught|RangeError/);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+Deno.test("REQ_BODY_MAX between 8 and 64 MiB: one line, exit 78 (was a wiring stack trace)", async () => {
+  await assertConfigRefusal({ REQ_BODY_MAX: String(16 << 20) }, "REQ_BODY_MAX");
+});
+
+Deno.test("DOWNSTREAM_TLS=required with an http:// LEDGER_URL: one line, exit 78", async () => {
+  await assertConfigRefusal(
+    { DOWNSTREAM_TLS: "required", LEDGER_URL: "http://127.0.0.1:9" },
+    "LEDGER_URL",
+  );
+  await assertConfigRefusal(
+    { DOWNSTREAM_TLS: "mtls", LEDGER_URL: "https://127.0.0.1:9" },
+    "DOWNSTREAM_CERT_PATH",
+  );
+});
+
+Deno.test("CLIENT_CA_PATH on Deno.serve: one line, exit 78, naming the alternative", async () => {
+  await assertConfigRefusal(
+    {
+      TLS_CERT_PATH: "/nonexistent/c.pem",
+      TLS_KEY_PATH: "/nonexistent/k.pem",
+      CLIENT_CA_PATH: "/x",
+    },
+    "CLIENT_CA_PATH",
+  );
+});
+
+Deno.test("an unimplemented variable set: one line, exit 78", async () => {
+  await assertConfigRefusal({ PUBLISH_DIR: "/tmp/publish" }, "PUBLISH_DIR");
+});
+
+Deno.test("a partial key configuration in production names everything missing: exit 78", async () => {
+  await assertConfigRefusal(
+    { PRODUCTION: "on", CAPS_KEYS_PATH: "/k/caps.json" },
+    "SIGNING_KEYS_DIR, GOV_KEYS_PATH, AT_REST_KEY_PATH",
+  );
+});
