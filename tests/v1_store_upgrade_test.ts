@@ -14,6 +14,7 @@ import { openFileRunStore } from "../src/shell/store/file_run_store.ts";
 import type { QueuedIntent, RunStore, UpgradeReport } from "../src/shell/store/run_store.ts";
 import { openJournalLedgerTarget } from "../src/shell/ledger/journal_ledger_target.ts";
 import { createOutboxDispatcher } from "../src/shell/outbox/dispatcher.ts";
+import { caller, startService, tokenMinter, waitFor } from "./support/service.ts";
 
 const FIXTURE = new URL("./fixtures/v1-store/", import.meta.url).pathname;
 const expected = JSON.parse(await Deno.readTextFile(join(FIXTURE, "expected.json")));
@@ -195,4 +196,81 @@ Deno.test("v1 store: new commits follow the v2 rules; a v1 dry run can be commit
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+Deno.test({
+  name:
+    "v1 store: the v2 service on the v1 data dir replays v1 runs, delivers the pending v1 intent as v1, promotes the v1 dry run as v2",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await copyFixture();
+    const service = await startService({ dataDir: dir, transport: "tcp" });
+    try {
+      const call = caller(service);
+      const token = await tokenMinter(dir).mint({ tenant: T });
+      // The upgrade is reported once, in the log, with the counts of §5.
+      assert.match(service.output(), /store upgraded to contract v2/);
+      // v1 runs replay as they were: v1 manifest, intent_key null.
+      const got = await call("GET", `/rewarder/runs/${E.pending.run_key}`, { token });
+      assert.equal(got.status, 200, got.text);
+      assert.equal(got.body.run.intent_key, null);
+      assert.equal(got.body.envelope.manifest.schema, "svc-rewarder.manifest.v1");
+      assert.equal(got.body.envelope.manifest_hash, E.pending.manifest_hash);
+      const epoch = await call("GET", `/rewarder/epochs/${E.twin_b.epoch_id}`, { token });
+      assert.equal(epoch.status, 200, "both epochs of the v1 double commitment are kept");
+      // The pending v1 intent reaches the local journal under its run key, with its v1 bytes.
+      assert.ok(
+        await waitFor(async () => {
+          const r = await call("GET", `/rewarder/runs/${E.pending.run_key}`, { token });
+          return r.body.run?.emission === "accepted";
+        }, 15_000),
+        "the pending v1 intent is delivered",
+      );
+      // The twin snapshot is settled (under both v1 epochs): a third epoch is refused.
+      const body = (inputs: string, dry = false) => ({
+        inputs_cid: inputs,
+        policy_id: expected.policy.policy_id,
+        policy_hash: expected.policy.policy_hash,
+        dry_run: dry,
+      });
+      const third = await call("POST", "/rewarder/epochs/v2-third/compute", {
+        token,
+        json: body(expected.inputs.twin),
+      });
+      assert.equal(third.status, 409, third.text);
+      assert.equal(third.body.error.reason, "inputs_settled");
+      // The v1 dry run, promoted now, is recomputed as v2 and emits under its intent key.
+      const promoted = await call("POST", `/rewarder/epochs/${E.dry.epoch_id}/compute`, {
+        token,
+        json: body(expected.inputs.dry),
+      });
+      assert.equal(promoted.status, 200, promoted.text);
+      assert.equal(promoted.body.run_key, E.dry.run_key);
+      assert.equal(promoted.body.dry_run, false);
+      assert.equal(promoted.body.intent_key, intentKeyOf({ tenant: T, runKey: E.dry.run_key }));
+      const after = await call("GET", `/rewarder/runs/${E.dry.run_key}`, { token });
+      assert.equal(after.body.envelope.manifest.schema, "svc-rewarder.manifest.v2");
+      assert.ok(
+        await waitFor(async () => {
+          const r = await call("GET", `/rewarder/runs/${E.dry.run_key}`, { token });
+          return r.body.run?.emission === "accepted";
+        }, 15_000),
+        "the promoted run's v2 intent is delivered",
+      );
+    } finally {
+      await service.stop();
+    }
+    const cipher = createAtRestCipher(await readAtRestKey(join(dir, "keys", "at-rest.key")));
+    const journal = await openJournalLedgerTarget({
+      path: join(dir, "settlement-journal.log"),
+      cipher,
+    });
+    const entries = await journal.entries();
+    const v1 = entries.find((e) => e.key === E.pending.run_key);
+    assert.deepEqual(v1, { tenant: T, key: E.pending.run_key, body: expected.pending_intent.body });
+    const v2 = entries.find((e) => e.key === intentKeyOf({ tenant: T, runKey: E.dry.run_key }));
+    assert.equal(JSON.parse(v2!.body).schema, "svc-rewarder.intent.v2");
+    await rm(dir, { recursive: true, force: true });
+  },
 });
