@@ -64,7 +64,10 @@ export function createHttpLedgerTarget(options: HttpLedgerTargetOptions): Ledger
           signal,
         });
       } catch (cause) {
-        throw new LedgerRetryableError(signal.aborted ? "timeout" : "network", { cause });
+        throw new LedgerRetryableError(
+          signal.aborted ? "timeout" : tlsFailure(cause) ? "tls" : "network",
+          { cause },
+        );
       }
       const body = await readCapped(res, signal);
       if (res.status === 409) return "conflict";
@@ -88,6 +91,25 @@ export function createHttpLedgerTarget(options: HttpLedgerTargetOptions): Ledger
  */
 export function ledgerIntentsPathOf(ledgerUrl: string): string {
   return `${new URL(ledgerUrl).pathname.replace(/\/$/, "")}/intents`;
+}
+
+/**
+ * A TLS failure (handshake, certificate, alert; DOWNSTREAM_TLS, contract §12), told apart
+ * from other network failures so the operator sees `tls`, not a bare `network`.
+ */
+function tlsFailure(cause: unknown): boolean {
+  for (let e = cause, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = String((e as { code?: unknown }).code ?? "");
+    if (
+      /certificate|handshake|\btls\b|\bssl\b|alert|self[- ]signed|unknown ?issuer/i.test(e.message)
+    ) {
+      return true;
+    }
+    if (/^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_OSSL)/.test(code)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** Strict acknowledgement parse: exactly one key `status`, value accepted|duplicate. */
