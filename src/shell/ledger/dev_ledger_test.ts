@@ -4,37 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { attenuateForLedger } from "../caps/egress.ts";
-import { encodeToken } from "../caps/token_codec.ts";
-import { newMacaroonV2, withFirstPartyCaveat } from "../caps/macaroon_v2.ts";
 import type { QueuedIntent } from "../store/run_store.ts";
-import { startDevLedger } from "./dev_ledger_process.ts";
-import { createHttpLedgerTarget, ledgerIntentsPathOf } from "./http_ledger_target.ts";
+import { startDevLedger, TEST_LEDGER_TOKEN, testEgressTokenFor } from "./dev_ledger_process.ts";
+import { createHttpLedgerTarget } from "./http_ledger_target.ts";
 import { fakeRun } from "./test_fixtures.ts";
-
-const enc = (s: string) => new TextEncoder().encode(s);
-/** The operator's ledger token (minted by the ledger's issuer; its identifier names the caller). */
-const LEDGER_TOKEN = encodeToken(
-  withFirstPartyCaveat(
-    newMacaroonV2(new Uint8Array(32).fill(6), enc("ledger-caller:svc-rewarder-1")),
-    enc("scope = ledger.intent.write"),
-  ),
-);
 
 Deno.test("dev ledger: two tenants, one run key: both applied under their intent keys; replays are duplicates; another body is 409", async () => {
   const ledger = await startDevLedger();
   try {
     const target = createHttpLedgerTarget({
       ledgerUrl: ledger.url,
-      tokenFor: (intent: QueuedIntent, tenant: string) =>
-        Promise.resolve(attenuateForLedger(LEDGER_TOKEN, {
-          tenant,
-          intentsPath: ledgerIntentsPathOf(ledger.url),
-          runKey: intent.runKey,
-          intentKey: intent.intentKey,
-          manifestHash: intent.manifestHash,
-          nowMs: Date.now(),
-          ttlMs: 60_000,
-        })),
+      tokenFor: testEgressTokenFor(ledger.url),
     });
     const send = (q: QueuedIntent, tenant: string) =>
       target.send(q, { tenant, corrId: "t", signal: AbortSignal.timeout(10_000) });
@@ -68,7 +48,7 @@ Deno.test("dev ledger: two tenants, one run key: both applied under their intent
         ["gamma", v1.runKey, "svc-rewarder.intent.v1"],
       ].sort(),
     );
-    assert.ok(stats.entries.every((e) => e.caller === "ledger-caller:svc-rewarder-1"));
+    assert.ok(stats.entries.every((e) => e.caller === "ledger-caller:svc-rewarder-test"));
   } finally {
     await ledger.stop();
   }
@@ -80,7 +60,7 @@ Deno.test("dev ledger: a token held to another intent is refused (403), a tamper
     const a = fakeRun({ tenant: "acme" });
     const b = fakeRun({ tenant: "beta", variant: "b", epochId: "e-b" });
     const post = async (q: QueuedIntent, tokenOf: QueuedIntent, tenant: string) => {
-      const token = attenuateForLedger(LEDGER_TOKEN, {
+      const token = attenuateForLedger(TEST_LEDGER_TOKEN, {
         tenant,
         intentsPath: "/intents",
         runKey: tokenOf.runKey,
