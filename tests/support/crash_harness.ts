@@ -230,8 +230,7 @@ export interface Ledger {
 
 /**
  * The ledger applied exactly the committed runs (`committedRunKeys`), once each, each under its
- * per-tenant intent key (contract §5, §7), and saw duplicates only of those. Answers the run
- * keys of the applied intents.
+ * per-tenant intent key (contract §5, §7), and saw duplicates only of those.
  */
 export function assertAppliedExactly(
   stats: DevLedgerStats,
