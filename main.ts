@@ -11,6 +11,7 @@
 import process from "node:process";
 import { buildApp } from "./src/app.ts";
 import {
+  checkConfigFiles,
   type Config,
   ConfigError,
   configHelp,
@@ -54,6 +55,15 @@ async function main(): Promise<number> {
   let config: Config;
   try {
     config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`config error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+  try {
+    await checkConfigFiles(env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`config error: ${err.message}\n`);

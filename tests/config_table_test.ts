@@ -153,3 +153,26 @@ Deno.test("a partial key configuration in production names everything missing: e
     "SIGNING_KEYS_DIR, GOV_KEYS_PATH, AT_REST_KEY_PATH",
   );
 });
+
+Deno.test("a key file that is missing, of the wrong kind or too open: one line naming the variable", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assertConfigRefusal({ CAPS_KEYS_PATH: join(dir, "missing.json") }, "CAPS_KEYS_PATH");
+    await assertConfigRefusal({ SIGNING_KEYS_DIR: join(ROOT, "main.ts") }, "SIGNING_KEYS_DIR");
+    const loose = join(dir, "client.key");
+    await Deno.writeTextFile(loose, "-----BEGIN PRIVATE KEY-----\n", { mode: 0o644 });
+    await Deno.chmod(loose, 0o644);
+    await assertConfigRefusal({
+      DOWNSTREAM_TLS: "mtls",
+      LEDGER_URL: "https://127.0.0.1:9",
+      DOWNSTREAM_CERT_PATH: join(ROOT, "main.ts"),
+      DOWNSTREAM_KEY_PATH: loose,
+    }, "DOWNSTREAM_KEY_PATH .* looser than 0600");
+    await assertConfigRefusal(
+      { TLS_CERT_PATH: join(dir, "c.pem"), TLS_KEY_PATH: join(dir, "k.pem") },
+      "TLS_CERT_PATH",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -14,6 +14,7 @@
  * @module
  */
 import process from "node:process";
+import { stat } from "node:fs/promises";
 import { NOTES_CHARS_MAX } from "../core/limits.ts";
 import { TENANT_PATTERN } from "../core/ids.ts";
 import { BODY_BYTES_MAX_LIMIT } from "../../middleware/body_cap.ts";
@@ -65,8 +66,10 @@ export interface ConfigVariable<T> {
   readonly meaning: string;
   /** The value is never printed (credentials may hide in it). */
   readonly secret?: boolean;
-  /** Names a file holding a secret: must be mode 0600 (checked where it is read). */
+  /** Names a file holding a secret: must be mode 0600 ({@link checkConfigFiles}). */
   readonly secretPath?: boolean;
+  /** Names an existing file or directory, checked at start ({@link checkConfigFiles}). */
+  readonly exists?: "file" | "dir";
   /** Only for tests; ignored with PRODUCTION=on. */
   readonly testOnly?: boolean;
   /** Strict parser. */
@@ -122,7 +125,7 @@ function wordVar<W extends string>(
 function pathVar(
   dflt: string,
   meaning: string,
-  flags: { secretPath?: boolean } = {},
+  flags: { secretPath?: boolean; exists?: "file" | "dir" } = {},
 ): ConfigVariable<string | undefined> {
   return { dflt, rule: "path", meaning, ...flags, read: (env, name) => path(env, name) };
 }
@@ -166,11 +169,16 @@ export const CONFIG_TABLE = {
   TLS_CERT_PATH: pathVar(
     "unset: plain HTTP",
     "listener certificate chain (PEM); with TLS_KEY_PATH",
+    { exists: "file" },
   ),
-  TLS_KEY_PATH: pathVar("unset", "listener private key (PEM, 0600)", { secretPath: true }),
+  TLS_KEY_PATH: pathVar("unset", "listener private key (PEM, 0600)", {
+    secretPath: true,
+    exists: "file",
+  }),
   CLIENT_CA_PATH: pathVar(
     "unset: no client certificates",
     "inbound client certificates must chain to this PEM bundle (needs TLS; not on Deno's native engine)",
+    { exists: "file" },
   ),
   // Data and keys
   DATA_DIR: pathVar("./.rewarder-data", "local state: content store, policies, journal, audit"),
@@ -186,7 +194,7 @@ export const CONFIG_TABLE = {
   CAPS_KEYS_PATH: pathVar(
     "unset: development key under DATA_DIR",
     "capability root keys (JSON, 0600)",
-    { secretPath: true },
+    { secretPath: true, exists: "file" },
   ),
   CAPS_RELOAD_MS: intVar(
     KEY_RELOAD_INTERVAL_MS_MAX,
@@ -197,21 +205,23 @@ export const CONFIG_TABLE = {
   SIGNING_KEYS_DIR: pathVar(
     "unset: development key under DATA_DIR",
     "manifest signing keys (directory of 0600 JSON files)",
-    { secretPath: true },
+    { secretPath: true, exists: "dir" },
   ),
   GOV_KEYS_PATH: pathVar(
     "unset: development key under DATA_DIR",
     "governance public keys that sign policies (JSON)",
+    { exists: "file" },
   ),
   GOV_THRESHOLD: optIntVar(1, 64, "the key file's threshold", "policy signatures required"),
   AT_REST_KEY_PATH: pathVar(
     "unset: development key under DATA_DIR",
     "key encrypting stored runs (0600; STORE=file|postgres)",
-    { secretPath: true },
+    { secretPath: true, exists: "file" },
   ),
   EDGE_JWT_KEYS: pathVar(
     "unset: JWTs refused",
     "gateway JWT public keys: this instance is the edge (docs/EDGE-JWT.md)",
+    { exists: "file" },
   ),
   OPERATOR_TENANT: textVar(
     "operator",
@@ -229,7 +239,7 @@ export const CONFIG_TABLE = {
   LEDGER_TOKEN_PATH: pathVar(
     "unset: no token",
     "macaroon the ledger issued, attenuated per intent (0600)",
-    { secretPath: true },
+    { secretPath: true, exists: "file" },
   ),
   DOWNSTREAM_TLS: wordVar(
     ["off", "required", "mtls"] as const,
@@ -239,10 +249,14 @@ export const CONFIG_TABLE = {
   DOWNSTREAM_CA_PATH: pathVar(
     "unset: system roots",
     "PEM bundle trusted for https downstreams (see docs/RUNTIMES.md for Deno)",
+    { exists: "file" },
   ),
-  DOWNSTREAM_CERT_PATH: pathVar("unset", "client certificate chain (PEM) for DOWNSTREAM_TLS=mtls"),
+  DOWNSTREAM_CERT_PATH: pathVar("unset", "client certificate chain (PEM) for DOWNSTREAM_TLS=mtls", {
+    exists: "file",
+  }),
   DOWNSTREAM_KEY_PATH: pathVar("unset", "client private key (PEM, 0600) for DOWNSTREAM_TLS=mtls", {
     secretPath: true,
+    exists: "file",
   }),
   DOWNSTREAM_CONNECT_MS: intVar(2_000, 1, MS_LIMIT, "downstream connect budget, ms"),
   DOWNSTREAM_ATTEMPT_MS: intVar(10_000, 1, MS_LIMIT, "one downstream attempt, ms"),
@@ -292,6 +306,7 @@ export const CONFIG_TABLE = {
   CONFIG_RELOAD_PATH: pathVar(
     "unset: SIGHUP re-reads the environment",
     "KEY=VALUE file re-read on SIGHUP (MAX_RPS, RATE_BURST, TENANT_RPS_MAX change live)",
+    { exists: "file" },
   ),
   REWARDER_TEST_CRASH_AT: textVar(
     "unset",
@@ -654,6 +669,49 @@ function assertClientCa(c: Config, runtime: Runtime): void {
     "CLIENT_CA_PATH",
     "CLIENT_CA_PATH cannot be checked by Deno.serve: set LISTEN_ENGINE=node, or terminate mTLS in a proxy in front of a Unix socket (docs/DEPLOY.md)",
   );
+}
+
+/**
+ * Start-time check of the files the configuration names (from the table's `exists` and
+ * `secretPath`): each must exist with the right kind, and a secret file must grant nothing to
+ * group or others. One line naming the variable, so a missing file never surfaces later as a
+ * bare `ENOENT`. Development material (unset key paths) is made afterwards and not checked here.
+ *
+ * @throws {ConfigError} naming the first variable whose file is missing, of the wrong kind or
+ *   too open.
+ */
+export async function checkConfigFiles(env: Env): Promise<void> {
+  for (const name of CONFIG_NAMES) {
+    const v = CONFIG_TABLE[name] as ConfigVariable<unknown>;
+    if (v.exists === undefined) continue;
+    const path = raw(env, name);
+    if (path === undefined) continue;
+    let info;
+    try {
+      info = await stat(path);
+    } catch {
+      throw new ConfigError(
+        name,
+        `Cannot start as ${name} names ${path}, which does not exist or is unreadable`,
+      );
+    }
+    if (v.exists === "dir" ? !info.isDirectory() : !info.isFile()) {
+      throw new ConfigError(
+        name,
+        `Cannot start as ${name} names ${path}, which is not a ${
+          v.exists === "dir" ? "directory" : "file"
+        }`,
+      );
+    }
+    if (v.secretPath && v.exists === "file" && (info.mode & 0o077) !== 0) {
+      throw new ConfigError(
+        name,
+        `Cannot start as ${name} names ${path} with mode ${
+          (info.mode & 0o777).toString(8)
+        }, looser than 0600 (a secret file)`,
+      );
+    }
+  }
 }
 
 /**
