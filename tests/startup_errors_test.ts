@@ -31,7 +31,7 @@ async function startExpectingFailure(
 }
 
 function assertOneCleanLine(stderr: string, mustName: RegExp): void {
-  assert.doesNotMatch(stderr, /Uncaught|    at |stack backtrace/i, stderr);
+  assert.doesNotMatch(stderr, /Uncaught|^\s+at |stack backtrace/im, stderr);
   const lines = stderr.trim().split("\n");
   assert.equal(lines.length, 1, `one line expected:\n${stderr}`);
   assert.match(lines[0]!, mustName);
