@@ -57,5 +57,7 @@ export type AppEnv = {
     auth: AuthContext;
     /** Aborted when the request deadline (REQUEST_TIMEOUT_MS) passes. */
     deadline: AbortSignal;
+    /** Set by the error mapper once it has answered this request with an error. */
+    errorAnswered: boolean;
   };
 };

@@ -102,6 +102,11 @@ function makeMapper(options: ErrorMapperOptions) {
     const id = corrIdOf(c);
     const mapped = asRewarderError(err);
     if (!(err instanceof RewarderError)) options.onUnexpected?.(err, id);
+    // One error answer per request. A handler that fails after its deadline has already been
+    // answered (middleware/timeout.ts) reaches onError a second time through Hono's inner
+    // dispatch: that late failure is neither counted nor jittered again (its answer is unused).
+    if (c.get("errorAnswered") === true) return errorResponse(mapped, id);
+    c.set("errorAnswered", true);
     options.onReject?.(mapped.reason);
     const status = statusOf(mapped);
     // Seed appendix: jitter non-auth errors to blur cross-tenant timing; auth answers stay

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { RewarderError } from "../src/core/errors.ts";
 import { timeout } from "./timeout.ts";
+import { Hono } from "hono";
+import type { AppEnv } from "./context.ts";
+import { corrId } from "./corr_id.ts";
+import { errorHandler } from "./error_mapper.ts";
 import { testApp, withServer } from "./_test_app.ts";
 
 Deno.test("timeout answers 503 TIMEOUT and really aborts the handler's signal", async () => {
@@ -75,4 +79,38 @@ Deno.test("timeout validates options", () => {
     assert.throws(() => timeout({ timeoutMs: bad }), RangeError);
   }
   assert.throws(() => timeout({ timeoutMs: 10, retryAfterS: -1 }), RangeError);
+});
+
+Deno.test("a handler failing after its deadline is answered, counted and jittered once", async () => {
+  const counted: string[] = [];
+  let sleeps = 0;
+  const app = new Hono<AppEnv>();
+  const mapper = {
+    jitterMsMax: 5,
+    randomInt: () => 1,
+    sleepMs: () => {
+      sleeps += 1;
+      return Promise.resolve();
+    },
+    onReject: (reason: string) => counted.push(reason),
+  };
+  app.onError(errorHandler(mapper));
+  app.use(corrId());
+  app.use(timeout({ timeoutMs: 20 }));
+  let lateFailure!: () => void;
+  const failed = new Promise<void>((resolve) => (lateFailure = resolve));
+  app.get("/late", async (c) => {
+    // Fails once the deadline has aborted its signal: after the 503 was decided.
+    await new Promise((resolve) => c.get("deadline").addEventListener("abort", resolve));
+    queueMicrotask(lateFailure);
+    throw new RewarderError("DEPENDENCY_UNAVAILABLE", "source_unreachable");
+  });
+  const res = await app.request("/late");
+  assert.equal(res.status, 503);
+  assert.equal((await res.json()).error.reason, "timeout");
+  await failed;
+  // The late failure went through Hono's inner dispatch to onError as well; let it settle.
+  await new Promise<void>((resolve) => queueMicrotask(resolve));
+  assert.deepEqual(counted, ["timeout"], "one rejected_total increment per request");
+  assert.equal(sleeps, 1, "one jitter per request");
 });
