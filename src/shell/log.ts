@@ -241,3 +241,42 @@ export function redact(value: unknown, name = "", depth = 0): unknown {
   for (const [k, v] of entries.slice(0, REDACT_ITEMS_MAX)) out[k] = redact(v, k, depth + 1);
   return out;
 }
+
+/** What {@link failureStreakLog} answers: report each outcome of a repeating background step. */
+export interface FailureStreakLog {
+  /** A failed run of the step: logged (error) when it starts a streak, counted otherwise. */
+  failed(err: unknown): void;
+  /** A successful run: ends a streak with one `recovered` line (warn) naming its length. */
+  succeeded(): void;
+}
+
+/**
+ * Logs a background loop's failures without flooding: the first failure of a streak is one
+ * error line (with its reason), later ones are counted, and the first success after a streak
+ * is one line saying how many runs failed. A loop that fails every second during an outage
+ * writes two lines, not thousands — and never fails silently.
+ *
+ * @example
+ * ```ts
+ * const sweepLog = failureStreakLog(getLogger("service"), "retention sweep");
+ * sweep().then(() => sweepLog.succeeded(), (err) => sweepLog.failed(err));
+ * ```
+ */
+export function failureStreakLog(log: Logger, what: string): FailureStreakLog {
+  let streak = 0;
+  return {
+    failed(err) {
+      streak += 1;
+      if (streak === 1) {
+        log.error(`${what} failed`, {
+          reason: String((err as { message?: unknown })?.message ?? err),
+        });
+      }
+    },
+    succeeded() {
+      if (streak === 0) return;
+      log.warn(`${what} recovered`, { reason: `after ${streak} failed runs` });
+      streak = 0;
+    },
+  };
+}

@@ -4,6 +4,7 @@ import { reset } from "@logtape/logtape";
 import {
   configureLogging,
   createArraySink,
+  failureStreakLog,
   getLogger,
   isSecretName,
   leakedSecrets,
@@ -120,4 +121,21 @@ test("what counts as a secret name", () => {
   }
   assert.deepEqual(redact({ a: { authorization: "x" } }), { a: { authorization: REDACTED } });
   assert.equal(redact(12345678901234567890n), "12345678901234567890");
+});
+
+test("failureStreakLog: one line when a streak starts, one when it ends, none in between", async () => {
+  const { sink, lines } = createArraySink();
+  await configureLogging({ level: "debug", sink });
+  const streak = failureStreakLog(getLogger(["service"]), "retention sweep");
+  streak.succeeded();
+  assert.equal(lines.length, 0, "success without a streak is silent");
+  for (let i = 0; i < 1000; i++) streak.failed(new Error("store unreachable"));
+  assert.equal(lines.length, 1, "a thousand failures are one line");
+  assert.match(lines[0]!, /"level":"error".*retention sweep failed.*store unreachable/);
+  streak.succeeded();
+  streak.succeeded();
+  assert.equal(lines.length, 2);
+  assert.match(lines[1]!, /retention sweep recovered.*after 1000 failed runs/);
+  streak.failed("again");
+  assert.equal(lines.length, 3, "a new streak is reported again");
 });

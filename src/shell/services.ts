@@ -19,7 +19,7 @@ import { parseGovernanceKeys, readPublicJson, readSecretFile } from "./key_files
 import { createHttpLedgerTarget, ledgerIntentsPathOf } from "./ledger/http_ledger_target.ts";
 import { openJournalLedgerTarget } from "./ledger/journal_ledger_target.ts";
 import type { LedgerTarget } from "./ledger/ledger_target.ts";
-import { getLogger } from "./log.ts";
+import { failureStreakLog, getLogger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { createTracing } from "./tracing.ts";
 import { openDownstreamClient } from "./downstream_tls.ts";
@@ -182,6 +182,7 @@ export async function buildServices(
   }
   const metrics = createMetrics();
   metrics.setInflightMax(config.inflightMax);
+  const deliveryLoopLog = failureStreakLog(log, "outbox delivery loop");
   const dispatcher = createOutboxDispatcher({
     store,
     target,
@@ -209,6 +210,8 @@ export async function buildServices(
         });
       }
     },
+    onLoopError: (err) => deliveryLoopLog.failed(err),
+    onLoopOk: () => deliveryLoopLog.succeeded(),
     ...(fault ? { faultHook: fault } : {}),
   });
 
@@ -271,13 +274,16 @@ export async function buildServices(
   if (!config.readOnly) dispatcher.start(DISPATCH_INTERVAL_MS);
   const sweep = createRetentionSweep({ store, nowMs, retentionDays: config.retentionDays });
   let sweepDueMs = nowMs();
+  const flagLog = failureStreakLog(log, "quarantine-only flag refresh");
+  const sweepLog = failureStreakLog(log, "retention sweep");
   const housekeeping = setInterval(() => {
-    registry.refreshQuarantineOnly().catch(() => {});
+    registry.refreshQuarantineOnly().then(() => flagLog.succeeded(), (err) => flagLog.failed(err));
     if (config.readOnly || nowMs() < sweepDueMs) return;
     sweepDueMs = nowMs() + RETENTION_SWEEP_INTERVAL_MS;
     sweep().then((report) => {
+      sweepLog.succeeded();
       if (report.more) sweepDueMs = nowMs(); // bounded batches: continue next tick
-    }).catch((err) => log.error("retention sweep failed", { reason: String(err?.message ?? err) }));
+    }, (err) => sweepLog.failed(err));
   }, HOUSEKEEPING_INTERVAL_MS);
   return {
     services,

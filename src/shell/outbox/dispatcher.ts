@@ -20,6 +20,7 @@
  */
 import type { Cid } from "../../core/types.ts";
 import { assert } from "../../core/assert.ts";
+import { cidOf } from "../../core/cid.ts";
 import type { OutboxEntry, RunStore } from "../store/run_store.ts";
 import type { LedgerTarget } from "../ledger/ledger_target.ts";
 
@@ -75,6 +76,10 @@ export interface DispatcherOptions {
   batchMax?: number;
   corrIdFor?: (entry: OutboxEntry) => string;
   onResult?: (result: DeliveryResult) => void;
+  /** Called when a background tick fails (e.g. the store is unreachable); the loop goes on. */
+  onLoopError?: (err: unknown) => void;
+  /** Called when a background tick completes (ends a failure streak in the log). */
+  onLoopOk?: () => void;
   faultHook?: (step: DispatcherFaultStep) => void;
 }
 
@@ -99,7 +104,9 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
   const failuresToOpen = o.breakerFailuresToOpen ?? BREAKER_FAILURES_TO_OPEN;
   const coolDownMs = o.breakerCoolDownMs ?? BREAKER_COOL_DOWN_MS;
   const inflight = new Set<string>();
-  const bodies = new Map<string, string>(); // entry → key + body first sent by this process
+  // entry → BLAKE3 of the key and body first sent by this process: a retried intent is checked
+  // against a 67-byte digest, not kept whole (an intent of a large epoch is tens of MB).
+  const sentDigests = new Map<string, Cid>();
   let failures = 0;
   let openUntilMs: number | undefined;
   let probing = false;
@@ -130,10 +137,10 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
   async function deliver(entry: OutboxEntry): Promise<DeliveryResult> {
     const { tenant, runKey, intent } = entry;
     assert(intent.runKey === runKey, "one intent per run");
-    const sent = `${intent.idempotencyKey}\u0000${intent.body}`;
-    const seen = bodies.get(`${tenant}\u0000${runKey}`);
+    const sent = cidOf(`${intent.idempotencyKey}\u0000${intent.body}`);
+    const seen = sentDigests.get(`${tenant}\u0000${runKey}`);
     assert(seen === undefined || seen === sent, "retries must carry the identical key and body");
-    bodies.set(`${tenant}\u0000${runKey}`, sent);
+    sentDigests.set(`${tenant}\u0000${runKey}`, sent);
     const corrId = o.corrIdFor?.(entry) ?? `outbox-${runKey.slice(3, 19)}`;
     let attempts = 0;
     let reason = "breaker_open";
@@ -163,7 +170,7 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
           conflict: answer === "conflict",
         });
         o.faultHook?.("after_ack");
-        bodies.delete(`${tenant}\u0000${runKey}`);
+        sentDigests.delete(`${tenant}\u0000${runKey}`);
         return { tenant, runKey, result: answer, attempts };
       } catch (err) {
         attemptFailed();
@@ -221,7 +228,13 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
       loop = state;
       const schedule = () => {
         state.timer = setTimeout(() => {
-          state.running = tick().catch(() => 0).finally(() => {
+          state.running = tick().then((n) => {
+            o.onLoopOk?.();
+            return n;
+          }, (err) => {
+            o.onLoopError?.(err);
+            return 0;
+          }).finally(() => {
             if (loop === state) schedule();
           });
         }, intervalMs);

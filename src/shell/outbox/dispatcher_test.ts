@@ -258,3 +258,41 @@ Deno.test("dispatcher: a v1 intent queued before the upgrade goes out as v1, key
   assert.deepEqual(sent, [{ tenant: "acme", key: f.runKey, body: f.queued.body }]);
   assert.equal(JSON.parse(sent[0]!.body).schema, "svc-rewarder.intent.v1");
 });
+
+Deno.test("dispatcher loop: a failing tick is reported, not swallowed, and the loop goes on", async () => {
+  const store = createMemoryRunStore();
+  await seed(store, 1);
+  const errors: unknown[] = [];
+  let oks = 0;
+  let failNext = 2;
+  let recovered!: () => void;
+  const done = new Promise<void>((resolve) => (recovered = resolve));
+  const flaky: RunStore = {
+    ...store,
+    duePending(nowMs, limit) {
+      if (failNext > 0) {
+        failNext -= 1;
+        return Promise.reject(new Error("store unreachable"));
+      }
+      return store.duePending(nowMs, limit);
+    },
+  };
+  const { target } = scripted([]);
+  const d = createOutboxDispatcher({
+    store: flaky,
+    target,
+    nowMs: () => 0,
+    onLoopError: (err) => errors.push(err),
+    onLoopOk: () => {
+      oks += 1;
+      recovered();
+    },
+  });
+  d.start(1);
+  await done;
+  await d.stop();
+  assert.equal(errors.length, 2, "each failed tick reaches onLoopError");
+  assert.match(String((errors[0] as Error).message), /store unreachable/);
+  assert.ok(oks >= 1, "the loop kept ticking after the failures");
+  assert.equal((await store.duePending(0, 10)).length, 0, "the entry was delivered afterwards");
+});
