@@ -5,11 +5,18 @@
  * @module
  */
 
-/** Thrown on a bad command line; the CLI prints the message and exits 2. */
+/**
+ * Thrown on a bad command line; the CLI prints `error: <message>` on one line and exits 2.
+ * With a `subject` (the flag or file at fault) the message is `<subject>: <what>`.
+ */
 export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** The flag or file at fault, when known. */
+  readonly subject: string | undefined;
+
+  constructor(messageOrSubject: string, what?: string) {
+    super(what === undefined ? messageOrSubject : `${messageOrSubject}: ${what}`);
     this.name = "UsageError";
+    this.subject = what === undefined ? undefined : messageOrSubject;
   }
 }
 
@@ -57,12 +64,12 @@ export function parseArgs(
     } else if (valueFlags.includes(name)) {
       const value = args[i + 1];
       if (value === undefined || value.startsWith("--")) {
-        throw new UsageError(`--${name} needs a value`);
+        throw new UsageError(`--${name}`, "needs a value");
       }
       flags.set(name, value);
       i++;
     } else {
-      throw new UsageError(`unknown flag --${name}`);
+      throw new UsageError(`--${name}`, "unknown argument");
     }
   }
   return { flags, positionals };
@@ -71,7 +78,7 @@ export function parseArgs(
 /** The value of a required flag. */
 export function required(parsed: ParsedArgs, name: string): string {
   const value = parsed.flags.get(name);
-  if (value === undefined) throw new UsageError(`--${name} is required`);
+  if (value === undefined) throw new UsageError(`--${name}`, "is required");
   return value;
 }
 
@@ -80,4 +87,33 @@ export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: (name: string) => string | undefined;
+}
+
+/** What a file-system error code means, for `error: <file>: <what>`. */
+const FS_PROBLEM: Readonly<Record<string, string>> = {
+  ENOENT: "no such file",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EISDIR: "is a directory",
+  ENOTDIR: "a parent is not a directory",
+  EEXIST: "already exists",
+  ELOOP: "too many symbolic links",
+  ENAMETOOLONG: "name too long",
+  ENOSPC: "no space left on the device",
+  EROFS: "read-only file system",
+};
+
+/**
+ * The one-line message of a file-system error (`node:fs`), naming its file: `<file>: <what>`.
+ * `file` is used when the error carries no path (e.g. EISDIR on a read). Undefined for an
+ * error that is not a file-system error.
+ */
+export function fileSystemProblem(err: unknown, file?: string): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== "string" || !/^E[A-Z]+$/.test(code)) return undefined;
+  const path = (err as { path?: unknown }).path;
+  const where = typeof path === "string" ? path : file;
+  const what = FS_PROBLEM[code] ?? `cannot be used (${code})`;
+  return where === undefined ? what : `${where}: ${what}`;
 }

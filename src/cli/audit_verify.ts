@@ -142,42 +142,41 @@ export interface CliIo {
   stderr: (line: string) => void;
 }
 
-const USAGE = "usage: rewarder audit-verify --file <path> [--expect-head b3:<hex>] " +
-  "[--expect-lines <n>]";
+/** One usage error line (the CLI's style: `error: <option>: <what>`). */
+function usage(io: CliIo, subject: string, what: string): number {
+  io.stderr(`error: ${subject}: ${what} (see rewarder audit-verify --help)\n`);
+  return 2;
+}
 
 /**
  * CLI entry: prints the result as one JSON line on stdout. Exit code 0 = chain valid,
- * 1 = chain broken or unreadable, 2 = usage error.
+ * 1 = chain broken or unreadable, 2 = usage error (one line on stderr).
  */
 export async function runAuditVerify(args: readonly string[], io: CliIo): Promise<number> {
   const opts: Record<string, string> = {};
   for (let i = 0; i < args.length; i += 2) {
-    const flag = args[i];
+    const flag = args[i]!;
     const value = args[i + 1];
-    if (
-      value === undefined ||
-      (flag !== "--file" && flag !== "--expect-head" && flag !== "--expect-lines")
-    ) {
-      io.stderr(USAGE);
-      return 2;
+    if (flag !== "--file" && flag !== "--expect-head" && flag !== "--expect-lines") {
+      return usage(io, flag.slice(0, 40), "unknown argument");
     }
+    if (value === undefined) return usage(io, flag, "needs a value");
     opts[flag] = value;
   }
   const file = opts["--file"];
   const lines = opts["--expect-lines"];
   const head = opts["--expect-head"];
-  if (file === undefined || (lines !== undefined && !/^[0-9]{1,15}$/.test(lines))) {
-    io.stderr(USAGE);
-    return 2;
+  if (file === undefined) return usage(io, "--file", "is required");
+  if (lines !== undefined && !/^[0-9]{1,15}$/.test(lines)) {
+    return usage(io, "--expect-lines", "is a whole number");
   }
   if (head !== undefined && !/^b3:[0-9a-f]{64}$/.test(head)) {
-    io.stderr(USAGE);
-    return 2;
+    return usage(io, "--expect-head", "is b3: and 64 lowercase hex digits");
   }
   const anchor: AuditAnchor = {};
   if (head !== undefined) anchor.expectHead = head;
   if (lines !== undefined) anchor.expectLines = Number(lines);
   const result = await auditVerify(file, anchor);
-  io.stdout(JSON.stringify(result));
+  io.stdout(JSON.stringify(result) + "\n");
   return result.ok ? 0 : 1;
 }

@@ -19,7 +19,7 @@ import {
   readPublicJson,
   writeSecretFile,
 } from "../shell/key_files.ts";
-import { type CliIo, parseArgs, required, UsageError } from "./args.ts";
+import { type CliIo, DocumentError, parseArgs, required, UsageError } from "./args.ts";
 
 /**
  * `keygen --kid <kid> --out <file> [--alg ed25519|ml-dsa-65] [--force]`: prints the public key.
@@ -31,7 +31,7 @@ export async function keygenCommand(args: readonly string[], io: CliIo): Promise
   const parsed = parseArgs(args, ["kid", "out", "alg"], ["force"]);
   const alg = parsed.flags.get("alg") ?? "ed25519";
   if (alg !== "ed25519" && alg !== "ml-dsa-65") {
-    throw new UsageError("--alg is ed25519 or ml-dsa-65");
+    throw new UsageError("--alg", "is ed25519 or ml-dsa-65");
   }
   const kid = required(parsed, "kid");
   const out = required(parsed, "out");
@@ -85,20 +85,27 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function policySignCommand(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseArgs(args, ["policy", "key"]);
-  const doc = await readPublicJson(required(parsed, "policy")) as Record<string, unknown>;
+  const policyPath = required(parsed, "policy");
+  const keyPath = required(parsed, "key");
+  const doc = await readPublicJson(policyPath) as Record<string, unknown>;
   const isEnvelope = typeof doc === "object" && doc !== null && "policy_hash" in doc;
   const policy = isEnvelope ? doc.policy : doc;
   const checked = parsePolicy(policy);
-  if (!checked.ok) throw checked.error;
+  if (!checked.ok) {
+    const { code, reason, path } = checked.error;
+    throw new DocumentError(policyPath, `${code} ${reason}${path ? ` at ${path}` : ""}`);
+  }
   const policyHash = policyHashOf(policy);
   if (isEnvelope && doc.policy_hash !== policyHash) {
-    throw new UsageError("envelope policy_hash does not match its policy");
+    throw new DocumentError(policyPath, "the envelope's policy_hash is not its policy's hash");
   }
   const existing = (isEnvelope ? doc.signatures : []) as Signature[];
-  const key = await loadSigningKey(required(parsed, "key"));
-  if (key.alg !== "ed25519") throw new UsageError("governance keys are Ed25519");
+  const key = await loadSigningKey(keyPath);
+  if (key.alg !== "ed25519") {
+    throw new DocumentError(keyPath, "not an Ed25519 key (governance keys are Ed25519)");
+  }
   if (existing.some((s) => s.kid === key.kid)) {
-    throw new UsageError("this kid already signed the policy");
+    throw new DocumentError(policyPath, `kid ${key.kid} has already signed this policy`);
   }
   const [signature] = await signStatement(POLICY_SIG_DOMAIN, policyHash, [key]);
   key.seed.fill(0);
@@ -113,7 +120,7 @@ export async function casPutCommand(args: readonly string[], io: CliIo): Promise
   const parsed = parseArgs(args, ["data-dir"]);
   const file = parsed.positionals[0];
   if (file === undefined || parsed.positionals.length !== 1) {
-    throw new UsageError("cas-put takes one file");
+    throw new UsageError("cas-put takes one <file>");
   }
   const dataDir = parsed.flags.get("data-dir") ?? io.env("DATA_DIR") ?? "./.rewarder-data";
   io.stdout((await casPut(dataDir, new Uint8Array(await readFile(file)))) + "\n");

@@ -1,8 +1,8 @@
 /**
- * Key rotation commands (issue 6, docs/KEYS.md):
+ * Key rotation commands (docs/KEYS.md):
  * - `key-rotate --dir <SIGNING_KEYS_DIR> --kid <kid> [--alg ed25519|ml-dsa-65] [--overlap-s N]`
- *   adds a key that is published at once and signs from `now + overlap`; prints the keys
- *   document entry of the new key;
+ *   adds a key that the service publishes from its next start and signs with from
+ *   `now + overlap`; prints the keys document entry of the new key;
  * - `key-status --dir <SIGNING_KEYS_DIR> --kid <kid> --status active|retired|revoked`;
  * - `rotate-at-rest-key --data-dir <dir> --old-key <file> --new-key <file>` re-encrypts the
  *   file store and the settlement journal (service stopped; resumable after a crash).
@@ -30,10 +30,10 @@ export async function keyRotateCommand(args: readonly string[], io: CliIo): Prom
   const parsed = parseArgs(args, ["dir", "kid", "alg", "overlap-s"]);
   const alg = parsed.flags.get("alg") ?? "ed25519";
   if (alg !== "ed25519" && alg !== "ml-dsa-65") {
-    throw new UsageError("--alg is ed25519 or ml-dsa-65");
+    throw new UsageError("--alg", "is ed25519 or ml-dsa-65");
   }
   const overlapText = parsed.flags.get("overlap-s") ?? String(KEY_ROTATION_OVERLAP_S_DEFAULT);
-  if (!/^[0-9]{1,9}$/.test(overlapText)) throw new UsageError("--overlap-s is whole seconds");
+  if (!/^[0-9]{1,9}$/.test(overlapText)) throw new UsageError("--overlap-s", "is whole seconds");
   const kid = required(parsed, "kid");
   const rotated = await rotateSigningKey(required(parsed, "dir"), {
     kid,
@@ -59,7 +59,7 @@ export async function keyStatusCommand(args: readonly string[], io: CliIo): Prom
   const parsed = parseArgs(args, ["dir", "kid", "status"]);
   const status = required(parsed, "status");
   if (status !== "active" && status !== "retired" && status !== "revoked") {
-    throw new UsageError("--status is active, retired or revoked");
+    throw new UsageError("--status", "is active, retired or revoked");
   }
   await setSigningKeyStatus(required(parsed, "dir"), required(parsed, "kid"), status);
   io.stdout(`${status}\n`);

@@ -1,13 +1,15 @@
 /**
  * Operator token chores (contract §9, §11): `token-mint` (a v2 identifier carrying tenant,
  * key epoch and the granted scopes, with a 16-byte random nonce), `token-attenuate` (appends
- * first-party caveats), `token-inspect` (identifier fields and caveats). Secrets come from files only: the master secret from the caps key file
- * (`--keys`), an existing token from `--token-file <path>` or stdin (`--token-file -`);
- * neither is ever accepted as an argument value.
+ * first-party caveats), `token-inspect` (identifier fields and caveats). Secrets come from
+ * files only: the master secret from the caps key file (`--keys`), an existing token from
+ * `--token-file <path>` or stdin (`--token-file -`); neither is ever accepted as an argument
+ * value. Failures are one line, `error: <option or file>: <what>`, exit 2.
  *
  * @module
  */
 import { readFile } from "node:fs/promises";
+import { fileSystemProblem, UsageError } from "./args.ts";
 import { loadCapsKeys } from "../shell/caps/key_file.ts";
 import {
   attenuateToken,
@@ -54,23 +56,26 @@ function randomNonceHex(): string {
  */
 export async function tokenMint(options: TokenMintOptions): Promise<string> {
   if (!Number.isSafeInteger(options.ttlS) || options.ttlS < 1 || options.ttlS > MINT_TTL_S_MAX) {
-    throw new RangeError(
-      `Cannot mint token as ttl is ${options.ttlS}: must be 1..${MINT_TTL_S_MAX} s`,
-    );
+    throw new UsageError("--ttl", `is ${options.ttlS}: must be 1..${MINT_TTL_S_MAX} s`);
   }
-  if (options.scopes.length === 0) throw new TypeError("Cannot mint token as no scope was given");
+  if (options.scopes.length === 0) throw new UsageError("--scope", "no scope given");
   const operatorTenant = options.operatorTenant ?? DEFAULT_OPERATOR_TENANT;
   if (options.scopes.includes(QUARANTINE_SCOPE) && options.tenant !== operatorTenant) {
-    throw new TypeError(
-      "Cannot mint token as rewarder.quarantine is granted only to the operator tenant " +
+    throw new UsageError(
+      "--scope",
+      "rewarder.quarantine is granted only to the operator tenant " +
         "(--operator-tenant, default operator)",
     );
   }
-  const keys = await loadCapsKeys(options.keyFilePath);
+  const keys = await loadCapsKeys(options.keyFilePath).catch((err: unknown) => {
+    const fs = fileSystemProblem(err, options.keyFilePath);
+    const what = err instanceof Error ? err.message.replace(/^Cannot (load|read) /, "") : "";
+    throw new UsageError(fs ?? `${options.keyFilePath}: cannot use ${what}`);
+  });
   const keyEpoch = options.epoch ?? keys.currentEpoch;
   const masterSecret = keys.epochs.get(keyEpoch);
   if (masterSecret === undefined || keys.revoked.has(keyEpoch)) {
-    throw new TypeError(`Cannot mint token as key epoch ${keyEpoch} is unknown or revoked`);
+    throw new UsageError("--epoch", `key epoch ${keyEpoch} is unknown or revoked`);
   }
   const caveats = [`time < ${formatRfc3339UtcS(options.nowMs + options.ttlS * 1000)}`];
   if (options.ip !== undefined) caveats.push(`ip = ${options.ip.join(",")}`);
@@ -132,14 +137,10 @@ function parseFlags(name: string, args: readonly string[]): Map<string, string[]
   for (let i = 0; i < args.length; i += 2) {
     const flag = args[i]!;
     const value = args[i + 1];
-    if (!allowed.includes(flag)) {
-      throw new TypeError(`Cannot run ${name}: unknown argument ${flag.slice(0, 40)}`);
-    }
-    if (value === undefined) throw new TypeError(`Cannot run ${name}: ${flag} needs a value`);
+    if (!allowed.includes(flag)) throw new UsageError(flag.slice(0, 40), "unknown argument");
+    if (value === undefined) throw new UsageError(flag, "needs a value");
     const prev = flags.get(flag);
-    if (prev !== undefined && !REPEATABLE.has(flag)) {
-      throw new TypeError(`Cannot run ${name}: ${flag} given twice`);
-    }
+    if (prev !== undefined && !REPEATABLE.has(flag)) throw new UsageError(flag, "given twice");
     flags.set(flag, [...(prev ?? []), value]);
   }
   return flags;
@@ -151,7 +152,7 @@ function one(flags: Map<string, string[]>, flag: string): string | undefined {
 
 function required(flags: Map<string, string[]>, flag: string): string {
   const v = one(flags, flag);
-  if (v === undefined) throw new TypeError(`Cannot run command: ${flag} is required`);
+  if (v === undefined) throw new UsageError(flag, "is required");
   return v;
 }
 
@@ -159,14 +160,32 @@ function intFlag(flags: Map<string, string[]>, flag: string): number | undefined
   const v = one(flags, flag);
   if (v === undefined) return undefined;
   if (!INT_TEXT.test(v)) {
-    throw new TypeError(`Cannot run command: ${flag} must be a positive integer`);
+    throw new UsageError(flag, "must be a positive integer");
   }
   return Number(v);
 }
 
 async function readToken(flags: Map<string, string[]>, io: TokenCommandIo): Promise<string> {
   const path = required(flags, "--token-file");
-  return (path === "-" ? await io.readStdin() : await readFile(path, "utf8")).trim();
+  if (path === "-") return (await io.readStdin()).trim();
+  return (await readFile(path, "utf8").catch((err: unknown) => {
+    throw new UsageError(fileSystemProblem(err, path) ?? `${path}: cannot be read`);
+  })).trim();
+}
+
+/**
+ * Puts a library error (`Cannot …: <what>`) as a usage error about `subject` (or about
+ * `tokenFile` when the token itself cannot be decoded); usage errors pass unchanged.
+ */
+function rethrowAbout(subject: string, tokenFile?: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof UsageError || !(err instanceof Error)) throw err;
+    const what = err.message.replace(/^Cannot [^:]*: /, "").replace(/^Cannot /, "cannot ");
+    const about = tokenFile !== undefined && /decode|macaroon|token/i.test(err.message)
+      ? (tokenFile === "-" ? "stdin" : tokenFile)
+      : subject;
+    throw new UsageError(about, what);
+  };
 }
 
 async function dispatch(
@@ -191,14 +210,23 @@ async function dispatch(
       if (epoch !== undefined) options.epoch = epoch;
       if (maxRuns !== undefined) options.maxRuns = maxRuns;
       if (ip !== undefined) options.ip = ip.split(",");
-      return await tokenMint(options);
+      return await tokenMint(options).catch(rethrowAbout("--scope"));
     }
-    case "token-attenuate":
-      return tokenAttenuate(await readToken(flags, io), flags.get("--caveat") ?? []);
-    case "token-inspect":
-      return JSON.stringify(tokenInspect(await readToken(flags, io)));
+    case "token-attenuate": {
+      const token = await readToken(flags, io);
+      const file = required(flags, "--token-file");
+      return await Promise.resolve()
+        .then(() => tokenAttenuate(token, flags.get("--caveat") ?? []))
+        .catch(rethrowAbout("--caveat", file));
+    }
+    case "token-inspect": {
+      const token = await readToken(flags, io);
+      return await Promise.resolve()
+        .then(() => JSON.stringify(tokenInspect(token)))
+        .catch(rethrowAbout(required(flags, "--token-file")));
+    }
     default:
-      throw new TypeError("Cannot run command: unknown token command");
+      throw new UsageError(name, "unknown token command");
   }
 }
 
@@ -218,8 +246,10 @@ export async function runTokenCommand(
     io.stdout((await dispatch(name, parseFlags(name, args), io)) + "\n");
     return 0;
   } catch (err) {
-    const message = err instanceof Error ? err.message : "failed";
-    io.stderr(`${name}: ${message}\n`);
+    const message = err instanceof UsageError
+      ? err.message
+      : `${err instanceof Error ? err.message : "failed"}`;
+    io.stderr(`error: ${message.split("\n")[0]}\n`);
     return 2;
   }
 }
