@@ -1,6 +1,7 @@
 /**
  * The bundled CLI (`deno task bundle` → `dist/rewarder.mjs`) behaves the same on Deno, Node and
- * Bun: `verify` exits 0 on a valid envelope, 1 on a tampered one, 2 on a bad command line.
+ * Bun: `verify` exits 0 on a valid envelope, 1 on a tampered one, 2 on a bad command line;
+ * `--help` exits 0 and a missing file is one line naming it.
  * (On Node 20, a CLI guarded by `import.meta.main` did nothing and exited 0.)
  *
  * @module
@@ -29,6 +30,19 @@ async function run(cmd: string, args: string[]): Promise<number | "missing"> {
     if (err instanceof Deno.errors.NotFound) return "missing";
     throw err;
   }
+}
+
+/** Runs and captures stderr (for the one-line error checks). */
+async function runErr(cmd: string, args: string[]): Promise<{ code: number; stderr: string }> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: REPO,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    signal: AbortSignal.timeout(RUN_MS_MAX),
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
 }
 
 function bunPath(): string {
@@ -82,6 +96,27 @@ Deno.test("bundled CLI: verify accepts, rejects and refuses alike on Deno, Node 
       assert.equal(valid, 0, `${name}: a valid envelope verifies`);
       assert.equal(await verify(tampered), 1, `${name}: a tampered envelope is refused`);
       assert.equal(await run(cmd, [...pre, bundle, "verify", "--nope"]), 2, `${name}: usage`);
+      assert.equal(await run(cmd, [...pre, bundle, "--help"]), 0, `${name}: --help`);
+      assert.equal(
+        await run(cmd, [...pre, bundle, "verify", "--help"]),
+        0,
+        `${name}: verify --help`,
+      );
+      const missing = await runErr(cmd, [
+        ...pre,
+        bundle,
+        "verify",
+        "--envelope",
+        "/nope.json",
+        "--keys",
+        KEYS,
+      ]);
+      assert.equal(missing.code, 2, `${name}: a missing file exits 2`);
+      assert.match(
+        missing.stderr,
+        /^error: \/nope\.json: no such file[^\n]*\n$/,
+        `${name}: one line naming the file`,
+      );
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
