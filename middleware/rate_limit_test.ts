@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv, AuthContext } from "./context.ts";
+import type { AppEnv } from "./context.ts";
+import type { AuthContext } from "../src/shell/caps/auth_context.ts";
 import { rateLimit, tenantRateLimit } from "./rate_limit.ts";
 import { createRateLimiter, type RateLimiter } from "./rate_limiter.ts";
 import { testApp } from "./_test_app.ts";

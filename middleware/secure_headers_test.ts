@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { AuthContext } from "./context.ts";
+import type { AuthContext } from "../src/shell/caps/auth_context.ts";
 import { secureHeaders } from "./secure_headers.ts";
 import { testApp } from "./_test_app.ts";
 

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
 import { RewarderError } from "../../core/errors.ts";
-import type { AuthContext } from "../../../middleware/context.ts";
+import type { AuthContext } from "./auth_context.ts";
 import { deriveRootKey, type Scope } from "./identifier.ts";
 import { verifyToken } from "./verifier.ts";
 import type { RequestDescription } from "./authorize.ts";

@@ -14,7 +14,8 @@
  * @module
  */
 import { type Reason, RewarderError } from "../../core/errors.ts";
-import type { AuthContext, MaxRunsCaveat, PeerInfo } from "../../../middleware/context.ts";
+import type { AuthContext, MaxRunsCaveat } from "./auth_context.ts";
+import type { PeerInfo } from "../listen/types.ts";
 import { type Caveat, parseCaveat } from "./caveat.ts";
 import type { TokenIdentifier } from "./identifier.ts";
 import { ipInRange, parseIp } from "./ip_range.ts";

@@ -29,7 +29,7 @@ import { fromBase64Url } from "../../core/base64url.ts";
 import { verifyEd25519 } from "../../core/ed25519.ts";
 import { type Reason, RewarderError } from "../../core/errors.ts";
 import { strictJsonProblem } from "../../core/strict_json.ts";
-import type { AuthContext } from "../../../middleware/context.ts";
+import type { AuthContext } from "./auth_context.ts";
 import type { RequestDescription } from "./authorize.ts";
 import { SERVICE_AUDIENCE } from "./authorize.ts";
 import { type Scope, TENANT_PATTERN } from "./identifier.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { RewarderError } from "../../core/errors.ts";
-import type { MaxRunsCaveat } from "../../../middleware/context.ts";
+import type { MaxRunsCaveat } from "./auth_context.ts";
 import { MAX_RUNS_COUNTER_KEYS_MAX } from "./limits.ts";
 
 /** A store of per-caveat run counts (in memory here; durable stores may implement it too). */

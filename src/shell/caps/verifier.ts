@@ -14,7 +14,7 @@
  * @module
  */
 import { type Reason, RewarderError } from "../../core/errors.ts";
-import type { AuthContext } from "../../../middleware/context.ts";
+import type { AuthContext } from "./auth_context.ts";
 import { decodeTokenBundle, tokenFromAuthorization } from "./token_codec.ts";
 import { deriveRootKey, type IdentifierOptions, parseIdentifier } from "./identifier.ts";
 import { authorize, type RequestDescription } from "./authorize.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import process from "node:process";
-import type { PeerInfo } from "../../../middleware/context.ts";
+import type { PeerInfo } from "./types.ts";
 import { type BindTarget, parseBindAddr } from "./bind_addr.ts";
 import { type DrainSignal, settlesWithin, type SignalHooks, wireShutdown } from "./drain.ts";
 import type { ListenLimits } from "./limits.ts";

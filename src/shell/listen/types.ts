@@ -3,8 +3,14 @@
  *
  * @module
  */
-import type { PeerInfo } from "../../../middleware/context.ts";
 import { DEFAULT_LISTEN_LIMITS, type ListenLimits } from "./limits.ts";
+
+/** How the request reached us; filled by the listener (main.ts), never from headers. */
+export interface PeerInfo {
+  transport: "tcp" | "unix";
+  /** The peer IP address over TCP (v4 or v6 text form); undefined over a Unix socket. */
+  address?: string;
+}
 
 /** What the listeners serve: any Hono `app.fetch` fits (the second argument is `c.env`). */
 export type FetchHandler = (
