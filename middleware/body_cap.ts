@@ -13,9 +13,7 @@ import type { MiddlewareHandler } from "hono";
 import { RewarderError } from "../src/core/errors.ts";
 import { readBodyCapped, replaceBody } from "./_body.ts";
 import type { AppEnv } from "./context.ts";
-
-/** Largest cap accepted at wiring time: the post-inflate cap's default, 8 MiB. */
-export const BODY_BYTES_MAX_LIMIT = 8 * 1024 * 1024;
+import { BODY_BYTES_MAX_LIMIT } from "../src/shell/admission/limits.ts";
 
 /** Options for {@link bodyCap}. */
 export interface BodyCapOptions {

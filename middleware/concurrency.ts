@@ -11,9 +11,8 @@
 import type { MiddlewareHandler } from "hono";
 import { RewarderError } from "../src/core/errors.ts";
 import type { AppEnv } from "./context.ts";
+import { INFLIGHT_MAX_LIMIT } from "../src/shell/admission/limits.ts";
 
-/** Largest in-flight cap accepted at wiring time. */
-export const INFLIGHT_MAX_LIMIT = 1_000_000;
 /** Default share of the cap from which `/readyz` reports backpressure. */
 export const NEAR_CAP_RATIO_DEFAULT = 0.9;
 

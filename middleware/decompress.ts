@@ -15,11 +15,7 @@ import zlib from "node:zlib";
 import { RewarderError } from "../src/core/errors.ts";
 import { readBodyCapped, replaceBody } from "./_body.ts";
 import type { AppEnv } from "./context.ts";
-
-/** Upper bound of the inflate cap accepted at wiring time, bytes (64 MiB). */
-export const INFLATED_BYTES_MAX_LIMIT = 64 * 1024 * 1024;
-/** Upper bound of the ratio cap accepted at wiring time. */
-export const RATIO_MAX_LIMIT = 1_000;
+import { INFLATED_BYTES_MAX_LIMIT, RATIO_MAX_LIMIT } from "../src/shell/admission/limits.ts";
 
 /** Options for {@link decompress}. */
 export interface DecompressOptions {

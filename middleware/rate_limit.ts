@@ -10,7 +10,7 @@
 import type { MiddlewareHandler } from "hono";
 import { RewarderError } from "../src/core/errors.ts";
 import type { AppEnv } from "./context.ts";
-import type { RateLimiter, TakeResult } from "./rate_limiter.ts";
+import type { RateLimiter, TakeResult } from "../src/shell/admission/rate_limiter.ts";
 
 /** Options for {@link rateLimit} and {@link tenantRateLimit}. */
 export interface RateLimitOptions {

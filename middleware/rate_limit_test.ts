@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./context.ts";
 import type { AuthContext } from "../src/shell/caps/auth_context.ts";
 import { rateLimit, tenantRateLimit } from "./rate_limit.ts";
-import { createRateLimiter, type RateLimiter } from "./rate_limiter.ts";
+import { createRateLimiter, type RateLimiter } from "../src/shell/admission/rate_limiter.ts";
 import { testApp } from "./_test_app.ts";
 
 function fakeAuth(): MiddlewareHandler<AppEnv> {

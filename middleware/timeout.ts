@@ -10,9 +10,7 @@
 import type { MiddlewareHandler } from "hono";
 import { RewarderError } from "../src/core/errors.ts";
 import type { AppEnv } from "./context.ts";
-
-/** Largest deadline accepted at wiring time, ms (10 minutes). */
-export const TIMEOUT_MS_LIMIT = 600_000;
+import { TIMEOUT_MS_LIMIT } from "../src/shell/admission/limits.ts";
 
 /** Options for {@link timeout}. */
 export interface TimeoutOptions {

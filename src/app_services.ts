@@ -9,7 +9,7 @@ import type { Config } from "./shell/config.ts";
 import type { EngineRunner } from "./shell/engine_runner.ts";
 import type { Metrics } from "./shell/metrics.ts";
 import type { PolicyRegistry } from "./shell/policy_registry.ts";
-import type { RateLimiter } from "../middleware/rate_limiter.ts";
+import type { RateLimiter } from "./shell/admission/rate_limiter.ts";
 import type { RunRegistry } from "./shell/registry/run_registry.ts";
 import type { Signer } from "./shell/signer.ts";
 import type { InputsSource } from "./shell/sources.ts";

@@ -4,7 +4,11 @@
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CONFIG_NAMES, CONFIG_TABLE } from "../src/shell/config.ts";
+import { CONFIG_NAMES, CONFIG_TABLE, loadConfig } from "../src/shell/config.ts";
+import { BODY_BYTES_MAX_LIMIT } from "../src/shell/admission/limits.ts";
+import { bodyCap } from "../middleware/body_cap.ts";
+import { decompress } from "../middleware/decompress.ts";
+import { timeout } from "../middleware/timeout.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -175,4 +179,22 @@ Deno.test("a key file that is missing, of the wrong kind or too open: one line n
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("every value the table accepts at its bounds is accepted by the middleware it is wired into", () => {
+  // Was: REQ_BODY_MAX of 8..64 MiB passed the table and bodyCap threw a RangeError at wiring.
+  const c = loadConfig({
+    REQ_BODY_MAX: String(BODY_BYTES_MAX_LIMIT),
+    POST_INFLATE_MAX: String(64 << 20),
+    DECOMP_RATIO_MAX: "1000",
+    REQUEST_TIMEOUT_MS: "600000",
+    MAX_EPOCH_COST_MS: "600000",
+  });
+  bodyCap({ bodyBytesMax: c.reqBodyBytesMax, readTimeoutMs: c.requestTimeoutMs });
+  decompress({
+    bodyBytesMax: c.reqBodyBytesMax,
+    inflatedBytesMax: c.postInflateBytesMax,
+    ratioMax: c.decompRatioMax,
+  });
+  timeout({ timeoutMs: c.requestTimeoutMs });
 });

@@ -17,11 +17,14 @@ import process from "node:process";
 import { stat } from "node:fs/promises";
 import { NOTES_CHARS_MAX } from "../core/limits.ts";
 import { TENANT_PATTERN } from "../core/ids.ts";
-import { BODY_BYTES_MAX_LIMIT } from "../../middleware/body_cap.ts";
-import { INFLATED_BYTES_MAX_LIMIT, RATIO_MAX_LIMIT } from "../../middleware/decompress.ts";
-import { TIMEOUT_MS_LIMIT } from "../../middleware/timeout.ts";
-import { INFLIGHT_MAX_LIMIT } from "../../middleware/concurrency.ts";
-import { RATE_LIMIT_MAX } from "../../middleware/rate_limiter.ts";
+import {
+  BODY_BYTES_MAX_LIMIT,
+  INFLATED_BYTES_MAX_LIMIT,
+  INFLIGHT_MAX_LIMIT,
+  RATIO_MAX_LIMIT,
+  TIMEOUT_MS_LIMIT,
+} from "./admission/limits.ts";
+import { RATE_LIMIT_MAX } from "./admission/rate_limiter.ts";
 import { KEY_RELOAD_INTERVAL_MS_MAX } from "./caps/limits.ts";
 import {
   bool,

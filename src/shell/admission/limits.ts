@@ -1,0 +1,22 @@
+/**
+ * Upper bounds of the request admission caps (body size, inflation, deadline, in-flight
+ * requests), accepted at wiring time. The configuration table (src/shell/config.ts) bounds
+ * its variables by them and the middleware that enforce the caps refuse anything above them,
+ * so a value the configuration accepts never fails at wiring.
+ *
+ * @module
+ */
+
+/** Largest cap accepted at wiring time: the post-inflate cap's default, 8 MiB. */
+export const BODY_BYTES_MAX_LIMIT = 8 * 1024 * 1024;
+
+/** Upper bound of the inflate cap accepted at wiring time, bytes (64 MiB). */
+export const INFLATED_BYTES_MAX_LIMIT = 64 * 1024 * 1024;
+/** Upper bound of the ratio cap accepted at wiring time. */
+export const RATIO_MAX_LIMIT = 1_000;
+
+/** Largest deadline accepted at wiring time, ms (10 minutes). */
+export const TIMEOUT_MS_LIMIT = 600_000;
+
+/** Largest in-flight cap accepted at wiring time. */
+export const INFLIGHT_MAX_LIMIT = 1_000_000;
