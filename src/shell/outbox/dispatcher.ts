@@ -23,22 +23,21 @@ import { assert } from "../../core/assert.ts";
 import { cidOf } from "../../core/cid.ts";
 import type { OutboxEntry, RunStore } from "../store/run_store.ts";
 import type { LedgerTarget } from "../ledger/ledger_target.ts";
+import {
+  BREAKER_COOL_DOWN_MS,
+  BREAKER_FAILURES_TO_OPEN,
+  LEDGER_ATTEMPT_TIMEOUT_MS,
+  LEDGER_BACKOFF_BASE_MS,
+  LEDGER_BACKOFF_CAP_MS,
+  LEDGER_REDELIVER_BASE_MS,
+  LEDGER_REDELIVER_CAP_MS,
+  MAX_RETRIES_LEDGER,
+  OUTBOX_BATCH_MAX,
+} from "./limits.ts";
 
-/** Retries after the first attempt of a cycle (SECURITY §15 MAX_RETRIES_LEDGER). */
-export const MAX_RETRIES_LEDGER = 2;
-/** Whole-attempt budget (contract §7: 10 s attempt budget). */
-export const LEDGER_ATTEMPT_TIMEOUT_MS = 10_000;
-/** Backoff base and cap between attempts of a cycle (full jitter: sleep ∈ [0, min(cap, base·2^n))). */
-export const LEDGER_BACKOFF_BASE_MS = 200;
-export const LEDGER_BACKOFF_CAP_MS = 5_000;
-/** Delay before the next cycle of a still-pending entry, doubling per cycle up to the cap. */
-export const LEDGER_REDELIVER_BASE_MS = 5_000;
-export const LEDGER_REDELIVER_CAP_MS = 300_000;
-/** Consecutive failed attempts that open the breaker, and its cool-down before a probe. */
-export const BREAKER_FAILURES_TO_OPEN = 5;
-export const BREAKER_COOL_DOWN_MS = 30_000;
-/** Entries delivered per tick (also the in-flight bound of one tick). */
-export const OUTBOX_BATCH_MAX = 32;
+// Still imported from here by tests/chaos_test.ts; its home is ./limits.ts.
+export { BREAKER_COOL_DOWN_MS };
+
 /** Bound on the doubling exponent (2^20 × base is already past every cap). */
 const BACKOFF_EXPONENT_MAX = 20;
 

@@ -46,14 +46,15 @@ import { assert } from "../../core/assert.ts";
 import { type AtRestCipher } from "./at_rest_cipher.ts";
 import { createFileExclusive, TEMP_SUFFIX, writeFileAtomic } from "./atomic_file.ts";
 import { createKeyedMutex } from "./keyed_mutex.ts";
-import { commitConflict, newEntry } from "./memory_run_store.ts";
 import {
+  commitConflict,
   compareRuns,
   countInputsCommitments,
   isStoreUndecryptable,
   type ListQuery,
   logUpgradeReport,
   matchesQuery,
+  newEntry,
   type OutboxEntry,
   type QueuedIntent,
   queuedIntentFromStored,

@@ -51,13 +51,14 @@ import { assert } from "../../core/assert.ts";
 import { blake3Hex } from "../../core/blake3.ts";
 import { RewarderError } from "../../core/errors.ts";
 import type { AtRestCipher } from "./at_rest_cipher.ts";
-import { commitConflict, newEntry } from "./memory_run_store.ts";
 import {
+  commitConflict,
   type CommitResult,
   isStoreUndecryptable,
   LIST_LIMIT_MAX,
   type ListQuery,
   logUpgradeReport,
+  newEntry,
   type OutboxEntry,
   type OutboxState,
   type PurgeReport,
@@ -72,7 +73,7 @@ import {
   LEDGER_ATTEMPT_TIMEOUT_MS,
   LEDGER_BACKOFF_CAP_MS,
   MAX_RETRIES_LEDGER,
-} from "../outbox/dispatcher.ts";
+} from "../outbox/limits.ts";
 
 /** Connections per instance (pool size). */
 export const PG_POOL_CONNECTIONS_MAX = 10;

@@ -313,3 +313,57 @@ export function compareRuns(a: StoredRun, b: StoredRun): number {
   if (a.meta.createdSeq !== b.meta.createdSeq) return a.meta.createdSeq - b.meta.createdSeq;
   return a.record.run_key < b.record.run_key ? -1 : a.record.run_key > b.record.run_key ? 1 : 0;
 }
+
+/**
+ * The conflict of a commit (contract §5), checked in the order of §5 step 3: the tenant's
+ * epoch held by a run key (any, this one included: a commitment is made once), else the run's
+ * inputs committed under another epoch. undefined = free to commit.
+ */
+export function commitConflict(
+  epochHolder: Cid | undefined,
+  inputsEpoch: string | undefined,
+  run: StoredRun,
+): CommitResult | undefined {
+  if (epochHolder !== undefined) {
+    return { committed: false, conflict: "epoch", holder: epochHolder };
+  }
+  if (inputsEpoch !== undefined && inputsEpoch !== run.record.epoch_id) {
+    return { committed: false, conflict: "inputs", inputsEpoch };
+  }
+  return undefined;
+}
+
+/**
+ * A fresh pending outbox entry for a committed run. The queued intent's key and bytes are
+ * taken as given (contract §7: fixed at first enqueue); only the members the egress caveats
+ * repeat are checked against the run.
+ */
+export function newEntry(run: StoredRun, intent: QueuedIntent, nowMs: number): OutboxEntry {
+  assert(intent.runKey === run.record.run_key, "intent.runKey must equal the run key");
+  assert(
+    intent.manifestHash === run.record.manifest_hash,
+    "intent.manifestHash must equal the run's manifest hash",
+  );
+  assert(
+    intent.intentKey === (run.record.intent_key ?? null),
+    "intent.intentKey must equal the run record's intent_key",
+  );
+  assert(
+    intent.intentKey === null || intent.idempotencyKey === intent.intentKey,
+    "a v2 intent is keyed by its intent key",
+  );
+  assert(
+    intent.intentKey !== null || intent.idempotencyKey === intent.runKey,
+    "a v1 intent is keyed by its run key",
+  );
+  return {
+    tenant: run.tenant,
+    runKey: run.record.run_key,
+    intent: cloneJson(intent),
+    state: "pending",
+    attempts: 0,
+    nextAttemptAtMs: nowMs,
+    enqueuedAtMs: nowMs,
+    conflict: false,
+  };
+}
