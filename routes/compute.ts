@@ -8,7 +8,7 @@
 import { createFactory } from "hono/factory";
 import { getLogger } from "../src/shell/log.ts";
 import { computeRun } from "../src/shell/registry/compute_run.ts";
-import type { AppServices } from "../src/app_services.ts";
+import type { AppServices } from "../src/shell/app_services.ts";
 import type { AppEnv } from "../middleware/context.ts";
 import { computeBodySchema, epochParamSchema, noQuerySchema } from "./schemas.ts";
 import { strictJsonBody, validJson, validParam, validQuery } from "./validate.ts";

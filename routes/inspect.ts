@@ -11,7 +11,7 @@ import { RewarderError } from "../src/core/errors.ts";
 import { packedLeavesOf } from "../src/core/merkle.ts";
 import { proofDocumentOf } from "../src/core/proof.ts";
 import type { SealedEnvelope } from "../src/core/types.ts";
-import type { AppServices } from "../src/app_services.ts";
+import type { AppServices } from "../src/shell/app_services.ts";
 import type { AppEnv } from "../middleware/context.ts";
 import { paddedJsonResponse } from "../middleware/pad_response.ts";
 import { immutableResponse } from "./immutable.ts";

@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import { createFactory } from "hono/factory";
 import { z } from "zod";
-import type { AppServices } from "../src/app_services.ts";
+import type { AppServices } from "../src/shell/app_services.ts";
 import type { AppEnv } from "../middleware/context.ts";
 import type { ConcurrencyLimitHandler } from "../middleware/concurrency.ts";
 import { computeBodySchema, noQuerySchema, quarantineSchema } from "./schemas.ts";

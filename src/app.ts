@@ -54,7 +54,7 @@ import {
   runsAnswerSchema,
   runsQuerySchema,
 } from "../routes/schemas.ts";
-import type { AppServices } from "./app_services.ts";
+import type { AppServices } from "./shell/app_services.ts";
 import { getLogger } from "./shell/log.ts";
 import { openApiDocument, type RouteDoc } from "./openapi.ts";
 

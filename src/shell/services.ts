@@ -8,7 +8,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createRateLimiter } from "./admission/rate_limiter.ts";
-import type { AppServices } from "../app_services.ts";
+import type { AppServices } from "./app_services.ts";
 import { createStdoutAuditSink, openFileAuditSink } from "./audit.ts";
 import { edgeJwtVerifier, loadEdgeJwtConfig } from "./caps/edge_jwt.ts";
 import { attenuateForLedger } from "./caps/egress.ts";

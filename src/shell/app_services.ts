@@ -4,18 +4,18 @@
  *
  * @module
  */
-import type { MasterSecretSource, Verifier } from "./shell/caps/verifier.ts";
-import type { Config } from "./shell/config.ts";
-import type { EngineRunner } from "./shell/engine_runner.ts";
-import type { Metrics } from "./shell/metrics.ts";
-import type { PolicyRegistry } from "./shell/policy_registry.ts";
-import type { RateLimiter } from "./shell/admission/rate_limiter.ts";
-import type { RunRegistry } from "./shell/registry/run_registry.ts";
-import type { Signer } from "./shell/signer.ts";
-import type { InputsSource } from "./shell/sources.ts";
-import type { AuditEntry } from "./shell/audit.ts";
-import type { RunStore } from "./shell/store/run_store.ts";
-import type { Tracing } from "./shell/tracing.ts";
+import type { MasterSecretSource, Verifier } from "./caps/verifier.ts";
+import type { Config } from "./config.ts";
+import type { EngineRunner } from "./engine_runner.ts";
+import type { Metrics } from "./metrics.ts";
+import type { PolicyRegistry } from "./policy_registry.ts";
+import type { RateLimiter } from "./admission/rate_limiter.ts";
+import type { RunRegistry } from "./registry/run_registry.ts";
+import type { Signer } from "./signer.ts";
+import type { InputsSource } from "./sources.ts";
+import type { AuditEntry } from "./audit.ts";
+import type { RunStore } from "./store/run_store.ts";
+import type { Tracing } from "./tracing.ts";
 
 /** Everything the HTTP app is built from. */
 export interface AppServices {
