@@ -23,7 +23,7 @@ import { casPut } from "../src/shell/cas.ts";
 import { loadSigningKey } from "../src/shell/key_files.ts";
 import { mintToken } from "../src/shell/caps/mint.ts";
 import { toBase64Url } from "../src/core/base64url.ts";
-import { withTestDatabase } from "../src/shell/store/postgres_test_db.ts";
+import { withTestDatabase } from "./support/postgres_test_db.ts";
 import { intentKeyOf } from "../src/core/run_key.ts";
 import type { DevLedgerStats } from "../src/shell/ledger/dev_ledger_process.ts";
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { fakeRun, storedRunOf } from "../ledger/test_fixtures.ts";
 import { createAtRestCipher, readAtRestKey } from "./at_rest_cipher.ts";
 import { openFileRunStore } from "./file_run_store.ts";
-import { runStoreConformance } from "./run_store_conformance.ts";
+import { runStoreConformance } from "../../../tests/support/run_store_conformance.ts";
 import { isStoreUndecryptable } from "./run_store.ts";
 import { createFileExclusive, writeFileAtomic } from "./atomic_file.ts";
 

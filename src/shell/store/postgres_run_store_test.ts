@@ -5,7 +5,7 @@
  * concurrent migrations, and manifests sealed at rest.
  *
  * Needs PostgreSQL (TEST_DATABASE_URL or .ci/state/database_url): skips visibly outside CI,
- * fails in CI (see postgres_test_db.ts).
+ * fails in CI (see tests/support/postgres_test_db.ts).
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
@@ -15,9 +15,13 @@ import { createOutboxDispatcher } from "../outbox/dispatcher.ts";
 import { cidOf } from "../../core/cid.ts";
 import { createAtRestCipher } from "./at_rest_cipher.ts";
 import { isStoreUndecryptable, type RunStore } from "./run_store.ts";
-import { runStoreConformance } from "./run_store_conformance.ts";
+import { runStoreConformance } from "../../../tests/support/run_store_conformance.ts";
 import { openPostgresRunStore, outboxLeaseMsFor } from "./postgres_run_store.ts";
-import { dropSchemas, freshSchema, withTestDatabase } from "./postgres_test_db.ts";
+import {
+  dropSchemas,
+  freshSchema,
+  withTestDatabase,
+} from "../../../tests/support/postgres_test_db.ts";
 
 const KEY = new Uint8Array(32).fill(3);
 const cipher = createAtRestCipher(KEY);

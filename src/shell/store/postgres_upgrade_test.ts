@@ -16,7 +16,11 @@ import { fakeRun, storedRunOf } from "../ledger/test_fixtures.ts";
 import { createAtRestCipher } from "./at_rest_cipher.ts";
 import { migrate, openPostgresRunStore } from "./postgres_run_store.ts";
 import type { StoredRun, UpgradeReport } from "./run_store.ts";
-import { dropSchemas, freshSchema, withTestDatabase } from "./postgres_test_db.ts";
+import {
+  dropSchemas,
+  freshSchema,
+  withTestDatabase,
+} from "../../../tests/support/postgres_test_db.ts";
 
 const cipher = createAtRestCipher(new Uint8Array(32).fill(4));
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));

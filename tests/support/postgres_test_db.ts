@@ -14,7 +14,7 @@ import { readFile } from "node:fs/promises";
 
 /** Connect bound of the reachability probe, seconds. */
 const PROBE_CONNECT_TIMEOUT_S = 5;
-const URL_FILE = new URL("../../../.ci/state/database_url", import.meta.url);
+const URL_FILE = new URL("../../.ci/state/database_url", import.meta.url);
 
 /** The reachable test database URL, or why there is none. */
 export type TestDb = { url: string } | { url: undefined; why: string };
