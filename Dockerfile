@@ -25,7 +25,7 @@ COPY scripts/start_prod.sh scripts/start_prod.sh
 COPY ops/healthcheck.ts ops/healthcheck.ts
 
 # 3. Type-check-free module cache, so the read-only root filesystem needs no writes at run time.
-RUN deno cache --frozen main.ts src/shell/engine_worker.ts ops/healthcheck.ts \
+RUN deno cache --frozen main.ts src/shell/engine/engine_worker.ts ops/healthcheck.ts \
  && mkdir -p /data \
  && chown deno:deno /data \
  && chmod 0700 /data

@@ -14,7 +14,7 @@
 # dist/main.mjs (the service) also needs, beside it:
 # - dist/vectors -> ../vectors: the embedded default loads its sample epochs from
 #   `new URL("./vectors/", import.meta.url)`, i.e. dist/vectors once bundled;
-# - dist/engine_worker.ts: src/shell/engine_runner.ts starts its Worker (Deno and Bun only;
+# - dist/engine_worker.ts: src/shell/engine/engine_runner.ts starts its Worker (Deno and Bun only;
 #   Node runs the engine inline) from `new URL("./engine_worker.ts", import.meta.url)`, which
 #   resolves beside the bundle. It is a bundled ES module under a .ts name (plain JS is valid
 #   TS, so Bun and Deno load it).
@@ -44,6 +44,6 @@ for entry in "${ENTRIES[@]}"; do
   deno bundle --quiet --platform deno --format esm -o "dist/${name}.mjs" "$entry"
   echo "bundle: ${entry} -> dist/${name}.mjs"
 done
-deno bundle --quiet --platform deno --format esm -o dist/engine_worker.ts src/shell/engine_worker.ts
-echo "bundle: src/shell/engine_worker.ts -> dist/engine_worker.ts (Worker beside dist/main.mjs)"
+deno bundle --quiet --platform deno --format esm -o dist/engine_worker.ts src/shell/engine/engine_worker.ts
+echo "bundle: src/shell/engine/engine_worker.ts -> dist/engine_worker.ts (Worker beside dist/main.mjs)"
 ln -sfn ../vectors dist/vectors

@@ -6,7 +6,7 @@
  */
 import type { MasterSecretSource, Verifier } from "./caps/verifier.ts";
 import type { Config } from "./config.ts";
-import type { EngineRunner } from "./engine_runner.ts";
+import type { EngineRunner } from "./engine/engine_runner.ts";
 import type { Metrics } from "./metrics.ts";
 import type { PolicyRegistry } from "./policy_registry.ts";
 import type { RateLimiter } from "./admission/rate_limiter.ts";

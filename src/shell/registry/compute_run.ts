@@ -20,7 +20,7 @@ import { runKeyOf } from "../../core/run_key.ts";
 import { sealManifest } from "../../core/seal.ts";
 import type { Cid, RunRecord, SealedEnvelope } from "../../core/types.ts";
 import type { AuditEntry } from "../audit.ts";
-import type { EngineRunner } from "../engine_runner.ts";
+import type { EngineRunner } from "../engine/engine_runner.ts";
 import type { Metrics } from "../metrics.ts";
 import type { PolicyEntry, PolicyRegistry } from "../policy_registry.ts";
 import type { Signer } from "../signer.ts";

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { canonicalJson } from "../core/canonical_json.ts";
-import { computeManifest } from "../core/compute.ts";
-import { parsePolicy, policyHashOf } from "../core/policy.ts";
+import { canonicalJson } from "../../core/canonical_json.ts";
+import { computeManifest } from "../../core/compute.ts";
+import { parsePolicy, policyHashOf } from "../../core/policy.ts";
 import { createEngineRunner } from "./engine_runner.ts";
 
-const dir = new URL("../../vectors/cases/rustyonions-interop/", import.meta.url);
+const dir = new URL("../../../vectors/cases/rustyonions-interop/", import.meta.url);
 
 Deno.test("engine runner: a job sent right after start is answered by the worker, same bytes as inline", async () => {
   const inputs = new Uint8Array(await readFile(new URL("inputs.json", dir)));
@@ -45,7 +45,9 @@ Deno.test("engine runner: a job sent right after start is answered by the worker
 });
 
 Deno.test("engine runner: a job past its deadline replaces the worker; the next job still runs", async () => {
-  const { generateEpochInputs, GENERATED_POLICY } = await import("../../vectors/generate_epoch.ts");
+  const { generateEpochInputs, GENERATED_POLICY } = await import(
+    "../../../vectors/generate_epoch.ts"
+  );
   const policyHash = policyHashOf(GENERATED_POLICY);
   const runner = createEngineRunner({ useWorker: true });
   try {
@@ -64,7 +66,7 @@ Deno.test("engine runner: a job past its deadline replaces the worker; the next 
     const out = await runner.run({
       epochId: "next",
       inputsBytes: small,
-      expectedInputsCid: (await import("../core/cid.ts")).cidOf(small),
+      expectedInputsCid: (await import("../../core/cid.ts")).cidOf(small),
       policyDocument: GENERATED_POLICY,
       policyHash,
       salt: "svc-rewarder|v1",

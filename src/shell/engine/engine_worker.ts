@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { computeManifest } from "../core/compute.ts";
-import { RewarderError } from "../core/errors.ts";
-import { parsePolicy } from "../core/policy.ts";
+import { computeManifest } from "../../core/compute.ts";
+import { RewarderError } from "../../core/errors.ts";
+import { parsePolicy } from "../../core/policy.ts";
 
 /** Message to the worker. */
 export interface EngineJob {

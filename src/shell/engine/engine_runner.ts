@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { RewarderError } from "../core/errors.ts";
-import type { ComputeOutput } from "../core/compute.ts";
+import { RewarderError } from "../../core/errors.ts";
+import type { ComputeOutput } from "../../core/compute.ts";
 import { type EngineAnswer, type EngineJob, errorOfAnswer, runEngineJob } from "./engine_worker.ts";
 
 /** Jobs waiting for the worker beyond the running one; more → 503 OVERLOADED. */
