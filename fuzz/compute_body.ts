@@ -8,7 +8,7 @@
  * @module
  */
 import fc from "fast-check";
-import { errorSchema } from "../routes/schemas.ts";
+import { errorSchema } from "../src/api/schemas.ts";
 import {
   CASE_TIME_MS_MAX,
   type FuzzService,

@@ -10,7 +10,7 @@ import { getLogger } from "../src/shell/log.ts";
 import { computeRun } from "../src/shell/registry/compute_run.ts";
 import type { AppServices } from "../src/shell/app_services.ts";
 import type { AppEnv } from "../middleware/context.ts";
-import { computeBodySchema, epochParamSchema, noQuerySchema } from "./schemas.ts";
+import { computeBodySchema, epochParamSchema, noQuerySchema } from "../src/api/schemas.ts";
 import { strictJsonBody, validJson, validParam, validQuery } from "./validate.ts";
 
 const factory = createFactory<AppEnv>();

@@ -24,7 +24,7 @@ import {
   proofParamSchema,
   runParamSchema,
   runsQuerySchema,
-} from "./schemas.ts";
+} from "../src/api/schemas.ts";
 import { validParam, validQuery } from "./validate.ts";
 
 /** Manifests whose packed Merkle leaves are kept for proofs (LRU by manifest hash). */

@@ -10,7 +10,7 @@ import { z } from "zod";
 import type { AppServices } from "../src/shell/app_services.ts";
 import type { AppEnv } from "../middleware/context.ts";
 import type { ConcurrencyLimitHandler } from "../middleware/concurrency.ts";
-import { computeBodySchema, noQuerySchema, quarantineSchema } from "./schemas.ts";
+import { computeBodySchema, noQuerySchema, quarantineSchema } from "../src/api/schemas.ts";
 import { strictJsonBody, validJson, validQuery } from "./validate.ts";
 
 const factory = createFactory<AppEnv>();

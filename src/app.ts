@@ -53,7 +53,7 @@ import {
   runRecordSchema,
   runsAnswerSchema,
   runsQuerySchema,
-} from "../routes/schemas.ts";
+} from "./api/schemas.ts";
 import type { AppServices } from "./shell/app_services.ts";
 import { getLogger } from "./shell/log.ts";
 import { openApiDocument, type RouteDoc } from "./openapi.ts";

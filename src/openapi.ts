@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from "zod";
-import { errorSchema } from "../routes/schemas.ts";
+import { errorSchema } from "./api/schemas.ts";
 import { IMMUTABLE_CACHE_CONTROL } from "../routes/immutable.ts";
 import { REASONS, reasonsOfStatus } from "./core/reasons.ts";
 

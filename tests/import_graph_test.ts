@@ -1,5 +1,5 @@
 // The layering as a test: dependencies point inward only, core ← shell ← middleware/routes ←
-// app ← main (docs/ARCHITECTURE.md). Every .ts source file's import specifiers are parsed
+// app ← main, with the contract's wire schemas (src/api) on the core (docs/ARCHITECTURE.md). Every .ts source file's import specifiers are parsed
 // (static imports and re-exports, dynamic `import()`, `new URL(…, import.meta.url)` for
 // workers) and each relative one resolved to a path in the repository.
 import assert from "node:assert/strict";
@@ -103,6 +103,11 @@ const RULES: ReadonlyArray<(e: ImportEdge) => string | undefined> = [
       : undefined;
   },
   (e) =>
+    within(e.from, "src/api/") && e.to !== undefined && !within(e.to, "src/core/") &&
+      !within(e.to, "src/api/")
+      ? "src/api (the contract's wire schemas) imports only src/core and packages"
+      : undefined,
+  (e) =>
     within(e.from, "src/shell/") && e.to !== undefined && isOuterLayer(e.to)
       ? "src/shell never imports middleware/, routes/, src/app.ts or main.ts"
       : undefined,
@@ -172,6 +177,8 @@ Deno.test("import graph: the rules catch what they forbid", () => {
   assert.ok(broken(edge("middleware/a.ts", "./_test_app.ts")));
   assert.ok(!broken(edge("middleware/a_test.ts", "./_test_app.ts")));
   assert.ok(!broken(edge("routes/a.ts", "../src/shell/app_services.ts")));
+  assert.ok(broken(edge("src/api/schemas.ts", "../shell/log.ts")));
+  assert.ok(!broken(edge("src/api/schemas.ts", "../core/ids.ts")));
   // Every way of writing an import is parsed; comments are not.
   const text = [
     `import type { A } from "./a.ts";`,

@@ -23,7 +23,7 @@ import {
   runAnswerSchema,
   runRecordSchema,
   runsAnswerSchema,
-} from "../routes/schemas.ts";
+} from "../src/api/schemas.ts";
 import { assertError, computeRejectionRows, runRejectionRows } from "./support/bad_inputs.ts";
 import { type ComputeRef, prepareFixtures, putSnapshot } from "./support/fixtures.ts";
 import {

@@ -5,10 +5,10 @@
  * @module
  */
 import { z } from "zod";
-import { CID_PATTERN } from "../src/core/cid.ts";
-import { ACCOUNT_PATTERN, EPOCH_ID_PATTERN, POLICY_ID_PATTERN } from "../src/core/ids.ts";
-import { NOTES_CHARS_MAX } from "../src/core/limits.ts";
-import { REASONS } from "../src/core/reasons.ts";
+import { CID_PATTERN } from "../core/cid.ts";
+import { ACCOUNT_PATTERN, EPOCH_ID_PATTERN, POLICY_ID_PATTERN } from "../core/ids.ts";
+import { NOTES_CHARS_MAX } from "../core/limits.ts";
+import { REASONS } from "../core/reasons.ts";
 
 const cid = z.string().regex(CID_PATTERN);
 const money = z.string().regex(/^(0|[1-9][0-9]{0,38})$/);
