@@ -7,16 +7,15 @@
  */
 import { createFactory } from "hono/factory";
 import { getLogger } from "../src/shell/log.ts";
-import { computeRun } from "../src/shell/registry/compute_run.ts";
-import type { AppServices } from "../src/shell/app_services.ts";
+import { type ComputeDeps, computeRun } from "../src/shell/registry/compute_run.ts";
 import type { AppEnv } from "../middleware/context.ts";
 import { computeBodySchema, epochParamSchema, noQuerySchema } from "../src/api/schemas.ts";
 import { strictJsonBody, validJson, validParam, validQuery } from "./validate.ts";
 
 const factory = createFactory<AppEnv>();
 
-/** The compute route's handlers: validators, then the handler. */
-export function computeHandlers(s: AppServices) {
+/** The compute route's handlers: validators, then the handler; given the use case's services. */
+export function computeHandlers(s: ComputeDeps) {
   return factory.createHandlers(
     validParam(epochParamSchema),
     validQuery(noQuerySchema),

@@ -1,15 +1,13 @@
 /**
  * Read routes of contract §10: committed epoch envelope, runs by key, run listing, payout
- * proofs, policies. Every answer is tenant-scoped: another tenant's data is 404. The epoch
- * envelope and the proofs are immutable answers (ETag, 304: `immutable.ts`).
+ * policies (payout proofs: `proofs.ts`). Every answer is tenant-scoped: another tenant's data
+ * is 404. The epoch envelope is an immutable answer (ETag, 304: `immutable.ts`).
  *
  * @module
  */
 import { createFactory } from "hono/factory";
 import { canonicalJson } from "../src/core/canonical_json.ts";
 import { RewarderError } from "../src/core/errors.ts";
-import { packedLeavesOf } from "../src/core/merkle.ts";
-import { proofDocumentOf } from "../src/core/proof.ts";
 import type { SealedEnvelope } from "../src/core/types.ts";
 import type { AppServices } from "../src/shell/app_services.ts";
 import type { AppEnv } from "../middleware/context.ts";
@@ -21,24 +19,19 @@ import {
   noQuerySchema,
   policyParamSchema,
   policyQuerySchema,
-  proofParamSchema,
   runParamSchema,
   runsQuerySchema,
 } from "../src/api/schemas.ts";
 import { validParam, validQuery } from "./validate.ts";
 
-/** Manifests whose packed Merkle leaves are kept for proofs (LRU by manifest hash). */
-export const PROOF_CACHE_MANIFESTS_MAX = 8;
-/**
- * Bytes of packed leaves kept at most (32 B per recipient): 64 MiB holds two 1M-recipient
- * epochs, so a few large epochs cannot hold the heap.
- */
-export const PROOF_CACHE_BYTES_MAX = 64 * 1024 * 1024;
-
 const factory = createFactory<AppEnv>();
 
-async function committedOrNotFound(
-  s: AppServices,
+/** What the read routes use: the run registry (the policy route: the policy registry). */
+export type InspectServices = Pick<AppServices, "registry">;
+
+/** The committed envelope of a tenant's epoch, or 404 `unknown_epoch`. */
+export async function committedOrNotFound(
+  s: InspectServices,
   tenant: string,
   epochId: string,
 ): Promise<SealedEnvelope> {
@@ -48,7 +41,7 @@ async function committedOrNotFound(
 }
 
 /** `GET /rewarder/epochs/{epoch_id}`: the sealed envelope of the committed run. */
-export function epochHandlers(s: AppServices) {
+export function epochHandlers(s: InspectServices) {
   return factory.createHandlers(
     validParam(epochParamSchema),
     validQuery(noQuerySchema),
@@ -61,7 +54,7 @@ export function epochHandlers(s: AppServices) {
 }
 
 /** `GET /rewarder/runs/{run_key}`: not immutable (its emission moves on), so no ETag. */
-export function runHandlers(s: AppServices) {
+export function runHandlers(s: InspectServices) {
   return factory.createHandlers(
     validParam(runParamSchema),
     validQuery(noQuerySchema),
@@ -77,7 +70,7 @@ export function runHandlers(s: AppServices) {
 }
 
 /** `GET /rewarder/runs?…` (paginated, tenant-scoped). */
-export function runsHandlers(s: AppServices) {
+export function runsHandlers(s: InspectServices) {
   return factory.createHandlers(validQuery(runsQuerySchema), async function runs(c) {
     const q = c.req.valid("query");
     const page = await s.registry.list(c.get("auth").tenant, {
@@ -92,53 +85,8 @@ export function runsHandlers(s: AppServices) {
   });
 }
 
-/** A bounded LRU of packed leaves by manifest hash (by count and by bytes). */
-function leavesCache() {
-  const cache = new Map<string, Uint8Array>();
-  let bytes = 0;
-  return function leavesOf(envelope: SealedEnvelope): Uint8Array {
-    const key = envelope.manifest_hash;
-    const hit = cache.get(key);
-    if (hit) {
-      cache.delete(key);
-      cache.set(key, hit);
-      return hit;
-    }
-    const leaves = packedLeavesOf(envelope.manifest.payouts);
-    if (leaves.length > PROOF_CACHE_BYTES_MAX) return leaves; // too large to keep
-    cache.set(key, leaves);
-    bytes += leaves.length;
-    while (cache.size > PROOF_CACHE_MANIFESTS_MAX || bytes > PROOF_CACHE_BYTES_MAX) {
-      const [oldest, value] = cache.entries().next().value!;
-      cache.delete(oldest);
-      bytes -= value.length;
-    }
-    return leaves;
-  };
-}
-
-/**
- * `GET /rewarder/epochs/{epoch_id}/proofs/{account}`: the proof document (contract §6), v2
- * for a v2 envelope and the v1 shape for a v1 one; 404 `no_payout` for an account without
- * a payout in the committed epoch.
- */
-export function proofHandlers(s: AppServices) {
-  const leavesOf = leavesCache();
-  return factory.createHandlers(
-    validParam(proofParamSchema),
-    validQuery(noQuerySchema),
-    async function proof(c) {
-      const { epoch_id: epochId, account } = c.req.valid("param");
-      const envelope = await committedOrNotFound(s, c.get("auth").tenant, epochId);
-      const doc = proofDocumentOf(envelope, account, leavesOf(envelope));
-      if (doc === undefined) throw new RewarderError("NOT_FOUND", "no_payout");
-      return immutableResponse(c.req.raw, envelope.manifest_hash, canonicalJson(doc));
-    },
-  );
-}
-
 /** `GET /rewarder/policy/{policy_id}[?hash=b3:…]`. */
-export function policyHandlers(s: AppServices) {
+export function policyHandlers(s: Pick<AppServices, "policies">) {
   return factory.createHandlers(
     validParam(policyParamSchema),
     validQuery(policyQuerySchema),

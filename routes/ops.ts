@@ -19,7 +19,10 @@ const factory = createFactory<AppEnv>();
 export const QUOTA_LOW_RATIO = 0.05;
 
 /** `/readyz`: 200 or 503 with causes; also updates `readyz_degraded{cause}`. */
-export function readyHandler(s: AppServices, concurrency: ConcurrencyLimitHandler) {
+export function readyHandler(
+  s: Pick<AppServices, "readinessCauses" | "limiter" | "keyRing" | "metrics">,
+  concurrency: ConcurrencyLimitHandler,
+) {
   const known = ["backpressure", "dep_outage", "quota", "store", "keys", "outbox"];
   return async function readyz(c: Context<AppEnv>): Promise<Response> {
     const causes = new Set(await s.readinessCauses());
@@ -39,7 +42,7 @@ export function readyHandler(s: AppServices, concurrency: ConcurrencyLimitHandle
 }
 
 /** `GET`/`PUT /rewarder/quarantine`. */
-export function quarantineHandlers(s: AppServices) {
+export function quarantineHandlers(s: Pick<AppServices, "registry" | "audit">) {
   return {
     get: factory.createHandlers(validQuery(noQuerySchema), function quarantine(c) {
       return c.json({ quarantine_only: s.registry.quarantineOnly() });

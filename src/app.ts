@@ -29,13 +29,8 @@ import { secureHeaders } from "../middleware/secure_headers.ts";
 import { timeout } from "../middleware/timeout.ts";
 import { computeHandlers } from "../routes/compute.ts";
 import { IMMUTABLE_PATH_PATTERN } from "../routes/immutable.ts";
-import {
-  epochHandlers,
-  policyHandlers,
-  proofHandlers,
-  runHandlers,
-  runsHandlers,
-} from "../routes/inspect.ts";
+import { epochHandlers, policyHandlers, runHandlers, runsHandlers } from "../routes/inspect.ts";
+import { proofHandlers } from "../routes/proofs.ts";
 import { computeJsonSchema, quarantineHandlers, readyHandler } from "../routes/ops.ts";
 import {
   computeBodySchema,
