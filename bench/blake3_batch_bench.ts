@@ -21,11 +21,13 @@ import {
   leafPreimagesPacked,
   merkleRootPacked,
 } from "../src/core/blake3_batch/mod.ts";
+import { toHex } from "../src/core/merkle.ts";
+// The per-call hash-wasm path (one BLAKE3 call per leaf and per node), which src/core/merkle.ts
+// used before it moved onto the batch kernel.
 import {
-  merkleRootPacked as merkleRootPerCall,
-  packedLeavesOf,
-  toHex,
-} from "../src/core/merkle.ts";
+  referenceLeavesPacked as packedLeavesOf,
+  referenceRootPacked as merkleRootPerCall,
+} from "../src/core/blake3_batch/_reference.ts";
 
 /** Default leaves (one per recipient of the 1M epoch). */
 const LEAVES_DEFAULT = 1_000_000;

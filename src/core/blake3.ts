@@ -30,10 +30,3 @@ export function blake3Hex(...parts: (Uint8Array | string)[]): string {
   for (const part of parts) hasher.update(typeof part === "string" ? encoder.encode(part) : part);
   return hasher.digest("hex");
 }
-
-/** BLAKE3-256 of `bytes` written into `out` at `outOffset` (32 bytes), for packed Merkle levels. */
-export function blake3Into(bytes: Uint8Array, out: Uint8Array, outOffset: number): void {
-  hasher.init();
-  hasher.update(bytes);
-  out.set(hasher.digest("binary"), outOffset);
-}

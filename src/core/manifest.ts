@@ -12,7 +12,7 @@ import type { Allocation } from "./allocate.ts";
 import { canonicalJson } from "./canonical_json.ts";
 import { cidOf } from "./cid.ts";
 import { formatMinor } from "./money.ts";
-import { leafHashInto, merkleRootPacked, toHex } from "./merkle.ts";
+import { merkleRootPacked, packedLeavesOf, toHex } from "./merkle.ts";
 import type { Policy } from "./policy.ts";
 import type { Manifest, ManifestHeader, Payout } from "./types.ts";
 
@@ -36,15 +36,13 @@ export function buildManifest(
   allocation: Allocation,
 ): Manifest {
   const payouts: Payout[] = new Array(allocation.payouts.length);
-  const leaves = new Uint8Array(32 * allocation.payouts.length);
   let payoutMinor = 0n;
   for (let i = 0; i < allocation.payouts.length; i++) {
     const p = allocation.payouts[i]!;
-    const amount = formatMinor(p.amountMinor);
-    payouts[i] = { account: p.account, amount_minor: amount };
-    leafHashInto(p.account, amount, leaves, i);
+    payouts[i] = { account: p.account, amount_minor: formatMinor(p.amountMinor) };
     payoutMinor += p.amountMinor;
   }
+  const leaves = packedLeavesOf(payouts);
   const r = allocation.residual;
   return {
     schema: MANIFEST_SCHEMA_V2,
