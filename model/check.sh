@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 MODEL_DIR="$PWD"
 DEPTH_MAX_STEPS=200000   # pan -m: search depth bound; a run that hits it counts as a failure
 NFAIR_PROCS=3            # pan -DNFAIR: process slots for the weak-fairness construction
-RUN_TIMEOUT_S=300        # one verifier run; the whole suite takes about a minute on 2 cores
+RUN_TIMEOUT_S=900        # one verifier run (a safety bound): ~1 min quiet, 5+ min seen on a 2-core machine 7x oversubscribed
 
 for tool in spin gcc; do
   if ! command -v "$tool" >/dev/null 2>&1; then
