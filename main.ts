@@ -19,7 +19,7 @@ import {
   processEnv,
 } from "./src/shell/config.ts";
 import { applyRateReload, readReloadFile } from "./src/shell/config_reload.ts";
-import { devToken, resolveKeyMaterial } from "./src/shell/dev_bootstrap.ts";
+import { DEV_TENANT, devToken, resolveKeyMaterial } from "./src/shell/dev_bootstrap.ts";
 import { listen } from "./src/shell/listen/listen.ts";
 import { LISTENER_BODY_BYTES_MAX } from "./src/shell/listen/limits.ts";
 import { configureLogging, getLogger } from "./src/shell/log.ts";
@@ -139,7 +139,15 @@ async function main(): Promise<number> {
           : `tcp ${addr.hostname}:${addr.port}`;
         process.stdout.write(`listening ${where}\n`);
         if (resolved.devCaps && resolved.samples.length > 0) {
-          void printFirstRequest(resolved.paths.capsKeysPath, addr, resolved.samples);
+          printFirstRequest({
+            capsKeysPath: resolved.paths.capsKeysPath,
+            operatorTenant: config.operatorTenant,
+            addr,
+            samples: resolved.samples,
+            store: built.services.store,
+          }).catch((err) =>
+            log.warn("first request not printed", { reason: String(err?.message ?? err) })
+          );
         }
       },
     });
@@ -182,31 +190,77 @@ async function listenOrExplain(
   }
 }
 
-async function printFirstRequest(
-  capsKeysPath: string,
-  addr: { transport: "tcp"; hostname: string; port: number } | { transport: "unix"; path: string },
-  samples: { epochId: string; inputsCid: string; policyId: string; policyHash: string }[],
-): Promise<void> {
-  const token = await devToken(capsKeysPath, Date.now());
-  const sample = samples[0]!;
+/** A sample epoch the embedded default loaded (src/shell/dev_bootstrap.ts). */
+interface Sample {
+  epochId: string;
+  inputsCid: string;
+  policyId: string;
+  policyHash: string;
+}
+
+/**
+ * The start banner of the embedded default: a development token for tenant `dev` and, for
+ * each sample epoch, ready-to-paste `curl` lines. A sample this tenant already settled (a
+ * restart on the same data dir) shows the GET of its envelope and proof instead of a compute
+ * that would now only replay (or answer 409 for inputs settled under another epoch).
+ */
+async function printFirstRequest(options: {
+  capsKeysPath: string;
+  operatorTenant: string;
+  addr: { transport: "tcp"; hostname: string; port: number } | { transport: "unix"; path: string };
+  samples: Sample[];
+  store: { getInputsCommitment(tenant: string, inputsCid: string): Promise<string | undefined> };
+}): Promise<void> {
+  const { addr, samples } = options;
+  const token = await devToken(options.capsKeysPath, Date.now(), {
+    operatorTenant: options.operatorTenant,
+  });
   const target = addr.transport === "unix"
     ? `--unix-socket ${addr.path} http://localhost`
     : `http://${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`;
-  const body = JSON.stringify({
-    inputs_cid: sample.inputsCid,
-    policy_id: sample.policyId,
-    policy_hash: sample.policyHash,
-  });
+  const auth = `-H "Authorization: Macaroon $TOKEN"`;
+  const blocks: string[] = [];
+  for (const [i, sample] of samples.entries()) {
+    const settledUnder = await options.store.getInputsCommitment(DEV_TENANT, sample.inputsCid);
+    const title = `Sample epoch ${i + 1} of ${samples.length}: ${sample.epochId} ` +
+      `(policy ${sample.policyId})`;
+    const get = `  curl -s ${target}/rewarder/epochs/${sample.epochId} ${auth}`;
+    if (settledUnder === undefined) {
+      const body = JSON.stringify({
+        inputs_cid: sample.inputsCid,
+        policy_id: sample.policyId,
+        policy_hash: sample.policyHash,
+      });
+      blocks.push(
+        `${title}: compute it, then fetch its sealed envelope:
+  curl -s -X POST ${target}/rewarder/epochs/${sample.epochId}/compute \\
+    ${auth} -H 'Content-Type: application/json' \\
+    -d '${body}'
+${get}`,
+      );
+    } else if (settledUnder === sample.epochId) {
+      blocks.push(
+        `${title}: already computed and committed on this data dir; fetch its sealed envelope:
+${get}`,
+      );
+    } else {
+      blocks.push(
+        `${title}: its inputs are already settled as epoch ${settledUnder} (one snapshot ` +
+          `settles one epoch); fetch that one:
+  curl -s ${target}/rewarder/epochs/${settledUnder} ${auth}`,
+      );
+    }
+  }
   process.stdout.write(`
-Embedded default (development keys — never use in production). First epoch:
+Embedded default (development keys — never use in production).
+Development token for tenant ${DEV_TENANT} (expires in one hour; restart for a new one):
 
   TOKEN='${token}'
-  curl -s -X POST ${target}/rewarder/epochs/${sample.epochId}/compute \\
-    -H "Authorization: Macaroon $TOKEN" -H 'Content-Type: application/json' \\
-    -d '${body}'
-  curl -s ${target}/rewarder/epochs/${sample.epochId} -H "Authorization: Macaroon $TOKEN"
 
-The token expires in one hour; restart to get a new one.
+${blocks.join("\n\n")}
+
+Public keys to verify with: curl -s ${target}/rewarder/keys
+Your own epoch, step by step: README.md, "Run your own epoch".
 `);
 }
 
