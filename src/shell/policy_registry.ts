@@ -86,8 +86,15 @@ export function directoryPolicyRegistry(
   let byHash = new Map<string, PolicyEntry>();
   let refused = new Map<string, RewarderError>();
   let scannedAtMs = -Infinity;
+  let scannedDirMtimeMs: number | undefined;
+  const dirMtimeMs = () => stat(dir).then((i) => i.mtimeMs, () => undefined);
+  /** A miss rescans every POLICY_RESCAN_MS_MIN, or at once when a file was added or removed. */
+  const rescanDue = async () =>
+    options.nowMs() - scannedAtMs >= POLICY_RESCAN_MS_MIN ||
+    (await dirMtimeMs()) !== scannedDirMtimeMs;
 
   async function scan(): Promise<void> {
+    scannedDirMtimeMs = await dirMtimeMs();
     const next = new Map<string, PolicyEntry[]>();
     const nextByHash = new Map<string, PolicyEntry>();
     const nextRefused = new Map<string, RewarderError>();
@@ -125,14 +132,14 @@ export function directoryPolicyRegistry(
   }
 
   async function lookup(policyId: string): Promise<PolicyEntry[]> {
-    if (!index.has(policyId) && options.nowMs() - scannedAtMs >= POLICY_RESCAN_MS_MIN) await scan();
+    if (!index.has(policyId) && await rescanDue()) await scan();
     return index.get(policyId) ?? [];
   }
 
   return {
     async get(policyId, policyHash) {
-      // O(1) by hash (contract §5 step 2); a miss rescans at most every POLICY_RESCAN_MS_MIN.
-      if (!byHash.has(policyHash) && options.nowMs() - scannedAtMs >= POLICY_RESCAN_MS_MIN) {
+      // O(1) by hash (contract §5 step 2); a miss rescans when due (see rescanDue).
+      if (!byHash.has(policyHash) && await rescanDue()) {
         await scan();
       }
       const entry = byHash.get(policyHash);
