@@ -1,5 +1,5 @@
 /**
- * The embedded default (issue 3 §6): with no key paths configured, `deno task start` creates
+ * The embedded default (README, quick start): with no key paths configured, `deno task start` creates
  * development keys (0600) under DATA_DIR, loads the sample vectors into the local content
  * store, signs their policies with a development governance key into POLICY_DIR, and mints a
  * short-lived development token. A partial key configuration is honoured key by key: only
@@ -34,7 +34,10 @@ export interface DevPaths {
   atRestKeyPath: string;
 }
 
-/** Sample epochs loaded into a fresh data dir: (epoch, inputs file, policy file) of vectors/. */
+/**
+ * Sample epochs loaded into a fresh data dir, from vectors/cases/<dir>/{inputs,policy}.json; the
+ * start banner (main.ts) prints a compute, or on a restart a GET, for each of them.
+ */
 const SAMPLES = [
   { epochId: "interop-epoch-1", dir: "rustyonions-interop" },
   { epochId: "apportion-1", dir: "hamilton-10-largest-remainder" },
