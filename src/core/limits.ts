@@ -11,9 +11,6 @@ export const I128_MAX: bigint = (1n << 127n) - 1n;
 /** Largest JSON integer allowed in hashed documents and compat counters (contract §1, §2). */
 export const JSON_INT_MAX: number = Number.MAX_SAFE_INTEGER;
 
-/** Money strings are ≤ I128_MAX, which has 39 decimal digits: reject longer before BigInt(). */
-export const MONEY_DIGITS_MAX = 39;
-
 /** Score terms per policy (contract §3). */
 export const SCORE_TERMS_MAX = 32;
 

@@ -16,11 +16,6 @@ export function isMoney(text: unknown): text is string {
   return text.length < 39 || BigInt(text) <= I128_MAX;
 }
 
-/** Parses a money string known to satisfy {@link isMoney}. */
-export function toMinor(text: string): bigint {
-  return BigInt(text);
-}
-
 /** Prints minor units as the contract's decimal string. Negative values are a bug. */
 export function formatMinor(value: bigint): string {
   if (value < 0n) throw new RangeError("Cannot format money: value is negative");

@@ -34,7 +34,6 @@ export const AUDIT_EVENTS = [
   "run_replayed",
   "run_conflicted",
   "run_quarantined",
-  "intent_emitted",
   "intent_acknowledged",
   "token_rejected",
   "quarantine_mode_changed",

@@ -23,7 +23,7 @@ const RUN = {
 };
 const ENTRIES: AuditEntry[] = [
   { event: "run_computed", ...RUN, outcome: "sealed" },
-  { event: "intent_emitted", ...RUN, outcome: "pending" },
+  { event: "run_replayed", ...RUN, outcome: "sealed" },
   { event: "intent_acknowledged", ...RUN, outcome: "accepted" },
   { event: "token_rejected", tenant: null, corr_id: "c-2", outcome: "rejected", reason: "unauth" },
   { event: "quarantine_mode_changed", tenant: "acme", corr_id: "c-3", outcome: "on" },

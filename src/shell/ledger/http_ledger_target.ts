@@ -31,8 +31,6 @@ export interface HttpLedgerTargetOptions {
    */
   tokenFor: (intent: QueuedIntent, tenant: string) => Promise<string | undefined>;
   connectTimeoutMs?: number;
-  /** Skip the connect probe (e.g. behind a proxy). Default: probe. */
-  connectProbe?: boolean;
   /** The downstream client's fetch (DOWNSTREAM_TLS, src/shell/downstream_tls.ts). */
   fetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
 }
@@ -47,7 +45,7 @@ export function createHttpLedgerTarget(options: HttpLedgerTargetOptions): Ledger
   const connectMs = options.connectTimeoutMs ?? LEDGER_CONNECT_TIMEOUT_MS;
   return {
     async send(intent, { tenant, corrId, signal }): Promise<LedgerAnswer> {
-      if (options.connectProbe !== false) await probe(url, connectMs, signal);
+      await probe(url, connectMs, signal);
       const headers: Record<string, string> = {
         "content-type": "application/json",
         "idempotency-key": intent.idempotencyKey,

@@ -73,7 +73,6 @@ export interface DispatcherOptions {
   breakerFailuresToOpen?: number;
   breakerCoolDownMs?: number;
   batchMax?: number;
-  corrIdFor?: (entry: OutboxEntry) => string;
   onResult?: (result: DeliveryResult) => void;
   /** Called when a background tick fails (e.g. the store is unreachable); the loop goes on. */
   onLoopError?: (err: unknown) => void;
@@ -140,7 +139,7 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
     const seen = sentDigests.get(`${tenant}\u0000${runKey}`);
     assert(seen === undefined || seen === sent, "retries must carry the identical key and body");
     sentDigests.set(`${tenant}\u0000${runKey}`, sent);
-    const corrId = o.corrIdFor?.(entry) ?? `outbox-${runKey.slice(3, 19)}`;
+    const corrId = `outbox-${runKey.slice(3, 19)}`;
     let attempts = 0;
     let reason = "breaker_open";
     for (let i = 0; i <= retriesMax; i++) {

@@ -76,8 +76,6 @@ export interface RunRegistryOptions {
   nowMs: () => number;
   /** Initial quarantine-only mode (QUARANTINE_ONLY=on); OR-ed with the stored flag. */
   quarantineOnly?: boolean;
-  /** Called after a committed run is enqueued (e.g. to kick the dispatcher). */
-  onEnqueued?: (tenant: string, runKey: Cid) => void;
   faultHook?: (step: RegistryFaultStep) => void;
 }
 
@@ -156,7 +154,6 @@ export async function createRunRegistry(options: RunRegistryOptions): Promise<Ru
     const result = await store.commitRun(run, intent, nowMs());
     if (!result.committed) return await lostCommit(req, result);
     hook("after_commit");
-    options.onEnqueued?.(req.tenant, req.runKey);
     return await answer(run, false);
   }
 

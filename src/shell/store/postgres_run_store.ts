@@ -115,8 +115,6 @@ export interface PostgresRunStoreOptions {
   poolMax?: number;
   /** Lease owner id; default `<host>/<pid>/<random>` (unique per opened store). */
   ownerId?: string;
-  /** Directory of the migration files; default `./migrations/` beside this module. */
-  migrationsDir?: URL;
   /** Receives the report of the open that upgrades a v1 database; default: one log line. */
   onUpgrade?: (report: UpgradeReport) => void;
 }
@@ -474,7 +472,7 @@ export async function openPostgresRunStore(options: PostgresRunStoreOptions): Pr
     const applied = await migrate(
       sql,
       schema,
-      options.migrationsDir ?? new URL("./migrations/", import.meta.url),
+      new URL("./migrations/", import.meta.url),
     );
     if (applied.includes(V2_MIGRATION) && applied[0] !== 1) {
       // A database written before contract v2 (a fresh one applies 001 too): report once.
