@@ -13,7 +13,7 @@
  * THE ATOMIC STEP (contract §5: the epoch commitment, the inputs commitment, the run and its
  * intent together). A tenant's commitments are one append-only log of slots 1, 2, 3, …; a slot
  * holds a committed run (which names its epoch and inputs CID) and its queued intent, and is
- * published by one exclusive `link()` of a fully written, fsynced temp file (atomic_file.ts).
+ * published by one exclusive `link()` of a fully written, fsynced temp file (src/shell/files/atomic_file.ts).
  * To commit, a writer reads every slot up to the first free one, checks both uniqueness rules
  * against them, and links the first free slot; if another writer (process) took it first, the
  * link fails with EEXIST and the writer reads that slot and checks again. Every slot was
@@ -44,7 +44,7 @@ import type { Cid } from "../../core/types.ts";
 import { toBase64Url } from "../../core/base64url.ts";
 import { assert } from "../../core/assert.ts";
 import { type AtRestCipher } from "./at_rest_cipher.ts";
-import { createFileExclusive, TEMP_SUFFIX, writeFileAtomic } from "./atomic_file.ts";
+import { createFileExclusive, TEMP_SUFFIX, writeFileAtomic } from "../files/atomic_file.ts";
 import { createKeyedMutex } from "./keyed_mutex.ts";
 import {
   commitConflict,

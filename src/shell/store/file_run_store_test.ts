@@ -7,7 +7,7 @@ import { createAtRestCipher, readAtRestKey } from "./at_rest_cipher.ts";
 import { openFileRunStore } from "./file_run_store.ts";
 import { runStoreConformance } from "../../../tests/support/run_store_conformance.ts";
 import { isStoreUndecryptable } from "./run_store.ts";
-import { createFileExclusive, writeFileAtomic } from "./atomic_file.ts";
+import { createFileExclusive, writeFileAtomic } from "../files/atomic_file.ts";
 
 const KEY = new Uint8Array(32).fill(9);
 const dirs: string[] = [];

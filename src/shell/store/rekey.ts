@@ -30,7 +30,7 @@ import { blake3Hex } from "../../core/blake3.ts";
 import { RewarderError } from "../../core/errors.ts";
 import { writeSecretFile } from "../key_files.ts";
 import { type AtRestCipher, createAtRestCipher, readAtRestKey } from "./at_rest_cipher.ts";
-import { TEMP_SUFFIX, writeFileAtomic } from "./atomic_file.ts";
+import { TEMP_SUFFIX, writeFileAtomic } from "../files/atomic_file.ts";
 
 /** Name of the rotation marker under DATA_DIR. */
 export const ROTATION_MARKER_FILE = "at-rest-rotation.json";
