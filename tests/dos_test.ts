@@ -2,8 +2,11 @@
  * Denial-of-service suite (issue 9 item 2) against the real server (`main.ts`, embedded
  * default) on 127.0.0.1, bounded in connections, bytes and time (~1 min on Deno). For each
  * attack: the bad requests get the contract's status, a normal client's `/healthz` keeps
- * answering within HEALTHZ_MS_MAX, and the server's VmRSS stays under RSS_MIB_MAX. Figures
- * are printed (`dos <attack>: {...}`) and recorded in docs/RESULTS.md "Hostile input".
+ * answering, never more than HEALTHZ_MS_MAX later than a control server probed at the same
+ * moment (its own baseline: a busy machine delays both), and the server's VmRSS stays under
+ * RSS_MIB_MAX. No step waits for a fixed time where it waits for something to happen (probes
+ * taken, connections cut), and every such wait is bounded. Figures are printed
+ * (`dos <attack>: {...}`) and recorded in docs/RESULTS.md "Hostile input".
  *
  *   deno test --allow-all tests/dos_test.ts                 # Deno.serve (default listener)
  *   DOS_RUNTIME=bun deno test --allow-all tests/dos_test.ts # main.ts under Bun
@@ -19,10 +22,28 @@ import process from "node:process";
 import zlib from "node:zlib";
 import { casPut } from "../src/shell/cas.ts";
 import { haveSlowhttptest, rawRequest, slowClients, slowhttptest } from "./dos/clients.ts";
-import { type DosRuntime, type DosServer, startServer, type Watch, watch } from "./dos/server.ts";
+import {
+  type DosRuntime,
+  type DosServer,
+  PROBE_TIMEOUT_MS,
+  startServer,
+  type Watch,
+  watch,
+} from "./dos/server.ts";
 
-/** A normal client's /healthz must answer within this during every attack (ms). */
+/**
+ * A normal client's /healthz must answer within this of the control probe sent with it, during
+ * every attack (ms).
+ */
 const HEALTHZ_MS_MAX = 2_000;
+/** Probe rounds of the baseline step before its compute. */
+const BASELINE_PROBES = 20;
+/** Bound on waiting for them, ms. */
+const BASELINE_WAIT_MS_MAX = 60_000;
+/** Request deadline and cost guard of the huge-values server (see that step), ms. */
+const HUGE_DEADLINE_MS = 120_000;
+/** Bound on the slow-body window: it ends when the server has cut every connection, ms. */
+const SLOW_BODY_WINDOW_MS_MAX = 60_000;
 /** The server's resident memory must stay under this during every attack (MiB). */
 const RSS_MIB_MAX = 1_024;
 /** The app's body cap (REQ_BODY_MAX default, bytes). */
@@ -38,7 +59,11 @@ function check(name: string, w: Watch, extra: Record<string, unknown>): void {
   console.log(`dos ${runtime} ${name}: ${JSON.stringify({ ...extra, ...w })}`);
   assert.ok(w.healthzCount > 0, `${name}: no healthz probe ran`);
   assert.equal(w.healthzFailed, 0, `${name}: healthz failed ${w.healthzFailed} times`);
-  assert.ok(w.healthzMaxMs < HEALTHZ_MS_MAX, `${name}: healthz took ${w.healthzMaxMs} ms`);
+  assert.ok(
+    w.healthzExcessMaxMs < HEALTHZ_MS_MAX,
+    `${name}: healthz took ${w.healthzExcessMaxMs} ms longer than the control probe ` +
+      `(healthz max ${w.healthzMaxMs} ms, control max ${w.controlMaxMs} ms)`,
+  );
   assert.ok(w.rssMaxMib < RSS_MIB_MAX, `${name}: RSS reached ${w.rssMaxMib} MiB`);
 }
 
@@ -48,7 +73,7 @@ function statusOf(o: Awaited<ReturnType<typeof rawRequest>>): string {
 
 /** Attempts of a request answered 503 (engine cold start or CPU contention under
  * `deno test --parallel`: the contract's shed answer, retried like a client would). */
-const SHED_RETRIES_MAX = 3;
+const SHED_RETRIES_MAX = 10;
 
 async function post(
   srv: DosServer,
@@ -92,13 +117,17 @@ Deno.test({
   sanitizeOps: false,
   fn: async (t) => {
     const engine = process.env.DOS_LISTEN_ENGINE; // "node": Deno via node:http (LISTEN_ENGINE)
-    const srv = await startServer(runtime, engine ? { LISTEN_ENGINE: engine } : {});
+    const baseEnv: Record<string, string> = engine ? { LISTEN_ENGINE: engine } : {};
+    const srv = await startServer(runtime, baseEnv);
     const compute = `/rewarder/epochs/${srv.sampleEpoch}/compute`;
     const url = (p: string) => `http://${srv.host}:${srv.port}${p}`;
     try {
       await t.step("baseline", async () => {
-        const { value, watch: w } = await watch(srv, async () => {
-          await new Promise((r) => setTimeout(r, 1_000));
+        const { value, watch: w } = await watch(srv, async ({ probes }) => {
+          const deadline = Date.now() + BASELINE_WAIT_MS_MAX;
+          while (probes() < BASELINE_PROBES && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 50));
+          }
           return await post(srv, compute, JSON.stringify({ ...srv.sampleBody, dry_run: true }));
         });
         assert.equal(value, 200);
@@ -120,22 +149,26 @@ Deno.test({
         },
       );
 
-      await t.step("slow body (20 sockets, 1 byte per second, 8 s)", async () => {
-        const { value, watch: w } = await watch(srv, () =>
-          slowClients(srv.host, srv.port, {
-            count: 20,
-            dripMs: 1_000,
-            windowMs: 8_000,
-            mode: "body",
-            path: compute,
-          }));
-        // The body cap's read timeout (REQUEST_TIMEOUT_MS = 5 s) answers 503 TIMEOUT.
-        assert.equal(value.heldAtEnd, 0, "slow bodies must be cut by the body read timeout");
-        for (const code of Object.keys(value.statuses)) {
-          assert.ok(["503", "408", "400"].includes(code), code);
-        }
-        check("slow_body", w, value as unknown as Record<string, unknown>);
-      });
+      await t.step(
+        "slow body (20 sockets, 1 byte per second, until the server cuts them)",
+        async () => {
+          const { value, watch: w } = await watch(srv, () =>
+            slowClients(srv.host, srv.port, {
+              count: 20,
+              dripMs: 1_000,
+              windowMs: SLOW_BODY_WINDOW_MS_MAX,
+              untilAllClosed: true,
+              mode: "body",
+              path: compute,
+            }));
+          // The body cap's read timeout (REQUEST_TIMEOUT_MS = 5 s) answers 503 TIMEOUT.
+          assert.equal(value.heldAtEnd, 0, "slow bodies must be cut by the body read timeout");
+          for (const code of Object.keys(value.statuses)) {
+            assert.ok(["503", "408", "400"].includes(code), code);
+          }
+          check("slow_body", w, value as unknown as Record<string, unknown>);
+        },
+      );
 
       await t.step("slowhttptest -H and -B (30 connections, 8 s each)", async () => {
         if (!(await haveSlowhttptest())) {
@@ -145,17 +178,14 @@ Deno.test({
           console.log("SKIP slowhttptest: not installed (apt-get install slowhttptest)");
           return;
         }
-        const h = await watch(
-          srv,
-          () => slowhttptest(url("/healthz"), "-H", { connections: 30, durationS: 8 }),
-        );
-        assert.match(h.value.summary, /available=YES/);
+        const opts = { connections: 30, durationS: 8, probeS: PROBE_TIMEOUT_MS / 1_000 };
+        const explain = (r: Awaited<ReturnType<typeof slowhttptest>>) =>
+          `${r.summary} (exit ${r.exitCode} ${r.signal ?? ""})\n${r.raw}`;
+        const h = await watch(srv, () => slowhttptest(url("/healthz"), "-H", opts));
+        assert.match(h.value.summary, /available=YES/, explain(h.value));
         check("slowhttptest_headers", h.watch, { result: h.value.summary });
-        const b = await watch(
-          srv,
-          () => slowhttptest(url(compute), "-B", { connections: 30, durationS: 8 }),
-        );
-        assert.match(b.value.summary, /available=YES/);
+        const b = await watch(srv, () => slowhttptest(url(compute), "-B", opts));
+        assert.match(b.value.summary, /available=YES/, explain(b.value));
         check("slowhttptest_body", b.watch, { result: b.value.summary });
       });
 
@@ -292,46 +322,59 @@ Deno.test({
         check("deep_json", w, value);
       });
 
+      // Parsing the 32 MiB document is CPU-bound: on a busy machine it can outlast the default
+      // request deadline, and the answer is then the shed one (503 TIMEOUT), which says nothing
+      // about the refusal. So this step runs on its own server with a deadline far beyond what
+      // contention costs here, and the refusal (400) and its memory are what is observed.
       await t.step("huge numbers and strings (largest allowed sizes)", async () => {
-        const room = BODY_MAX - 512;
-        const hugeNumber = "9".repeat(room);
-        const bigInputs = new TextEncoder().encode(
-          `{"schema":"svc-rewarder.inputs.v1","epoch_id":"${srv.sampleEpoch}","asset":"roc","entries":[{"account":"${
-            "a".repeat(32 << 20)
-          }","metrics":{}}]}`,
-        );
-        const cidBig = await casPut(srv.dataDir, bigInputs);
-        const moneyInputs = new TextEncoder().encode(
-          `{"schema":"svc-rewarder.inputs.v1","epoch_id":"${srv.sampleEpoch}","asset":"roc","pool_minor":"${
-            "9".repeat(8 << 20)
-          }","entries":[]}`,
-        );
-        const cidMoney = await casPut(srv.dataDir, moneyInputs);
-        const { value, watch: w } = await watch(srv, async () => ({
-          notes_1mib: await post(
-            srv,
-            compute,
-            JSON.stringify({ ...srv.sampleBody, notes: "a".repeat(room) }),
-          ),
-          number_1mib: await post(srv, compute, `{"dry_run":${hugeNumber}}`),
-          exponent: await post(
-            srv,
-            compute,
-            JSON.stringify({ ...srv.sampleBody }).replace("}", `,"dry_run":1e999999}`),
-          ),
-          inputs_32mib_account: await post(
-            srv,
-            compute,
-            JSON.stringify({ ...srv.sampleBody, inputs_cid: cidBig }),
-          ),
-          inputs_8mib_money: await post(
-            srv,
-            compute,
-            JSON.stringify({ ...srv.sampleBody, inputs_cid: cidMoney }),
-          ),
-        }));
-        for (const [k, v] of Object.entries(value)) assert.equal(v, 400, `${k}: ${v}`);
-        check("huge_values", w, value);
+        const big = await startServer(runtime, {
+          ...baseEnv,
+          REQUEST_TIMEOUT_MS: String(HUGE_DEADLINE_MS),
+          MAX_EPOCH_COST_MS: String(HUGE_DEADLINE_MS),
+        });
+        try {
+          const room = BODY_MAX - 512;
+          const hugeNumber = "9".repeat(room);
+          const bigInputs = new TextEncoder().encode(
+            `{"schema":"svc-rewarder.inputs.v1","epoch_id":"${big.sampleEpoch}","asset":"roc","entries":[{"account":"${
+              "a".repeat(32 << 20)
+            }","metrics":{}}]}`,
+          );
+          const cidBig = await casPut(big.dataDir, bigInputs);
+          const moneyInputs = new TextEncoder().encode(
+            `{"schema":"svc-rewarder.inputs.v1","epoch_id":"${big.sampleEpoch}","asset":"roc","pool_minor":"${
+              "9".repeat(8 << 20)
+            }","entries":[]}`,
+          );
+          const cidMoney = await casPut(big.dataDir, moneyInputs);
+          const { value, watch: w } = await watch(big, async () => ({
+            notes_1mib: await post(
+              big,
+              compute,
+              JSON.stringify({ ...big.sampleBody, notes: "a".repeat(room) }),
+            ),
+            number_1mib: await post(big, compute, `{"dry_run":${hugeNumber}}`),
+            exponent: await post(
+              big,
+              compute,
+              JSON.stringify({ ...big.sampleBody }).replace("}", `,"dry_run":1e999999}`),
+            ),
+            inputs_32mib_account: await post(
+              big,
+              compute,
+              JSON.stringify({ ...big.sampleBody, inputs_cid: cidBig }),
+            ),
+            inputs_8mib_money: await post(
+              big,
+              compute,
+              JSON.stringify({ ...big.sampleBody, inputs_cid: cidMoney }),
+            ),
+          }));
+          for (const [k, v] of Object.entries(value)) assert.equal(v, 400, `${k}: ${v}`);
+          check("huge_values", w, value);
+        } finally {
+          await big.stop();
+        }
       });
 
       await t.step("still serving after the suite", async () => {
