@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { mkdir, open, readFile, rename, stat } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { cidOf, isCid } from "../core/cid.ts";
+import { createFileExclusive } from "./files/atomic_file.ts";
 import { RewarderError } from "../core/errors.ts";
 
 /** Largest object the local store accepts (bytes): 1M-recipient inputs are ~80 MB. */
@@ -26,15 +27,8 @@ export async function casPut(dataDir: string, bytes: Uint8Array): Promise<string
   const path = join(dir, cid.slice(3));
   const exists = await stat(path).then(() => true, () => false);
   if (exists) return cid;
-  const temp = `${path}.tmp-${crypto.randomUUID()}`;
-  const handle = await open(temp, "wx", 0o600);
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
+  // Content-addressed: an object already there under this name has these bytes.
+  await createFileExclusive(path, bytes);
   return cid;
 }
 

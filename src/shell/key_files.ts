@@ -12,13 +12,14 @@
  *
  * @module
  */
-import { chmod, open, readFile, rename, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { z } from "zod";
 import { fromBase64Url, toBase64Url } from "../core/base64url.ts";
 import { ED25519_KEY_BYTES, publicKeyOf } from "../core/ed25519.ts";
 import { KID_PATTERN } from "../core/ids.ts";
 import { formatRfc3339UtcS, parseRfc3339UtcMs } from "./caps/rfc3339.ts";
+import { writeFileAtomic } from "./files/atomic_file.ts";
 import type { GovernanceKeys } from "../core/policy_envelope.ts";
 import type { SigningKey, VerifyKey } from "../core/seal.ts";
 
@@ -62,18 +63,12 @@ export async function readPublicJson(path: string): Promise<unknown> {
   }
 }
 
-/** Writes `bytes` to `path` atomically with mode 0600 (temp file + fsync + rename). */
+/**
+ * Writes `bytes` to `path` atomically with mode 0600: the shell's one atomic writer (temp file
+ * + fsync + rename + fsync of the directory, src/shell/files/atomic_file.ts).
+ */
 export async function writeSecretFile(path: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${path}.tmp-${crypto.randomUUID()}`;
-  const handle = await open(temp, "wx", 0o600);
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await chmod(temp, 0o600);
-  await rename(temp, path);
+  await writeFileAtomic(path, bytes);
 }
 
 const b64 = z.string().regex(/^[A-Za-z0-9_-]+$/);
