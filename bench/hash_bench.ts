@@ -1,5 +1,5 @@
 /**
- * BLAKE3 backends compared (issue 2, "choose with measurements"): `hash-wasm` (what
+ * BLAKE3 backends compared (chosen by measurement, docs/RESULTS.md): `hash-wasm` (what
  * `src/core/blake3.ts` uses) against pure-JS `@noble/hashes`, on one 64 MiB buffer and on
  * 1M small inputs shaped like Merkle leaves and nodes.
  *

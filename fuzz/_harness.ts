@@ -17,7 +17,7 @@ import { loadConfig } from "../src/shell/config.ts";
 import { devToken, ensureDevMaterial } from "../src/shell/dev_bootstrap.ts";
 import { buildServices } from "../src/shell/services.ts";
 
-/** Default cases per target in CI (issue 9: at least 10,000). `FUZZ_RUNS` overrides. */
+/** Default cases per target in CI (at least 10,000: docs/SUPPLY-CHAIN.md). `FUZZ_RUNS` overrides. */
 export const FUZZ_RUNS_DEFAULT = 10_000;
 
 /** Longest one fuzz case may take before it counts as a hang (ms). */

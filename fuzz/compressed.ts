@@ -20,7 +20,7 @@ import { applyByteOps, type ByteOp, byteOp } from "./_mutate.ts";
 
 /** The app's default caps (contract §12 defaults). */
 export const CAPS = { bodyBytesMax: 1_048_576, inflatedBytesMax: 8_388_608, ratioMax: 10 };
-/** Statuses the edge middleware may answer (issue 9). */
+/** Statuses the edge middleware may answer. */
 export const COMPRESSED_STATUSES: ReadonlySet<number> = new Set([200, 400, 413, 415]);
 
 type Coding = "gzip" | "zstd";

@@ -1,5 +1,5 @@
 /**
- * One structured log line per service request (issue 7 §2): route pattern (never the raw
+ * One structured log line per service request (docs/RUNBOOK.md): route pattern (never the raw
  * path, which carries epoch ids and accounts), status, duration, tenant, corr_id, scope and
  * peer address. Probes (/healthz, /readyz, /metrics) are not logged.
  *

@@ -1,5 +1,5 @@
 /**
- * Request body cap (REQ_BODY_MAX, seed §6 "1 MiB request"): enforced before anything parses
+ * Request body cap (REQ_BODY_MAX, contract §12, default 1 MiB): enforced before anything parses
  * the body. A declared `Content-Length` over the cap is refused without reading; otherwise
  * the bytes are counted as they stream (chunked bodies, or a lying length in-process), and
  * the rest of the chain sees the buffered body. Over the cap → 413 BAD_REQUEST `oversize`.

@@ -1,5 +1,5 @@
 /**
- * Response compression (seed §16: the outermost layer), a thin wrapper over hono/compress
+ * Response compression (the outermost layer: docs/ARCHITECTURE.md), a thin wrapper over hono/compress
  * with our defaults: gzip/deflate by `Accept-Encoding`, JSON and text only, bodies of at
  * least `thresholdBytes`. Responses marked `Cache-Control: no-transform` (the padded
  * manifest responses of pad_response.ts) are left alone so their size buckets survive.

@@ -1,5 +1,5 @@
 /**
- * In-flight request cap (MAX_INFLIGHT, seed §6 "512 inflight"): beyond it the request is
+ * In-flight request cap (MAX_INFLIGHT, contract §12, default 512): beyond it the request is
  * answered at once with 503 OVERLOADED `overloaded` and `Retry-After`. The handler returned
  * also exposes `inflight()` and `nearCap()` for `/readyz` (`backpressure`) and metrics.
  *

@@ -1,5 +1,5 @@
 /**
- * JSON-only request bodies (seed §8 "Content-Type: application/json only"): POST, PUT and
+ * JSON-only request bodies (contract §10: `application/json` only): POST, PUT and
  * PATCH must say `application/json`, optionally with `charset=utf-8`; anything else (other
  * types, other charsets, other parameters, a missing header) → 415 BAD_REQUEST `media_type`.
  *

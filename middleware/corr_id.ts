@@ -1,6 +1,6 @@
 /**
  * Correlation id middleware: accepts a well-formed `X-Corr-ID` or generates one, stores it
- * as `c.get("corrId")` and echoes it on the response (issue 3 item 2).
+ * as `c.get("corrId")` and echoes it on the response.
  *
  * @module
  */

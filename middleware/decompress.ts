@@ -1,5 +1,5 @@
 /**
- * Request decompression with caps (seed §6, §8; issue 3 item 2). `Content-Encoding`
+ * Request decompression with caps (contract §12: POST_INFLATE_MAX, DECOMP_RATIO_MAX). `Content-Encoding`
  * absent or `identity` passes; `gzip` (and `x-gzip`) is inflated with `node:zlib`
  * `gunzipSync(…, {maxOutputLength})`, which stops at the cap, so memory stays bounded
  * (RUNTIME-NOTES: `DecompressionStream` inflates whole chunks on Deno — not used). `zstd` is

@@ -1,6 +1,6 @@
 /**
  * Rate limit middleware over a shared {@link RateLimiter}: `rateLimit` takes from the
- * instance bucket (place it before auth, seed §16), `tenantRateLimit` from the
+ * instance bucket (place it before auth: docs/ARCHITECTURE.md), `tenantRateLimit` from the
  * authenticated tenant's bucket (place it after auth; requests without `c.get("auth")`,
  * i.e. public routes, pass). Empty bucket → 429 RATE_LIMITED `rate_limited` + Retry-After.
  * Over a Unix socket there is no client address, so tenant is the only per-caller key.

@@ -1,5 +1,5 @@
 /**
- * Security headers on every answer (seed §6 "Headers"): HSTS, `nosniff`, no framing, no
+ * Security headers on every answer (docs/DEPLOY.md): HSTS, `nosniff`, no framing, no
  * referrer, a deny-all CSP (we serve JSON only), and CORS off — any `Access-Control-*`
  * header is stripped. `Cache-Control: no-store` is added to authenticated answers and to
  * every answer under `noStorePathPrefix` (default `/rewarder/`) when not already there,

@@ -1,5 +1,5 @@
 /**
- * Request deadline (REQUEST_TIMEOUT_MS, seed §6 "5s/request"). Unlike hono/timeout, which
+ * Request deadline (REQUEST_TIMEOUT_MS, contract §12, default 5 s). Unlike hono/timeout, which
  * only races a promise (RUNTIME-NOTES), this middleware owns an AbortController: its signal
  * is `c.get("deadline")`, handlers pass it to downstream calls, and when the deadline passes
  * the signal is aborted (reason: the TIMEOUT error) and the client gets 503 TIMEOUT

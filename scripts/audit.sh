@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Dependency audit (issue 9 item 5; docs/SUPPLY-CHAIN.md): `deno audit` against the npm advisory
+# Dependency audit (docs/SUPPLY-CHAIN.md): `deno audit` against the npm advisory
 # database for the packages in deno.lock. Exit codes:
 #   0  no high/critical advisory — or the audit could not be performed (this Deno has no
 #      `deno audit`, or the advisory endpoint is unreachable); that is said loudly, and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Nightly fuzzing (issue 9): every fuzz target for FUZZ_RUNS cases (default 200,000 each,
+# Nightly fuzzing (docs/SUPPLY-CHAIN.md): every fuzz target for FUZZ_RUNS cases (default 200,000 each,
 # ~10-15 min on 2 cores) from FUZZ_SEED (default random, printed). Counterexamples are written
 # to fuzz/regressions/ — commit them; tests/fuzz_test.ts replays them in CI.
 #

@@ -1,5 +1,5 @@
 /**
- * CycloneDX 1.5 SBOM from the lockfile (issue 9 item 5): every npm package that `deno.lock`
+ * CycloneDX 1.5 SBOM from the lockfile (docs/SUPPLY-CHAIN.md): every npm package that `deno.lock`
  * resolves, with its version, purl (`pkg:npm/...`), the lock's integrity hash and the dependency
  * graph; the root component is package.json. Deterministic: no timestamp unless
  * SOURCE_DATE_EPOCH is set, and the serial number is derived from the lockfile's bytes.

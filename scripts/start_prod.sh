@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Production launcher: computes the narrowest Deno permissions from the environment and
-# execs the service with them (issue 3 §8). Network: the bind address and the configured
+# execs the service with them (docs/DEPLOY.md). Network: the bind address and the configured
 # downstreams only. Files: read the code, the key files and DATA_DIR; write DATA_DIR only
 # (nothing at all with AMNESIA=on). No subprocesses, no FFI.
 set -euo pipefail

@@ -1,5 +1,5 @@
 /**
- * The Hono app: the seed's middleware stack (§16 order) around the routes of contract §10.
+ * The Hono app: the middleware stack (its order: docs/ARCHITECTURE.md) around the routes of contract §10.
  * No runtime-specific side effects at import time: it deploys to an edge runtime as is
  * (READ_ONLY=1 registers only the GET routes).
  *

@@ -1,4 +1,4 @@
-// AMNESIA=on runs without any filesystem write (issue 5 §2): the service runs under Deno
+// AMNESIA=on runs without any filesystem write (contract §12): the service runs under Deno
 // WITHOUT --allow-write (any write would throw NotCapable), computes, seals, emits to the
 // in-memory journal and replays; the directory tree it reads is unchanged afterwards. A control
 // run with the file store under the same permissions must fail, proving the sandbox bites.

@@ -1,5 +1,5 @@
 /**
- * Fuzzing in CI (issue 9 item 1): every target in `fuzz/targets.ts` for FUZZ_RUNS cases
+ * Fuzzing in CI (docs/SUPPLY-CHAIN.md): every target in `fuzz/targets.ts` for FUZZ_RUNS cases
  * (default 10,000) against the in-process app, plus the replay of every kept counterexample
  * in `fuzz/regressions/`. Each target must also reach both sides of its decisions (accepted
  * and rejected inputs), so a generator that degrades into noise fails the test.

@@ -1,5 +1,5 @@
 /**
- * Issue 6 end to end: signing-key rotation with overlap and `verify`, unknown/revoked kids,
+ * Keys end to end (docs/KEYS.md): signing-key rotation with overlap and `verify`, unknown/revoked kids,
  * REQUIRE_PQ_ON, 2-of-3 policy governance through `policy-sign` and the running service (with
  * `rejected_total{reason}`), recipient proofs and `verify-proof` (tampering), and Ed25519
  * signatures checked by independent implementations (OpenSSL, PyNaCl / pyca `cryptography`).

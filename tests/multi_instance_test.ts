@@ -1,5 +1,5 @@
 /**
- * Scale-out end to end (issue 8): three real service processes (`main.ts`, STORE=postgres) on
+ * Scale-out end to end (docs/SCALE-OUT.md): three real service processes (`main.ts`, STORE=postgres) on
  * one database, shared keys from one dev bootstrap, each with its own DATA_DIR and port, and the
  * real dev ledger (tools/dev_ledger.ts) as LEDGER_URL.
  *

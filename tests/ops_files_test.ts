@@ -1,5 +1,5 @@
 /**
- * Static checks of the deployment files (issue 3 item 8). No Docker engine runs on this machine,
+ * Static checks of the deployment files (docs/DEPLOY.md). No Docker engine runs on this machine,
  * so the container is never started here: these tests check that the files parse and say what
  * docs/DEPLOY.md claims (seccomp denies ptrace/execveat, compose hardening, Dockerfile shape).
  * compose.yaml is read with a tiny subset parser (tests/yaml_subset.ts); no YAML library.

@@ -1,5 +1,5 @@
 /**
- * Issue 4 "Done when", over the REAL server process on TCP: every token row of contract §9
+ * Capabilities (contract §9) over the REAL server process on TCP: every token row of contract §9
  * answers its status and code (401 UNAUTHENTICATED for anything not authentic, 403
  * UNAUTHORIZED for an unmet caveat), rejected computes leave nothing behind, tenants are
  * isolated (404), max_runs survives attenuation, a revoked key epoch stops working after the

@@ -1,5 +1,5 @@
 /**
- * Issue 3 "Done when", over TCP against the REAL server process (`main.ts`, embedded
+ * The HTTP surface (contract §10) over TCP against the REAL server process (`main.ts`, embedded
  * default): every route's success path, conflicts, dry runs, quarantine, the cost cap, and
  * every bad-input row (tests/support/bad_inputs.ts) with the contract's status, code and
  * reason and nothing left behind; finally the captured logs hold none of the tokens or keys.

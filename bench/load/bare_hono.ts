@@ -1,5 +1,5 @@
 /**
- * Baseline for the service performance report (issue 9 §6): a bare Hono app on the same
+ * Baseline for the service performance report (docs/RESULTS.md): a bare Hono app on the same
  * listener as the service (`src/shell/listen/listen.ts`), with none of the middleware, that
  * answers the two measured routes with static JSON of the same size as the service's answers:
  *

@@ -1,5 +1,5 @@
 /**
- * Concurrency check (issue 3): hold MAX_INFLIGHT compute requests in flight behind a slow
+ * Concurrency check (MAX_INFLIGHT, contract §12): hold MAX_INFLIGHT compute requests in flight behind a slow
  * accounting service (INPUTS_SOURCE pointing at a loopback server that waits HOLD_MS before
  * answering — a realistic slow downstream, no test knob in the service), then check that
  * request 513 gets 503 OVERLOADED with Retry-After, that the rest of 600 do too, and that
@@ -10,7 +10,7 @@
 import { casGet } from "../../src/shell/cas.ts";
 import { type Runtime, startServer } from "./servers.ts";
 
-/** The cap under test (the seed default). */
+/** The cap under test (MAX_INFLIGHT's default, contract §12). */
 export const INFLIGHT_MAX = 512;
 /** Requests offered in total. */
 export const OFFERED = 600;

@@ -1,5 +1,5 @@
 /**
- * Load checks (issue 3, "Done when") and the service performance report (issue 9 §6), in one
+ * Load checks and the service performance report (docs/RESULTS.md), in one
  * run against the real service process on loopback. A bench, not a test: nothing here runs in
  * CI. Needs `wrk` (Debian package) for the throughput points; Deno drives everything else.
  *

@@ -1,5 +1,5 @@
 /**
- * An open-loop mixed client for the chaos test and the soak (issue 9 item 3): requests leave on
+ * An open-loop mixed client for the chaos test and the soak (docs/RESULTS.md): requests leave on
  * a fixed schedule whatever the answers (a slow or restarting server cannot slow the offer),
  * mixing computes over fresh epochs, re-submissions of earlier computes (replays) and GETs of
  * acknowledged runs and epochs. Every answer is handed to `onSample`; computes answered 200

@@ -1,5 +1,5 @@
 /**
- * Soak (issue 9 item 3, nightly): steady mixed load against the real service (`main.ts`, file
+ * Soak (nightly, docs/RESULTS.md): steady mixed load against the real service (`main.ts`, file
  * store, real dev ledger on loopback) for N minutes, sampling the service process's resident
  * memory (VmRSS of /proc/<pid>/status) and open file descriptors (/proc/<pid>/fd) every few
  * seconds and the client-side p50/p99 latency per window. Reports drift (first steady window vs

@@ -1,5 +1,5 @@
 /**
- * Property tests of the economic invariants (issue 2 §7). Each property runs ≥ 1,000 cases;
+ * Property tests of the economic invariants (contract §4). Each property runs ≥ 1,000 cases;
  * fast-check prints the seed and the shrunk counterexample on failure
  * (reproduce with `FC_SEED=<seed> deno test -A src/core/allocate_test.ts`).
  */

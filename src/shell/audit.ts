@@ -1,5 +1,5 @@
 /**
- * Append-only, hash-chained audit sink: one JSON line per decision (seed §1 "R", issue 7).
+ * Append-only, hash-chained audit sink: one JSON line per decision (docs/RUNBOOK.md, Verify the audit log).
  *
  * Line format (fixed key order, UTF-8, `\n`-terminated):
  * `{"seq":1,"ts":"…Z","event":"run_computed","tenant":"acme","corr_id":"…","run_key":"b3:…",

@@ -1,5 +1,5 @@
 /**
- * Service configuration from the environment (contract §12, seed §15). {@link CONFIG_TABLE}
+ * Service configuration from the environment (contract §12). {@link CONFIG_TABLE}
  * is the one table of variables (name, parser, default, bounds, meaning, secret or not): the
  * parsing in {@link loadConfig}, the relations in {@link assertRelations} and the `--help`
  * text ({@link configHelp}) all come from it, and no other module of the service reads the
@@ -153,8 +153,8 @@ function textVar(
 }
 
 /**
- * Every environment variable the service reads, in `--help` order. Defaults and bounds are
- * the seed's §15 caps; bounds are those of the components the values are wired into (the
+ * Every environment variable the service reads, in `--help` order. Defaults are those of
+ * contract §12 (the caps keep their names and defaults); bounds are those of the components the values are wired into (the
  * middleware's own limits), so a value accepted here is never refused later at wiring.
  */
 export const CONFIG_TABLE = {
@@ -273,7 +273,7 @@ export const CONFIG_TABLE = {
   IDEMPOTENCY_SALT: textVar("svc-rewarder|v1", "≤ 256 chars", "salt of derived keys", {
     secret: true,
   }),
-  // Caps (seed §15)
+  // Caps (contract §12: names and defaults kept)
   MAX_INFLIGHT: intVar(512, 1, INFLIGHT_MAX_LIMIT, "requests in flight"),
   MAX_RPS: intVar(500, 1, RATE_LIMIT_MAX, "requests per second, all tenants"),
   RATE_BURST: intVar(200, 1, RATE_LIMIT_MAX, "burst above MAX_RPS"),
@@ -383,7 +383,7 @@ export interface Config {
   readOnly: boolean;
   quarantineOnly: boolean;
   requirePq: boolean;
-  /** Secret-ish (seed §4 "never log salts"). */
+  /** Secret-ish: a salt is never logged. */
   idempotencySalt: string;
   inflightMax: number;
   ratePerSecondMax: number;
@@ -398,7 +398,7 @@ export interface Config {
   downstreamAttemptMs: number;
   epochCostMsMax: number;
   costCapAction: "reject" | "dry_run";
-  /** Always 1 (seed §15); kept so the invariant is visible and asserted. */
+  /** Always 1 (contract §7: at most one intent per run); kept so the invariant is visible and asserted. */
   ledgerEmitsPerRunMax: 1;
   ledgerRetriesMax: number;
   retentionDays: number;
@@ -427,7 +427,7 @@ function source(env: Env, name: "INPUTS_SOURCE" | "POLICY_SOURCE"): Source {
 
 function store(env: Env, amnesia: boolean): Config["store"] {
   const chosen = raw(env, "STORE") === undefined && amnesia ? "memory" : get(env, "STORE");
-  // Amnesia means RAM only (seed §3): a disk or database store contradicts it.
+  // Amnesia means RAM only (contract §12): a disk or database store contradicts it.
   if (amnesia && chosen !== "memory") fail("STORE", "memory (or unset) when AMNESIA=on", chosen);
   return chosen;
 }

@@ -121,7 +121,7 @@ export function httpUrl(env: Env, name: string): string | undefined {
     return fail(name, "an absolute http(s) URL", v);
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") fail(name, "an http(s) URL", v);
-  // Secrets come from files (brief, seed §6): a token in a URL would end up in logs.
+  // Secrets come from files (contract §12): a token in a URL would end up in logs.
   if (u.username !== "" || u.password !== "") fail(name, "a URL without credentials", v);
   if (u.search !== "" || u.hash !== "") fail(name, "a URL without query or fragment", v);
   return u.href.replace(/\/+$/, "");

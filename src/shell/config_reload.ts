@@ -1,5 +1,5 @@
 /**
- * Applying a configuration reload to the running limiter (issue 3 item 9: an operator lowers
+ * Applying a configuration reload to the running limiter (docs/RUNBOOK.md, Clamp rates: an operator lowers
  * rate caps on SIGHUP without a restart). Pure apart from the `setRates` call: the lead's
  * listener reads the environment/file, calls {@link applyRateReload} and logs the result.
  *

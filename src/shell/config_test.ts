@@ -35,7 +35,7 @@ function rejects(env: Record<string, string>, variable: string, hidden?: string)
   return caught;
 }
 
-Deno.test("defaults match contract §12 and seed §15", () => {
+Deno.test("defaults match contract §12 (the caps keep their names and defaults)", () => {
   const c = loadConfig({});
   assert.deepEqual(c.bind, { transport: "tcp", hostname: "127.0.0.1", port: 8090 });
   assert.equal(c.dataDir, "./.rewarder-data");

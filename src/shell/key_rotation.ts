@@ -1,5 +1,5 @@
 /**
- * Signing-key rotation chores on SIGNING_KEYS_DIR (issue 6, docs/KEYS.md):
+ * Signing-key rotation chores on SIGNING_KEYS_DIR (docs/KEYS.md):
  * - {@link rotateSigningKey} writes a new key file with `not_before = now + overlap`: the
  *   service publishes it at its next (re)start and signs with it once `not_before` passes; the
  *   previous key keeps signing until then and is published as `retired` afterwards;

@@ -1,7 +1,7 @@
 /**
- * Structured JSON logs (seed §7) on `@logtape/logtape`, with redaction enforced at the sink.
+ * Structured JSON logs (docs/RUNBOOK.md) on `@logtape/logtape`, with redaction enforced at the sink.
  *
- * Every record becomes one JSON line: `ts, level, service, category, message`, then the seed's
+ * Every record becomes one JSON line: `ts, level, service, category, message`, then the
  * fields `tenant, corr_id, run_key, policy_hash, inputs_cid, reason, scope, peer_addr` (null
  * when absent), then any other properties. Every property and every rendered message goes
  * through {@link redact} first: call sites cannot opt out.
@@ -33,7 +33,7 @@ import process from "node:process";
 
 /** The `service` field of every line. */
 export const SERVICE_NAME = "svc-rewarder";
-/** The seed's log fields, in output order (seed §7). */
+/** The log fields, in output order (docs/RUNBOOK.md). */
 export const LOG_FIELDS = [
   "tenant",
   "corr_id",

@@ -70,7 +70,7 @@ test("the probe itself catches a leak (the check above can fail)", () => {
   assert.throws(() => leakedSecrets("abc", ["short"]), RangeError);
 });
 
-test("one JSON line per record with the seed's fields; public ids survive", async () => {
+test("one JSON line per record with the documented fields; public ids survive", async () => {
   const { sink, lines } = createArraySink();
   await configureLogging({ level: "info", sink });
   const runKey = "b3:ffd1e7465fb118c067fd14c30a36e2e12ba27f1e1fca34c4b7edcac919dd9bb9";

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of svc-rewarder (seed §7), on a registry of their own.
+ * Prometheus metrics of svc-rewarder (docs/RUNBOOK.md), on a registry of their own.
  *
  * Each {@link createMetrics} call builds a fresh `Registry` (never prom-client's global one) so
  * tests and several app instances in one process do not collide. Every labelled metric has a
@@ -35,7 +35,7 @@ import { installProcessMetricsFallback } from "./process_metrics.ts";
 export const REJECT_REASONS: readonly RejectLabel[] = REJECT_LABELS;
 /** Route scopes (`auth_failures_total{scope}`); `none` = route known but no scope yet. */
 export const AUTH_SCOPES = ["rewarder.run", "rewarder.inspect", "rewarder.quarantine"] as const;
-/** `/readyz` degradation causes (`readyz_degraded{cause}`), seed §7 plus store/outbox. */
+/** `/readyz` degradation causes (`readyz_degraded{cause}`), contract §10 plus store/outbox. */
 export const READY_CAUSES = ["backpressure", "dep_outage", "quota", "store", "outbox"] as const;
 /** Run outcomes (`reward_runs_total{status}`). */
 export const RUN_STATUSES = ["ok", "quarantined", "fail"] as const;

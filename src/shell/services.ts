@@ -97,7 +97,7 @@ export async function buildServices(
     reloadIntervalMs: config.capsReloadMs,
   });
   const stopKeyTimer = keyRing.startTimer();
-  // EDGE_JWT_KEYS (issue 4 item 6): this is the gateway-facing edge instance; a gateway JWT is
+  // EDGE_JWT_KEYS (docs/EDGE-JWT.md): this is the gateway-facing edge instance; a gateway JWT is
   // converted into a short-lived internal macaroon and never forwarded (docs/EDGE-JWT.md).
   const edgeJwt = config.edgeJwtKeysPath === undefined ? undefined : edgeJwtVerifier({
     config: await loadEdgeJwtConfig(config.edgeJwtKeysPath),
@@ -122,7 +122,7 @@ export async function buildServices(
     await assertNoRotationInProgress(config.dataDir);
     store = await openFileRunStore({ dataDir: config.dataDir, cipher, nowMs });
   } else {
-    // STORE=postgres (issue 8): several instances share one database; see docs/SCALE-OUT.md.
+    // STORE=postgres: several instances share one database; see docs/SCALE-OUT.md.
     if (!paths.atRestKeyPath || config.databaseUrl === undefined) {
       throw new Error("Cannot open the postgres store: needs DATABASE_URL and AT_REST_KEY_PATH");
     }

@@ -1,5 +1,5 @@
 /**
- * The service's signing keys (issue 6): a directory of key files (0600), each
+ * The service's signing keys (docs/KEYS.md): a directory of key files (0600), each
  * `{"kid","alg","private_key","status"?,"not_before"?}` (see key_files.ts, docs/KEYS.md).
  *
  * Rotation with overlap ("publish before sign"), evaluated at every call on the injected clock:

@@ -1,5 +1,5 @@
 /**
- * Tracing on the OpenTelemetry API (seed §7): tracer `svc-rewarder`, one span per stage of a
+ * Tracing on the OpenTelemetry API (docs/RUNBOOK.md): tracer `svc-rewarder`, one span per stage of a
  * run (prepare, compute, invariants, seal, emit) tagged with corr_id, tenant, run_key and the
  * compute cost estimate.
  *
@@ -36,7 +36,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 
 /** Instrumentation scope name of every span. */
 export const TRACER_NAME = "svc-rewarder";
-/** The run's stages (issue 7) plus the request and one ledger attempt. */
+/** The run's stages (contract §5 order) plus the request and one ledger attempt. */
 export const SPAN_NAMES = [
   "request",
   "prepare",

@@ -12,11 +12,11 @@ import zlib from "node:zlib";
 import { type caller, runKeys } from "./service.ts";
 import type { Fixtures } from "./fixtures.ts";
 
-/** REQ_BODY_MAX default (seed §15). */
+/** REQ_BODY_MAX default (contract §12). */
 export const BODY_BYTES_MAX = 1_048_576;
-/** POST_INFLATE_MAX default (seed §15). */
+/** POST_INFLATE_MAX default (contract §12). */
 export const INFLATED_BYTES_MAX = 8_388_608;
-/** DECOMP_RATIO_MAX default (seed §15). */
+/** DECOMP_RATIO_MAX default (contract §12). */
 export const RATIO_MAX = 10;
 
 /** A string put into requests to prove that error answers never echo input. */

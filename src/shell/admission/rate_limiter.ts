@@ -1,8 +1,8 @@
 /**
- * Token buckets for the rate limit middleware (seed §6: "500 RPS/instance (token bucket;
- * burst 200); also per-tenant caps"). One instance bucket and a bounded map of per-tenant
+ * Token buckets for the rate limit middleware (contract §12:
+ * MAX_RPS 500 with RATE_BURST 200 per instance; TENANT_RPS_MAX per tenant). One instance bucket and a bounded map of per-tenant
  * buckets, a clock injected as `nowMs`, and rates that an operator can lower at runtime
- * (`setRates`, issue 3 item 9: incident clamps).
+ * (`setRates`: docs/RUNBOOK.md, Clamp rates).
  *
  * A bucket holds at most `burst` tokens and gains `rate` tokens per second; a request takes
  * one. The tenant map keeps at most `tenantBucketsMax` buckets; a new tenant beyond that

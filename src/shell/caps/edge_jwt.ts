@@ -1,5 +1,5 @@
 /**
- * Edge JWT conversion (issue 4 item 6, seed §11 "interop (legacy)"): on an instance
+ * Edge JWT conversion (contract §13, docs/EDGE-JWT.md): on an instance
  * configured with EDGE_JWT_KEYS (the gateway-facing "edge" instance), an
  * `Authorization: Bearer <JWT>` signed by the gateway (EdDSA or ES256) is verified, then
  * converted into a short-lived, reduced-scope macaroon minted under the current caps key

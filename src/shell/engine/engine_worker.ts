@@ -1,6 +1,6 @@
 /**
  * Worker entry: runs the pure engine off the request loop, so `/healthz` keeps answering
- * while a 1M-recipient epoch computes (issue 3 §4). Receives the inputs bytes (transferred)
+ * while a 1M-recipient epoch computes. Receives the inputs bytes (transferred)
  * and the policy document; answers the manifest and its hash, or the typed error's parts.
  *
  * @module

@@ -6,7 +6,7 @@
  * @module
  */
 
-/** Retries after the first attempt of a cycle (SECURITY §15 MAX_RETRIES_LEDGER). */
+/** Retries after the first attempt of a cycle (contract §7). */
 export const MAX_RETRIES_LEDGER = 2;
 /** Whole-attempt budget (contract §7: 10 s attempt budget). */
 export const LEDGER_ATTEMPT_TIMEOUT_MS = 10_000;

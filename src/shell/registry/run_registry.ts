@@ -39,7 +39,7 @@ import {
 
 /** Pending outbox entries beyond which new commits are refused (OVERLOADED, retry later). */
 export const OUTBOX_PENDING_MAX = 10_000;
-/** At most one ledger intent per run (SECURITY §15 MAX_LEDGER_EMITS_PER_RUN). */
+/** At most one ledger intent per run (contract §7). */
 export const MAX_LEDGER_EMITS_PER_RUN = 1;
 /** Cursor text bound, characters (a cursor is small: seq + run key). */
 const CURSOR_CHARS_MAX = 256;

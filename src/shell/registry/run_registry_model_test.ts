@@ -1,4 +1,4 @@
-// Model-based test of the registry (issue 5 "done when"): submit / replay / concurrent duplicate /
+// Model-based test of the registry: submit / replay / concurrent duplicate /
 // conflicting epoch / dry-run promotion / restart (reopen of the file store), against a model.
 import assert from "node:assert/strict";
 import fc from "fast-check";

@@ -1,5 +1,5 @@
 /**
- * At-rest encryption of stored artifacts (SECURITY §at-rest): XChaCha20-Poly1305 with a fresh
+ * At-rest encryption of stored artifacts (docs/KEYS.md): XChaCha20-Poly1305 with a fresh
  * random 24-byte nonce per sealed blob and AAD binding the blob's logical name, so a file moved
  * or swapped under another name fails authentication exactly like a flipped byte.
  *

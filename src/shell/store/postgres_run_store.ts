@@ -1,5 +1,5 @@
 /**
- * The `postgres` backend (STORE=postgres, DATABASE_URL, issue 8): several service instances
+ * The `postgres` backend (STORE=postgres, DATABASE_URL, docs/SCALE-OUT.md): several service instances
  * share one run registry, one outbox and one view of committed epochs through one database.
  * Client: the npm `postgres` package (runs on Deno, Bun and Node).
  *

@@ -1,5 +1,5 @@
 /**
- * At-rest key rotation (issue 6): re-encrypts every artifact of the file store
+ * At-rest key rotation (docs/KEYS.md): re-encrypts every artifact of the file store
  * (`<dataDir>/store/**.bin`) and the settlement journal (`<dataDir>/settlement-journal.log`)
  * from the old XChaCha20-Poly1305 key to the new one, then swaps the key files.
  *

@@ -7,7 +7,7 @@
  */
 import type { PurgeReport, RunStore } from "./run_store.ts";
 
-/** Default retention window (SECURITY §retention: 90 days). */
+/** Default retention window (90 days, RETENTION_DAYS). */
 export const RETENTION_DAYS_DEFAULT = 90;
 /** Runs purged per sweep call: bounds the I/O of one background step. */
 export const RETENTION_BATCH_MAX = 500;

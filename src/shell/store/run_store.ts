@@ -1,6 +1,6 @@
 /**
- * The storage interface behind the run registry and the outbox (issue 5). Small on purpose so
- * that a PostgreSQL backend (issue 8) can implement it with one table per concept and one
+ * The storage interface behind the run registry and the outbox. Small on purpose so
+ * that a PostgreSQL backend (docs/SCALE-OUT.md) can implement it with one table per concept and one
  * transaction for {@link RunStore.commitRun}.
  *
  * Concepts, all per tenant except the flag and the counters:

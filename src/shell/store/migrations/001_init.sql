@@ -1,4 +1,4 @@
--- svc-rewarder postgres RunStore, schema version 1 (issue 8).
+-- svc-rewarder postgres RunStore, schema version 1 (docs/SCALE-OUT.md).
 -- Applied by postgres_run_store.ts inside one transaction holding an advisory lock, in the
 -- store's schema (search_path). Never edit an applied migration: add 002_*.sql instead (the
 -- runner refuses a changed checksum).
