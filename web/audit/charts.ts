@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The page's charts, drawn by Chart.js (bundled from npm, registered piece by piece so only
  * what is used is shipped): the totals waterfall as floating bars, the payout histogram and

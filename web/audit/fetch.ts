@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * Same-origin reads of the service (or an edge): `GET /rewarder/epochs/{id}`,
  * `…/proofs/{account}` and `/rewarder/keys` (contract §10). The token for the protected

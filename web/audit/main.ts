@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The auditor's page (contract §6, §10, §13): `?epoch=<id>` reads the epoch's envelope and
  * the published keys from this origin, `&account=<a>` also the account's proof; dropped

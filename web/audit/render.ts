@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * DOM output of the page. Every value from a document (accounts, ids, reasons) is set as
  * text, never as markup: an envelope is untrusted input.
