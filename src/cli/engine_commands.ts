@@ -39,7 +39,7 @@ const PROBLEM_TEXT: Readonly<Record<StrictJsonProblem, string>> = {
 };
 
 /** Reads a file's bytes, refusing oversize files; errors name the file. */
-async function readBytes(path: string): Promise<Uint8Array> {
+export async function readBytes(path: string): Promise<Uint8Array> {
   const info = await stat(path).catch(() => {
     throw new DocumentError(path, "cannot be read");
   });
@@ -49,14 +49,14 @@ async function readBytes(path: string): Promise<Uint8Array> {
 }
 
 /** Reads and strictly parses a JSON document (contract §1). */
-async function readDocument(path: string): Promise<unknown> {
+export async function readDocument(path: string): Promise<unknown> {
   const parsed = parseStrictJson(await readBytes(path));
   if (!parsed.ok) throw new DocumentError(path, PROBLEM_TEXT[parsed.problem]);
   return parsed.value;
 }
 
 /** Reads `--keys` (a published keys document, contract §10). */
-async function readKeys(path: string): Promise<VerifyKey[]> {
+export async function readKeys(path: string): Promise<VerifyKey[]> {
   const doc = await readDocument(path);
   try {
     return parsePublishedKeys(doc);
@@ -76,7 +76,7 @@ function documentFault(path: string, err: RewarderError): DocumentError {
  * Loads `--policy`: a policy document, or a signed envelope (whose hash must match; its
  * signatures are the registry's business and are checked by the service, not here).
  */
-async function readPolicy(path: string): Promise<{ policy: Policy; policyHash: string }> {
+export async function readPolicy(path: string): Promise<{ policy: Policy; policyHash: string }> {
   const doc = await readDocument(path) as Record<string, unknown> | null;
   const isEnvelope = typeof doc === "object" && doc !== null && "policy_hash" in doc;
   const document = isEnvelope ? doc.policy : doc;
@@ -93,7 +93,7 @@ async function readPolicy(path: string): Promise<{ policy: Policy; policyHash: s
 }
 
 /** Runs the engine; a fault in the inputs names the inputs file (contract §11: exit 2). */
-function computeOrThrow(
+export function computeOrThrow(
   epochId: string,
   inputsPath: string,
   inputsBytes: Uint8Array,

@@ -30,6 +30,7 @@ import {
 } from "./engine_commands.ts";
 import { keyRotateCommand, keyStatusCommand, rotateAtRestKeyCommand } from "./rotate_commands.ts";
 import { runAuditVerify } from "./audit_verify.ts";
+import { diffCommand } from "./diff_command.ts";
 import { runTokenCommand } from "./token_commands.ts";
 
 async function readStdin(): Promise<string> {
@@ -178,6 +179,65 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
     ],
     exits: "0 valid, 1 invalid, 2 bad command line or input",
     run: verifyProofCommand,
+  },
+  diff: {
+    summary:
+      "what-if: who gains and who loses between two envelopes, or one epoch under two policies",
+    options: [
+      {
+        flag: "--envelope",
+        value: "<file>",
+        reads: true,
+        text: "form 1: envelope A, the baseline (v1 or v2)",
+      },
+      {
+        flag: "--envelope-b",
+        value: "<file>",
+        reads: true,
+        text: "form 1: envelope B, compared with A",
+      },
+      {
+        flag: "--keys",
+        value: "<file>",
+        reads: true,
+        text: "form 1: the published keys document; both envelopes verified (else unsigned check)",
+      },
+      {
+        flag: "--inputs",
+        value: "<file>",
+        reads: true,
+        text: "form 2: the epoch's inputs snapshot, computed under both policies",
+      },
+      {
+        flag: "--policy",
+        value: "<file>",
+        reads: true,
+        text: "form 2: policy A, the baseline (a document or its envelope)",
+      },
+      {
+        flag: "--policy-b",
+        value: "<file>",
+        reads: true,
+        text: "form 2: policy B, the proposal (default --policy)",
+      },
+      { flag: "--epoch", value: "<id>", text: "form 2: the epoch id to compute (required)" },
+      {
+        flag: "--inputs-b",
+        value: "<file>",
+        reads: true,
+        text: "form 2: other inputs for B (default --inputs)",
+      },
+      { flag: "--format", value: "json|table", text: "json (default; JCS, one line) or table" },
+      { flag: "--limit", value: "<n>", text: "with --format table: accounts shown (default 20)" },
+      { flag: "--include-unchanged", text: "also list accounts paid the same in A and B" },
+    ],
+    files: [
+      "reads the --envelope, --envelope-b and --keys files, or --inputs, --policy, --policy-b",
+      "(and --inputs-b); IDEMPOTENCY_SALT; nothing is signed or written",
+      'writes {"totals":{…},"accounts":[…]} (docs/API.md What-if for governors) or the table to stdout',
+    ],
+    exits: "0 compared, 1 an envelope invalid, 2 bad command line or input, 3 a side quarantined",
+    run: diffCommand,
   },
   keygen: {
     summary: "create a signing or governance key file (0600) and print its public key",
