@@ -17,8 +17,8 @@ import {
   configHelp,
   loadConfig,
   processEnv,
-} from "./src/shell/config.ts";
-import { applyRateReload, readReloadFile } from "./src/shell/config_reload.ts";
+} from "./src/shell/config/config.ts";
+import { applyRateReload, readReloadFile } from "./src/shell/config/config_reload.ts";
 import { DEV_TENANT, devToken, resolveKeyMaterial } from "./src/shell/dev_bootstrap.ts";
 import { listen } from "./src/shell/listen/listen.ts";
 import { LISTENER_BODY_BYTES_MAX } from "./src/shell/listen/limits.ts";

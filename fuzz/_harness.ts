@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Hono } from "hono";
 import type { AppEnv } from "../middleware/context.ts";
 import { buildApp } from "../src/app.ts";
-import { loadConfig } from "../src/shell/config.ts";
+import { loadConfig } from "../src/shell/config/config.ts";
 import { devToken, ensureDevMaterial } from "../src/shell/dev_bootstrap.ts";
 import { buildServices } from "../src/shell/services.ts";
 

@@ -1,10 +1,10 @@
-// One configuration table (src/shell/config.ts): no module of the service reads the
+// One configuration table (src/shell/config/config.ts): no module of the service reads the
 // environment except the config module, `--help` lists every variable of the table with its
 // default, and start-up refusals are one line (exit 78) with no stack trace.
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CONFIG_NAMES, CONFIG_TABLE, loadConfig } from "../src/shell/config.ts";
+import { CONFIG_NAMES, CONFIG_TABLE, loadConfig } from "../src/shell/config/config.ts";
 import { BODY_BYTES_MAX_LIMIT } from "../src/shell/admission/limits.ts";
 import { bodyCap } from "../middleware/body_cap.ts";
 import { decompress } from "../middleware/decompress.ts";
@@ -26,7 +26,7 @@ const ENV_READ = [
 /** Files allowed to read it: the config module; the CLI (its own documented variables,
  * src/cli/README or --help); test support. */
 function allowed(rel: string): boolean {
-  return rel === "src/shell/config.ts" ||
+  return rel === "src/shell/config/config.ts" ||
     rel.startsWith("src/cli/") ||
     /_test\.ts$|_test_db\.ts$|test_fixtures\.ts$/.test(rel);
 }

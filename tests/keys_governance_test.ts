@@ -23,7 +23,7 @@ import { parsePolicy, policyHashOf } from "../src/core/policy.ts";
 import { verifyPolicyEnvelope } from "../src/core/policy_envelope.ts";
 import { MANIFEST_SIG_DOMAIN, sealManifest } from "../src/core/seal.ts";
 import type { SealedEnvelope } from "../src/core/types.ts";
-import { loadConfig } from "../src/shell/config.ts";
+import { loadConfig } from "../src/shell/config/config.ts";
 import { devToken, ensureDevMaterial } from "../src/shell/dev_bootstrap.ts";
 import { parseGovernanceKeys, writeSecretFile } from "../src/shell/key_files.ts";
 import { rotateSigningKey } from "../src/shell/key_rotation.ts";

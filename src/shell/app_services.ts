@@ -5,7 +5,7 @@
  * @module
  */
 import type { MasterSecretSource, Verifier } from "./caps/verifier.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/config.ts";
 import type { EngineRunner } from "./engine/engine_runner.ts";
 import type { Metrics } from "./metrics.ts";
 import type { PolicyRegistry } from "./policy_registry.ts";

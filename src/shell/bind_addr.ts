@@ -7,7 +7,7 @@
  */
 import { type BindTarget, parseBindAddr as parseListenAddr } from "./listen/bind_addr.ts";
 import { ListenError } from "./listen/types.ts";
-import { fail } from "./config_parse.ts";
+import { fail } from "./config/config_parse.ts";
 
 /** Where the listener binds. */
 export type BindAddr = BindTarget;

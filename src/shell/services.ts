@@ -13,7 +13,7 @@ import { createStdoutAuditSink, openFileAuditSink } from "./audit.ts";
 import { edgeJwtVerifier, loadEdgeJwtConfig } from "./caps/edge_jwt.ts";
 import { attenuateForLedger } from "./caps/egress.ts";
 import { openKeyRing } from "./caps/key_file.ts";
-import { type Config } from "./config.ts";
+import { type Config } from "./config/config.ts";
 import { createEngineRunner } from "./engine/engine_runner.ts";
 import { parseGovernanceKeys, readPublicJson, readSecretFile } from "./key_files.ts";
 import { createHttpLedgerTarget, ledgerIntentsPathOf } from "./ledger/http_ledger_target.ts";

@@ -1,6 +1,6 @@
 /**
  * Upper bounds of the request admission caps (body size, inflation, deadline, in-flight
- * requests), accepted at wiring time. The configuration table (src/shell/config.ts) bounds
+ * requests), accepted at wiring time. The configuration table (src/shell/config/config.ts) bounds
  * its variables by them and the middleware that enforce the caps refuse anything above them,
  * so a value the configuration accepts never fails at wiring.
  *

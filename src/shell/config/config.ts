@@ -15,17 +15,17 @@
  */
 import process from "node:process";
 import { stat } from "node:fs/promises";
-import { NOTES_CHARS_MAX } from "../core/limits.ts";
-import { TENANT_PATTERN } from "../core/ids.ts";
+import { NOTES_CHARS_MAX } from "../../core/limits.ts";
+import { TENANT_PATTERN } from "../../core/ids.ts";
 import {
   BODY_BYTES_MAX_LIMIT,
   INFLATED_BYTES_MAX_LIMIT,
   INFLIGHT_MAX_LIMIT,
   RATIO_MAX_LIMIT,
   TIMEOUT_MS_LIMIT,
-} from "./admission/limits.ts";
-import { RATE_LIMIT_MAX } from "./admission/rate_limiter.ts";
-import { KEY_RELOAD_INTERVAL_MS_MAX } from "./caps/limits.ts";
+} from "../admission/limits.ts";
+import { RATE_LIMIT_MAX } from "../admission/rate_limiter.ts";
+import { KEY_RELOAD_INTERVAL_MS_MAX } from "../caps/limits.ts";
 import {
   bool,
   ConfigError,
@@ -38,11 +38,11 @@ import {
   path,
   raw,
 } from "./config_parse.ts";
-import { type BindAddr, parseBindAddr } from "./bind_addr.ts";
+import { type BindAddr, parseBindAddr } from "../bind_addr.ts";
 
 export { ConfigError } from "./config_parse.ts";
 export type { Env } from "./config_parse.ts";
-export type { BindAddr } from "./bind_addr.ts";
+export type { BindAddr } from "../bind_addr.ts";
 
 /**
  * Largest valid compute body, bytes: `notes` of 1024 UTF-16 units each escaped as `\uXXXX`

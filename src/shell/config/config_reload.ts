@@ -8,7 +8,7 @@
  * @module
  */
 import { readFile } from "node:fs/promises";
-import type { RateLimiter, Rates } from "./admission/rate_limiter.ts";
+import type { RateLimiter, Rates } from "../admission/rate_limiter.ts";
 import { type Config, type Env, loadConfig } from "./config.ts";
 
 /**

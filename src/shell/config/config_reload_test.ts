@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createRateLimiter } from "./admission/rate_limiter.ts";
+import { createRateLimiter } from "../admission/rate_limiter.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { applyRateReload, ratesOf } from "./config_reload.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseBindAddr } from "./bind_addr.ts";
+import { parseBindAddr } from "../bind_addr.ts";
 import {
   COMPUTE_BODY_BYTES_MAX,
   CONFIG_NAMES,
@@ -10,7 +10,7 @@ import {
   NOT_IMPLEMENTED,
 } from "./config.ts";
 import { SECRET_VARIABLES } from "./config_parse.ts";
-import { BODY_BYTES_MAX_LIMIT } from "./admission/limits.ts";
+import { BODY_BYTES_MAX_LIMIT } from "../admission/limits.ts";
 
 /** Every key path, as an operator sets them. */
 const KEYS = {
