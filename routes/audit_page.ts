@@ -1,6 +1,6 @@
 /**
  * The auditor's page at `/audit/` (static files, no server rendering): the built files of
- * web/audit/ (`deno task build:audit`, embedded in web/audit/dist/assets.ts so the edge,
+ * web/audit/ (`deno task build:audit`, embedded in web/audit/build/assets.ts so the edge,
  * which has no file system, serves them too) with the page's own Content-Security-Policy —
  * scripts and styles from this origin only, WebAssembly compilation for BLAKE3, fetches to
  * this origin only, nothing external.
@@ -13,7 +13,7 @@
  */
 import { Hono } from "hono";
 import { HSTS_MAX_AGE_S_DEFAULT } from "../middleware/secure_headers.ts";
-import { AUDIT_ASSETS, type AuditAsset } from "../web/audit/dist/assets.ts";
+import { AUDIT_ASSETS, type AuditAsset } from "../web/audit/build/assets.ts";
 import { ifNoneMatchHolds } from "./immutable.ts";
 
 /** The page's CSP: nothing external; `'wasm-unsafe-eval'` only to compile the BLAKE3 module. */

@@ -31,10 +31,10 @@ import { caller, freshDataDir, startService, tokenMinter } from "./support/servi
 const REPO = new URL("../", import.meta.url).pathname;
 const ARTIFACTS = join(REPO, "dist", "artifacts", "audit-page");
 
-Deno.test("audit page: the committed build (web/audit/dist/assets.ts) equals a fresh build", async () => {
+Deno.test("audit page: the committed build (web/audit/build/assets.ts) equals a fresh build", async () => {
   const fresh = assetsModuleText(await buildAuditAssets());
-  const committed = await Deno.readTextFile(join(REPO, "web", "audit", "dist", "assets.ts"));
-  assert.ok(committed === fresh, "web/audit/dist/assets.ts is stale: run `deno task build:audit`");
+  const committed = await Deno.readTextFile(join(REPO, "web", "audit", "build", "assets.ts"));
+  assert.ok(committed === fresh, "web/audit/build/assets.ts is stale: run `deno task build:audit`");
   const index = await Deno.readTextFile(join(REPO, "web", "audit", "index.html"));
   assert.doesNotMatch(index, /(src|href)="(https?:)?\/\//, "the page loads nothing external");
 });
