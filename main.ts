@@ -22,7 +22,7 @@ import { applyRateReload, readReloadFile } from "./src/shell/config/config_reloa
 import { DEV_TENANT, devToken, resolveKeyMaterial } from "./src/shell/dev_bootstrap.ts";
 import { listen } from "./src/shell/listen/listen.ts";
 import { LISTENER_BODY_BYTES_MAX } from "./src/shell/listen/limits.ts";
-import { configureLogging, getLogger } from "./src/shell/log.ts";
+import { configureLogging, getLogger } from "./src/shell/observe/log.ts";
 import { buildServices, packageVersion } from "./src/shell/services.ts";
 
 const HELP = `svc-rewarder — deterministic reward settlement service

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { configureLogging, createArraySink, getLogger } from "../src/shell/log.ts";
+import { configureLogging, createArraySink, getLogger } from "../src/shell/observe/log.ts";
 import { accessLog } from "./access_log.ts";
 import type { AppEnv } from "./context.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { createFactory } from "hono/factory";
-import { getLogger } from "../src/shell/log.ts";
+import { getLogger } from "../src/shell/observe/log.ts";
 import { type ComputeDeps, computeRun } from "../src/shell/registry/compute_run.ts";
 import type { AppEnv } from "../middleware/context.ts";
 import { computeBodySchema, epochParamSchema, noQuerySchema } from "../src/api/schemas.ts";

@@ -50,7 +50,7 @@ import {
   runsQuerySchema,
 } from "./api/schemas.ts";
 import type { AppServices } from "./shell/app_services.ts";
-import { getLogger } from "./shell/log.ts";
+import { getLogger } from "./shell/observe/log.ts";
 import { openApiDocument, type RouteDoc } from "./openapi.ts";
 
 type Handler = (c: Context<AppEnv>) => Promise<Response> | Response;

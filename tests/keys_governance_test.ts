@@ -27,7 +27,7 @@ import { loadConfig } from "../src/shell/config/config.ts";
 import { devToken, ensureDevMaterial } from "../src/shell/dev_bootstrap.ts";
 import { parseGovernanceKeys, writeSecretFile } from "../src/shell/key_files.ts";
 import { rotateSigningKey } from "../src/shell/key_rotation.ts";
-import { REJECT_REASONS } from "../src/shell/metrics.ts";
+import { REJECT_REASONS } from "../src/shell/observe/metrics.ts";
 import { buildServices } from "../src/shell/services.ts";
 import { loadSigner } from "../src/shell/signer.ts";
 

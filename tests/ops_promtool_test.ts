@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { createMetrics } from "../src/shell/metrics.ts";
+import { createMetrics } from "../src/shell/observe/metrics.ts";
 
 /** Upper bound for one promtool run. */
 const PROMTOOL_TIMEOUT_MS = 30_000;

@@ -21,7 +21,7 @@ import {
 import { attenuateToken } from "../src/shell/caps/mint.ts";
 import { writeSecretFile } from "../src/shell/key_files.ts";
 import { casPut } from "../src/shell/cas.ts";
-import { leakedSecrets } from "../src/shell/log.ts";
+import { leakedSecrets } from "../src/shell/observe/log.ts";
 import { assertError } from "./support/bad_inputs.ts";
 import { prepareFixtures } from "./support/fixtures.ts";
 import {

@@ -13,7 +13,7 @@ import { headerHashOf } from "../src/core/manifest.ts";
 import { rootFromProof } from "../src/core/merkle.ts";
 import { intentKeyOf } from "../src/core/run_key.ts";
 import type { ManifestHeader } from "../src/core/types.ts";
-import { leakedSecrets } from "../src/shell/log.ts";
+import { leakedSecrets } from "../src/shell/observe/log.ts";
 import {
   computeBodySchema,
   envelopeSchema,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { rootFromProof } from "../src/core/merkle.ts";
-import { leakedSecrets } from "../src/shell/log.ts";
+import { leakedSecrets } from "../src/shell/observe/log.ts";
 import { proofV2Schema, runRecordSchema } from "../src/api/schemas.ts";
 import { assertError, computeRejectionRows, runRejectionRows } from "./support/bad_inputs.ts";
 import { type ComputeRef, prepareFixtures, putSnapshot } from "./support/fixtures.ts";

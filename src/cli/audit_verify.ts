@@ -1,6 +1,6 @@
 /**
  * `rewarder audit-verify --file <path> [--expect-head b3:… | --expect-lines N]`: checks the
- * audit chain written by `src/shell/audit.ts`.
+ * audit chain written by `src/shell/observe/audit.ts`.
  *
  * Line n (1-based) must be a JSON object with `seq = n`, a known `event` and
  * `prev = b3(line n-1)` (line 1: `b3("")`). So a deleted, edited, reordered or inserted line
@@ -19,7 +19,7 @@ import {
   AUDIT_GENESIS_PREV,
   AUDIT_LINE_BYTES_MAX,
   auditLineHash,
-} from "../shell/audit.ts";
+} from "../shell/observe/audit.ts";
 
 /** Bytes read per chunk. */
 const READ_CHUNK_BYTES = 64 * 1024;

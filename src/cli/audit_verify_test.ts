@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openFileAuditSink } from "../shell/audit.ts";
+import { openFileAuditSink } from "../shell/observe/audit.ts";
 import { auditVerify, runAuditVerify } from "./audit_verify.ts";
 
 let dir = "";

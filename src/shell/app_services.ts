@@ -7,15 +7,15 @@
 import type { MasterSecretSource, Verifier } from "./caps/verifier.ts";
 import type { Config } from "./config/config.ts";
 import type { EngineRunner } from "./engine/engine_runner.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Metrics } from "./observe/metrics.ts";
 import type { PolicyRegistry } from "./policy_registry.ts";
 import type { RateLimiter } from "./admission/rate_limiter.ts";
 import type { RunRegistry } from "./registry/run_registry.ts";
 import type { Signer } from "./signer.ts";
 import type { InputsSource } from "./sources.ts";
-import type { AuditEntry } from "./audit.ts";
+import type { AuditEntry } from "./observe/audit.ts";
 import type { RunStore } from "./store/run_store.ts";
-import type { Tracing } from "./tracing.ts";
+import type { Tracing } from "./observe/tracing.ts";
 
 /** Everything the HTTP app is built from. */
 export interface AppServices {

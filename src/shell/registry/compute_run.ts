@@ -19,14 +19,14 @@ import { RewarderError } from "../../core/errors.ts";
 import { runKeyOf } from "../../core/run_key.ts";
 import { sealManifest } from "../../core/seal.ts";
 import type { Cid, RunRecord, SealedEnvelope } from "../../core/types.ts";
-import type { AuditEntry } from "../audit.ts";
+import type { AuditEntry } from "../observe/audit.ts";
 import type { EngineRunner } from "../engine/engine_runner.ts";
-import type { Metrics } from "../metrics.ts";
+import type { Metrics } from "../observe/metrics.ts";
 import type { PolicyEntry, PolicyRegistry } from "../policy_registry.ts";
 import type { Signer } from "../signer.ts";
 import type { InputsSource } from "../sources.ts";
 import type { RunStore } from "../store/run_store.ts";
-import type { Tracing } from "../tracing.ts";
+import type { Tracing } from "../observe/tracing.ts";
 import type { RunRegistry, StoredAnswer } from "./run_registry.ts";
 
 /**

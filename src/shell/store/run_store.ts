@@ -22,7 +22,7 @@ import type {
 import { RewarderError } from "../../core/errors.ts";
 import { canonicalJson } from "../../core/canonical_json.ts";
 import { assert } from "../../core/assert.ts";
-import { getLogger } from "../log.ts";
+import { getLogger } from "../observe/log.ts";
 
 /** The persisted part of a run record: `replayed` and `emission` are derived on read. */
 export type StoredRecord = Omit<RunRecord, "replayed" | "emission">;

@@ -25,8 +25,8 @@
  */
 import { open, stat } from "node:fs/promises";
 import process from "node:process";
-import { blake3Hex } from "../core/blake3.ts";
-import { RewarderError } from "../core/errors.ts";
+import { blake3Hex } from "../../core/blake3.ts";
+import { RewarderError } from "../../core/errors.ts";
 
 /** The decisions that are audited. */
 export const AUDIT_EVENTS = [

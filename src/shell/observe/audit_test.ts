@@ -11,7 +11,7 @@ import {
   openFileAuditSink,
   readAuditHead,
 } from "./audit.ts";
-import { auditVerify } from "../cli/audit_verify.ts";
+import { auditVerify } from "../../cli/audit_verify.ts";
 
 const RUN = {
   tenant: "acme",

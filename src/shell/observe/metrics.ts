@@ -25,7 +25,7 @@
  * @module
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { REJECT_LABELS, type RejectLabel } from "../core/reasons.ts";
+import { REJECT_LABELS, type RejectLabel } from "../../core/reasons.ts";
 import { installProcessMetricsFallback } from "./process_metrics.ts";
 
 /**
