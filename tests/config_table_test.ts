@@ -24,11 +24,11 @@ const ENV_READ = [
 ];
 
 /** Files allowed to read it: the config module; the CLI (its own documented variables,
- * src/cli/README or --help); test support. */
+ * src/cli/README or --help); tests (test support lives under tests/, which is not scanned). */
 function allowed(rel: string): boolean {
   return rel === "src/shell/config/config.ts" ||
     rel.startsWith("src/cli/") ||
-    /_test\.ts$|_test_db\.ts$|test_fixtures\.ts$/.test(rel);
+    /_test\.ts$/.test(rel);
 }
 
 async function sources(dir: string): Promise<string[]> {

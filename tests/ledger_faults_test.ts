@@ -1,7 +1,7 @@
 // Every fault of the dev ledger (a real process) ends with every intent delivered exactly once.
 import assert from "node:assert/strict";
-import { fakeRun } from "../src/shell/ledger/test_fixtures.ts";
-import { startDevLedger, testEgressTokenFor } from "../src/shell/ledger/dev_ledger_process.ts";
+import { fakeRun } from "./support/ledger_fixtures.ts";
+import { startDevLedger, testEgressTokenFor } from "./support/dev_ledger_process.ts";
 import { createHttpLedgerTarget } from "../src/shell/ledger/http_ledger_target.ts";
 import { createMemoryRunStore } from "../src/shell/store/memory_run_store.ts";
 import { createRunRegistry } from "../src/shell/registry/run_registry.ts";

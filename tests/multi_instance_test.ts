@@ -25,7 +25,7 @@ import { mintToken } from "../src/shell/caps/mint.ts";
 import { toBase64Url } from "../src/core/base64url.ts";
 import { withTestDatabase } from "./support/postgres_test_db.ts";
 import { intentKeyOf } from "../src/core/run_key.ts";
-import type { DevLedgerStats } from "../src/shell/ledger/dev_ledger_process.ts";
+import type { DevLedgerStats } from "./support/dev_ledger_process.ts";
 
 /** Bound on one child's startup (deno compiles main.ts on first run), ms. */
 const START_TIMEOUT_MS = 60_000;

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { intentKeyOf } from "../src/core/run_key.ts";
-import { startDevLedger, TEST_LEDGER_TOKEN } from "../src/shell/ledger/dev_ledger_process.ts";
+import { startDevLedger, TEST_LEDGER_TOKEN } from "./support/dev_ledger_process.ts";
 import { writeSecretFile } from "../src/shell/key_files.ts";
 import { loadSigner } from "../src/shell/signer.ts";
 import { prepareFixtures } from "./support/fixtures.ts";

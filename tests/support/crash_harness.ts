@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { DevLedgerStats } from "../../src/shell/ledger/dev_ledger_process.ts";
+import type { DevLedgerStats } from "./dev_ledger_process.ts";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { canonicalJson } from "../../src/core/canonical_json.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { fakeRun, storedRunOf } from "../../src/shell/ledger/test_fixtures.ts";
+import { fakeRun, storedRunOf } from "./ledger_fixtures.ts";
 import type { RunStore } from "../../src/shell/store/run_store.ts";
 
 /** A backend factory: `open()` gives a fresh store; `reopen(prev)` the same data, new process. */

@@ -4,7 +4,7 @@ import { inspectToken } from "./mint.ts";
 import { deriveRootKey } from "./identifier.ts";
 import { decodeToken, encodeToken } from "./token_codec.ts";
 import { newMacaroonV2, verifyChainV2, withFirstPartyCaveat } from "./macaroon_v2.ts";
-import { fakeRun } from "../ledger/test_fixtures.ts";
+import { fakeRun } from "../../../tests/support/ledger_fixtures.ts";
 
 const SECRET = new Uint8Array(32).fill(3);
 /**

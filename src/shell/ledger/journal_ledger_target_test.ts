@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { fakeRun } from "./test_fixtures.ts";
+import { fakeRun } from "../../../tests/support/ledger_fixtures.ts";
 import { openJournalLedgerTarget } from "./journal_ledger_target.ts";
 import { LedgerRetryableError } from "./ledger_target.ts";
 import { ledgerIntentsPathOf, parseAck } from "./http_ledger_target.ts";

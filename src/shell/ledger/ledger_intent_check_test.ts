@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { canonicalJson } from "../../core/canonical_json.ts";
 import { parsePublishedKeys } from "../key_files.ts";
-import { fakeRun, testKeysDocument } from "./test_fixtures.ts";
+import { fakeRun, testKeysDocument } from "../../../tests/support/ledger_fixtures.ts";
 import { checkLedgerIntent, egressCaveatsHold } from "./ledger_intent_check.ts";
 
 const KEYS = parsePublishedKeys(testKeysDocument());

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { fakeRun, storedRunOf } from "../ledger/test_fixtures.ts";
+import { fakeRun, storedRunOf } from "../../../tests/support/ledger_fixtures.ts";
 import {
   type LedgerAnswer,
   LedgerRetryableError,

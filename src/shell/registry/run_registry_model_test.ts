@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { RewarderError } from "../../core/errors.ts";
 import type { RunRecord } from "../../core/types.ts";
-import { type FakeRun, fakeRun } from "../ledger/test_fixtures.ts";
+import { type FakeRun, fakeRun } from "../../../tests/support/ledger_fixtures.ts";
 import { openFileRunStore } from "../store/file_run_store.ts";
 import { createMemoryRunStore } from "../store/memory_run_store.ts";
 import { createAtRestCipher } from "../store/at_rest_cipher.ts";

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { RewarderError } from "../../core/errors.ts";
-import { type FakeRun, fakeRun } from "../ledger/test_fixtures.ts";
+import { type FakeRun, fakeRun } from "../../../tests/support/ledger_fixtures.ts";
 import { createMemoryRunStore } from "../store/memory_run_store.ts";
 import { openFileRunStore } from "../store/file_run_store.ts";
 import { createAtRestCipher } from "../store/at_rest_cipher.ts";

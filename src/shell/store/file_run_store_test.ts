@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { chmod, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { fakeRun, storedRunOf } from "../ledger/test_fixtures.ts";
+import { fakeRun, storedRunOf } from "../../../tests/support/ledger_fixtures.ts";
 import { createAtRestCipher, readAtRestKey } from "./at_rest_cipher.ts";
 import { openFileRunStore } from "./file_run_store.ts";
 import { runStoreConformance } from "../../../tests/support/run_store_conformance.ts";

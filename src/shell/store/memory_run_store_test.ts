@@ -7,7 +7,7 @@ runStoreConformance("memory", { open: () => Promise.resolve(createMemoryRunStore
 
 import assert from "node:assert/strict";
 import { createRetentionSweep } from "./retention_sweep.ts";
-import { fakeRun, storedRunOf } from "../ledger/test_fixtures.ts";
+import { fakeRun, storedRunOf } from "../../../tests/support/ledger_fixtures.ts";
 
 Deno.test("retention sweep purges expired dry runs by the injected clock, bounded", async () => {
   const store = createMemoryRunStore();

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { fakeRun, storedRunOf } from "../ledger/test_fixtures.ts";
+import { fakeRun, storedRunOf } from "../../../tests/support/ledger_fixtures.ts";
 import type { LedgerTarget } from "../ledger/ledger_target.ts";
 import { createOutboxDispatcher } from "../outbox/dispatcher.ts";
 import { cidOf } from "../../core/cid.ts";

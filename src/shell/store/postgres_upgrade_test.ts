@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { pathToFileURL } from "node:url";
 import { canonicalJson } from "../../core/canonical_json.ts";
 import { cidOf } from "../../core/cid.ts";
-import { fakeRun, storedRunOf } from "../ledger/test_fixtures.ts";
+import { fakeRun, storedRunOf } from "../../../tests/support/ledger_fixtures.ts";
 import { createAtRestCipher } from "./at_rest_cipher.ts";
 import { migrate, openPostgresRunStore } from "./postgres_run_store.ts";
 import type { StoredRun, UpgradeReport } from "./run_store.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { canonicalJson } from "../../core/canonical_json.ts";
-import { fakeRun } from "../ledger/test_fixtures.ts";
+import { fakeRun } from "../../../tests/support/ledger_fixtures.ts";
 import { queuedIntentFromStored, queuedIntentOf, upgradeStoredRecord } from "./run_store.ts";
 
 Deno.test("queuedIntentOf: v2 is keyed by intent_key, v1 by run_key; body = JCS", () => {

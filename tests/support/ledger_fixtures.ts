@@ -6,13 +6,22 @@
  */
 import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
-import { canonicalBytes } from "../../core/canonical_json.ts";
-import { cidOf } from "../../core/cid.ts";
-import { leafHash, merkleRoot, toHex } from "../../core/merkle.ts";
-import { toBase64Url } from "../../core/base64url.ts";
-import { intentKeyOf } from "../../core/run_key.ts";
-import type { LedgerIntent, Manifest, ManifestHeader, SealedEnvelope } from "../../core/types.ts";
-import { type QueuedIntent, queuedIntentOf, type StoredRun } from "../store/run_store.ts";
+import { canonicalBytes } from "../../src/core/canonical_json.ts";
+import { cidOf } from "../../src/core/cid.ts";
+import { leafHash, merkleRoot, toHex } from "../../src/core/merkle.ts";
+import { toBase64Url } from "../../src/core/base64url.ts";
+import { intentKeyOf } from "../../src/core/run_key.ts";
+import type {
+  LedgerIntent,
+  Manifest,
+  ManifestHeader,
+  SealedEnvelope,
+} from "../../src/core/types.ts";
+import {
+  type QueuedIntent,
+  queuedIntentOf,
+  type StoredRun,
+} from "../../src/shell/store/run_store.ts";
 
 ed.hashes.sha512 = sha512;
 

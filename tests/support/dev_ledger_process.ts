@@ -7,12 +7,12 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { testKeysDocument } from "./test_fixtures.ts";
-import { attenuateForLedger } from "../caps/egress.ts";
-import { encodeToken } from "../caps/token_codec.ts";
-import { newMacaroonV2, withFirstPartyCaveat } from "../caps/macaroon_v2.ts";
-import type { QueuedIntent } from "../store/run_store.ts";
-import { ledgerIntentsPathOf } from "./http_ledger_target.ts";
+import { testKeysDocument } from "./ledger_fixtures.ts";
+import { attenuateForLedger } from "../../src/shell/caps/egress.ts";
+import { encodeToken } from "../../src/shell/caps/token_codec.ts";
+import { newMacaroonV2, withFirstPartyCaveat } from "../../src/shell/caps/macaroon_v2.ts";
+import type { QueuedIntent } from "../../src/shell/store/run_store.ts";
+import { ledgerIntentsPathOf } from "../../src/shell/ledger/http_ledger_target.ts";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 

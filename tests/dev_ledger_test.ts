@@ -3,11 +3,15 @@
  * attenuated egress tokens (contract §7, §9): keys scoped by caller and tenant, v2 checks.
  */
 import assert from "node:assert/strict";
-import { attenuateForLedger } from "../caps/egress.ts";
-import type { QueuedIntent } from "../store/run_store.ts";
-import { startDevLedger, TEST_LEDGER_TOKEN, testEgressTokenFor } from "./dev_ledger_process.ts";
-import { createHttpLedgerTarget } from "./http_ledger_target.ts";
-import { fakeRun } from "./test_fixtures.ts";
+import { attenuateForLedger } from "../src/shell/caps/egress.ts";
+import type { QueuedIntent } from "../src/shell/store/run_store.ts";
+import {
+  startDevLedger,
+  TEST_LEDGER_TOKEN,
+  testEgressTokenFor,
+} from "./support/dev_ledger_process.ts";
+import { createHttpLedgerTarget } from "../src/shell/ledger/http_ledger_target.ts";
+import { fakeRun } from "./support/ledger_fixtures.ts";
 
 Deno.test("dev ledger: two tenants, one run key: both applied under their intent keys; replays are duplicates; another body is 409", async () => {
   const ledger = await startDevLedger();
