@@ -25,7 +25,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { devToken } from "../src/shell/dev_bootstrap.ts";
-import { BREAKER_COOL_DOWN_MS } from "../src/shell/outbox/dispatcher.ts";
+import { BREAKER_COOL_DOWN_MS } from "../src/shell/outbox/limits.ts";
 import {
   assertAppliedExactly,
   expectedRunKey,

@@ -35,9 +35,6 @@ import {
   OUTBOX_BATCH_MAX,
 } from "./limits.ts";
 
-// Still imported from here by tests/chaos_test.ts; its home is ./limits.ts.
-export { BREAKER_COOL_DOWN_MS };
-
 /** Bound on the doubling exponent (2^20 × base is already past every cap). */
 const BACKOFF_EXPONENT_MAX = 20;
 
