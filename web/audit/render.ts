@@ -6,7 +6,7 @@
  */
 import type { Manifest } from "../../src/core/types.ts";
 import { drawHistogram, drawLorenz, drawWaterfall } from "./charts.ts";
-import type { ManifestDiff } from "./diff.ts";
+import type { ManifestDiff } from "../../src/core/diff.ts";
 import {
   giniOf,
   histogramOf,
@@ -135,20 +135,21 @@ export function showManifest(m: Manifest, manifestHash: string): void {
 /** Shows the what-if diff (A → B). */
 export function showDiff(diff: ManifestDiff, a: Manifest, b: Manifest): void {
   const t = diff.totals;
+  const delta = (x: string, y: string) => (BigInt(y) - BigInt(x)).toString();
   table(
     "diff-totals",
     ["", "A", "B", "B − A"],
     [
       ["epoch · policy", `${a.epoch_id} · ${a.policy_id}`, `${b.epoch_id} · ${b.policy_id}`, ""],
-      ["pool", a.totals.pool_minor, b.totals.pool_minor, t.pool_minor_delta],
+      ["pool", t.pool_minor_a, t.pool_minor_b, delta(t.pool_minor_a, t.pool_minor_b)],
       ["fee", a.totals.fee_minor, b.totals.fee_minor, t.fee_minor_delta],
-      ["payouts", a.totals.payout_minor, b.totals.payout_minor, t.payout_minor_delta],
+      ["payouts", t.payout_minor_a, t.payout_minor_b, t.payout_minor_delta],
       ["residual", a.totals.residual_minor, b.totals.residual_minor, t.residual_minor_delta],
       [
         "recipients",
-        String(a.totals.recipients),
-        String(b.totals.recipients),
-        String(t.recipients_delta),
+        String(t.recipients_a),
+        String(t.recipients_b),
+        String(t.recipients_b - t.recipients_a),
       ],
     ],
     [1, 2, 3],

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import fc from "fast-check";
 import type { Manifest } from "../../src/core/types.ts";
-import { diffManifests } from "./diff.ts";
 import { giniOf, histogramOf, lorenzOf, ratioToDecimal, waterfallOf } from "./stats.ts";
 
 function manifestOf(amounts: Record<string, bigint>, extra: Partial<Manifest["totals"]> = {}) {
@@ -45,26 +43,4 @@ test("Lorenz ends at (1,1); histogram bins hold every amount; waterfall reaches 
   assert.equal(w.conserves, true);
   assert.equal(w.steps.at(-1)!.fromMinor, 0n);
   assert.equal(waterfallOf(manifestOf({ a: 3n }, { fee_minor: "6" })).conserves, false);
-});
-
-test("diff: deltas sum to the payout delta, sorted by |delta| then account bytes", () => {
-  const amounts = fc.dictionary(
-    fc.stringMatching(/^[a-z]{1,4}$/),
-    fc.bigInt({ min: 1n, max: 10n ** 20n }),
-  );
-  fc.assert(
-    fc.property(amounts, amounts, (a, b) => {
-      const d = diffManifests(manifestOf(a), manifestOf(b));
-      const sum = d.accounts.reduce((s, r) => s + BigInt(r.delta_minor), 0n);
-      assert.equal(sum.toString(), d.totals.payout_minor_delta);
-      for (let i = 1; i < d.accounts.length; i++) {
-        const x = BigInt(d.accounts[i - 1]!.delta_minor);
-        const y = BigInt(d.accounts[i]!.delta_minor);
-        const ax = x < 0n ? -x : x;
-        const ay = y < 0n ? -y : y;
-        assert.ok(ax > ay || (ax === ay && d.accounts[i - 1]!.account < d.accounts[i]!.account));
-      }
-    }),
-    { seed: 17, numRuns: 300 },
-  );
 });
