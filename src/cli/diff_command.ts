@@ -1,5 +1,5 @@
 /**
- * `rewarder diff`: what-if for governors (docs/API.md "What-if for governors"). Two forms:
+ * `rewarder diff`: what-if for governors (docs/FORMATS.md "What-if for governors"). Two forms:
  *
  * - `--envelope A --envelope-b B [--keys F]`: two sealed envelopes (v1 or v2). Each is
  *   checked before it is compared — with `--keys`, fully as `verify` does (contract §6:

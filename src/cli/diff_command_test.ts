@@ -1,5 +1,5 @@
 /**
- * `rewarder diff` (docs/API.md "What-if for governors"): two pinned envelopes (v1 or v2),
+ * `rewarder diff` (docs/FORMATS.md "What-if for governors"): two pinned envelopes (v1 or v2),
  * verified with the vector keys; the same epoch computed from its inputs under two policies
  * gives the same diff; tampered envelopes exit 1; bad command lines and files are one line,
  * exit 2; a quarantined side exits 3.

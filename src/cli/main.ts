@@ -234,7 +234,7 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
     files: [
       "reads the --envelope, --envelope-b and --keys files, or --inputs, --policy, --policy-b",
       "(and --inputs-b); IDEMPOTENCY_SALT; nothing is signed or written",
-      'writes {"totals":{…},"accounts":[…]} (docs/API.md What-if for governors) or the table to stdout',
+      'writes {"totals":{…},"accounts":[…]} (docs/FORMATS.md What-if for governors) or the table to stdout',
     ],
     exits: "0 compared, 1 an envelope invalid, 2 bad command line or input, 3 a side quarantined",
     run: diffCommand,

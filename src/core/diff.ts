@@ -2,7 +2,8 @@
  * What-if for governors: the difference between two manifests (v1 or v2, contract §6) —
  * typically one epoch computed under the current policy and under a proposed one, or two
  * sealed envelopes. Pure: no I/O, no clock, the same output bytes for the same manifests on
- * every runtime (the CLI's `rewarder diff` and the auditor's page both use it).
+ * every runtime (`rewarder diff` prints it; a browser page can bundle it as is). Described in
+ * docs/FORMATS.md "What-if for governors".
  *
  * Money follows contract §1 (decimal strings of bigint minor units) with one extension that
  * exists only in this document: a **delta may be negative**, written with a leading minus
@@ -58,6 +59,34 @@ export interface DiffOptions {
 /** The members of a manifest a diff reads. */
 export type DiffableManifest = Pick<Manifest, "asset" | "totals" | "payouts">;
 
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+interface Row {
+  account: string;
+  a: bigint;
+  b: bigint;
+  delta: bigint;
+  /** |delta|. */
+  size: bigint;
+  /** |delta| as a number when exact, else +Infinity (then `size` decides). */
+  fast: number;
+}
+
+/** Strictly ascending account bytes, as in a valid manifest (contract §6). */
+function ascending(payouts: DiffableManifest["payouts"]): boolean {
+  for (let i = 1; i < payouts.length; i++) {
+    if (!(payouts[i - 1]!.account < payouts[i]!.account)) return false;
+  }
+  return true;
+}
+
+/** |delta| descending, then account ascending by bytes (ASCII: `<` on strings, no locale). */
+function byChange(x: Row, y: Row): number {
+  if (x.fast !== y.fast) return y.fast - x.fast;
+  if (x.fast === Number.POSITIVE_INFINITY && x.size !== y.size) return x.size > y.size ? -1 : 1;
+  return x.account < y.account ? -1 : x.account > y.account ? 1 : 0;
+}
+
 /**
  * Compares two manifests: the totals of both sides and, for every account paid in either,
  * its amount in A, in B, and the signed delta B − A.
@@ -90,27 +119,49 @@ export function diffManifests(
   options: DiffOptions = {},
 ): ManifestDiff {
   if (a.asset !== b.asset) throw new RewarderError("BAD_REQUEST", "asset", { path: "asset" });
-  const amounts = new Map<string, { a: bigint; b: bigint }>();
-  for (const p of a.payouts) {
-    const row = amounts.get(p.account);
-    if (row === undefined) amounts.set(p.account, { a: BigInt(p.amount_minor), b: 0n });
-    else row.a += BigInt(p.amount_minor);
-  }
-  for (const p of b.payouts) {
-    const row = amounts.get(p.account);
-    if (row === undefined) amounts.set(p.account, { a: 0n, b: BigInt(p.amount_minor) });
-    else row.b += BigInt(p.amount_minor);
-  }
-  const rows: { account: string; a: bigint; b: bigint; delta: bigint; size: bigint }[] = [];
-  for (const [account, { a: inA, b: inB }] of amounts) {
+  const rows: Row[] = [];
+  const add = (account: string, inA: bigint, inB: bigint) => {
     const delta = inB - inA;
-    if (delta === 0n && !options.includeUnchanged) continue;
-    rows.push({ account, a: inA, b: inB, delta, size: delta < 0n ? -delta : delta });
+    if (delta === 0n && !options.includeUnchanged) return;
+    const size = delta < 0n ? -delta : delta;
+    // The common case compares as a float64 without loss (≤ 2^53); larger sizes as bigints.
+    const fast = size <= SAFE ? Number(size) : Number.POSITIVE_INFINITY;
+    rows.push({ account, a: inA, b: inB, delta, size, fast });
+  };
+  if (ascending(a.payouts) && ascending(b.payouts)) {
+    // Valid manifests (contract §6: payouts strictly ascending): one merge pass, no map.
+    const pa = a.payouts;
+    const pb = b.payouts;
+    let i = 0;
+    let j = 0;
+    while (i < pa.length || j < pb.length) {
+      const x = pa[i];
+      const y = pb[j];
+      if (y === undefined || (x !== undefined && x.account < y.account)) {
+        add(x!.account, BigInt(x!.amount_minor), 0n);
+        i++;
+      } else if (x === undefined || y.account < x.account) {
+        add(y.account, 0n, BigInt(y.amount_minor));
+        j++;
+      } else {
+        add(x.account, BigInt(x.amount_minor), BigInt(y.amount_minor));
+        i++;
+        j++;
+      }
+    }
+  } else {
+    // Any other order (a manifest not checked): lines of one account add up.
+    const amounts = new Map<string, { a: bigint; b: bigint }>();
+    for (const [side, payouts] of [["a", a.payouts], ["b", b.payouts]] as const) {
+      for (const p of payouts) {
+        const row = amounts.get(p.account) ?? { a: 0n, b: 0n };
+        row[side] += BigInt(p.amount_minor);
+        amounts.set(p.account, row);
+      }
+    }
+    for (const [account, row] of amounts) add(account, row.a, row.b);
   }
-  rows.sort((x, y) => {
-    if (x.size !== y.size) return x.size > y.size ? -1 : 1;
-    return x.account < y.account ? -1 : x.account > y.account ? 1 : 0;
-  });
+  rows.sort(byChange);
   const ta = a.totals;
   const tb = b.totals;
   const minus = (x: string, y: string) => (BigInt(x) - BigInt(y)).toString();

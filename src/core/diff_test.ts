@@ -1,5 +1,5 @@
 /**
- * `diffManifests` (docs/API.md "What-if for governors") over manifests built by the real
+ * `diffManifests` (docs/FORMATS.md "What-if for governors") over manifests built by the real
  * engine (`computeManifest`, contract §2–§6) from random inputs under two random policies.
  * Properties run ≥ 1,000 cases; fast-check prints the seed and the shrunk counterexample on
  * failure (reproduce with `FC_SEED=<seed> deno test -A src/core/diff_test.ts`).
@@ -184,6 +184,24 @@ Deno.test("deterministic: same bytes again, and A↔B swapped negates every delt
     }),
     params,
   );
+});
+
+Deno.test("payouts in any order (a manifest not checked) give the same diff as sorted ones", () => {
+  fc.assert(
+    fc.property(pairArb, ({ a, b }) => {
+      const d = canonicalJson(diffManifests(a, b, { includeUnchanged: true }));
+      const reversed = (m: Manifest) => ({ ...m, payouts: [...m.payouts].reverse() });
+      assert.equal(canonicalJson(diffManifests(reversed(a), b, { includeUnchanged: true })), d);
+      assert.equal(canonicalJson(diffManifests(a, reversed(b), { includeUnchanged: true })), d);
+    }),
+    params,
+  );
+  // Lines of one account add up on that path (a valid manifest has one per account).
+  const split = manifest([["x", 2], ["w", 1], ["x", 3]]);
+  assert.deepEqual(diffManifests(manifest([]), split).accounts, [
+    { account: "x", a_minor: "0", b_minor: "5", delta_minor: "5" },
+    { account: "w", a_minor: "0", b_minor: "1", delta_minor: "1" },
+  ]);
 });
 
 /** A hand-made manifest: only the members a diff reads matter. */
