@@ -20,7 +20,7 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import zlib from "node:zlib";
-import { casPut } from "../src/shell/cas.ts";
+import { casPut } from "../src/shell/sources/cas.ts";
 import { haveSlowhttptest, rawRequest, slowClients, slowhttptest } from "./dos/clients.ts";
 import {
   type DosRuntime,

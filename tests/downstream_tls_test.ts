@@ -10,7 +10,10 @@ import { readFileSync } from "node:fs";
 import { chmod } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { createDownstreamClient, openDownstreamClient } from "../src/shell/downstream_tls.ts";
+import {
+  createDownstreamClient,
+  openDownstreamClient,
+} from "../src/shell/sources/downstream_tls.ts";
 import { createHttpLedgerTarget } from "../src/shell/ledger/http_ledger_target.ts";
 import { LedgerRetryableError } from "../src/shell/ledger/ledger_target.ts";
 import { listen } from "../src/shell/listen/listen.ts";

@@ -19,7 +19,7 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promis
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { ensureDevMaterial } from "../src/shell/dev_bootstrap.ts";
-import { casPut } from "../src/shell/cas.ts";
+import { casPut } from "../src/shell/sources/cas.ts";
 import { loadSigningKey } from "../src/shell/key_files.ts";
 import { mintToken } from "../src/shell/caps/mint.ts";
 import { toBase64Url } from "../src/core/base64url.ts";

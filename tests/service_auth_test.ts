@@ -20,7 +20,7 @@ import {
 } from "../src/shell/caps/macaroon_v2.ts";
 import { attenuateToken } from "../src/shell/caps/mint.ts";
 import { writeSecretFile } from "../src/shell/key_files.ts";
-import { casPut } from "../src/shell/cas.ts";
+import { casPut } from "../src/shell/sources/cas.ts";
 import { leakedSecrets } from "../src/shell/observe/log.ts";
 import { assertError } from "./support/bad_inputs.ts";
 import { prepareFixtures } from "./support/fixtures.ts";

@@ -3,7 +3,7 @@
  * same data; a large epoch computes off the request loop, so `/healthz` keeps answering.
  */
 import assert from "node:assert/strict";
-import { casPut } from "../src/shell/cas.ts";
+import { casPut } from "../src/shell/sources/cas.ts";
 import { generateEpochInputs } from "../vectors/generate_epoch.ts";
 import { prepareFixtures } from "./support/fixtures.ts";
 import { caller, freshDataDir, startService, tokenMinter } from "./support/service.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { casGet } from "../../src/shell/cas.ts";
+import { casGet } from "../../src/shell/sources/cas.ts";
 import { type Runtime, startServer } from "./servers.ts";
 
 /** The cap under test (MAX_INFLIGHT's default, contract §12). */

@@ -11,7 +11,7 @@ import { parsePolicy, policyHashOf } from "../core/policy.ts";
 import { POLICY_SIG_DOMAIN } from "../core/policy_envelope.ts";
 import { signStatement } from "../core/seal.ts";
 import type { Signature } from "../core/types.ts";
-import { casPut } from "../shell/cas.ts";
+import { casPut } from "../shell/sources/cas.ts";
 import {
   generateSigningKeyDocument,
   loadSigningKey,

@@ -16,7 +16,7 @@ import { canonicalJson } from "../core/canonical_json.ts";
 import { policyHashOf } from "../core/policy.ts";
 import { POLICY_SIG_DOMAIN } from "../core/policy_envelope.ts";
 import { signStatement } from "../core/seal.ts";
-import { casPut } from "./cas.ts";
+import { casPut } from "./sources/cas.ts";
 import { loadCapsKeys } from "./caps/key_file.ts";
 import { mintToken } from "./caps/mint.ts";
 import { DEFAULT_OPERATOR_TENANT } from "./caps/identifier.ts";

@@ -14,7 +14,7 @@ import { policyHashOf } from "../../src/core/policy.ts";
 import { POLICY_SIG_DOMAIN } from "../../src/core/policy_envelope.ts";
 import { intentKeyOf, runKeyOf } from "../../src/core/run_key.ts";
 import { signStatement } from "../../src/core/seal.ts";
-import { casPut } from "../../src/shell/cas.ts";
+import { casPut } from "../../src/shell/sources/cas.ts";
 import { devToken, ensureDevMaterial } from "../../src/shell/dev_bootstrap.ts";
 import { loadSigningKey, writeSecretFile } from "../../src/shell/key_files.ts";
 import { loadSigner } from "../../src/shell/signer.ts";

@@ -1,9 +1,9 @@
-// Delivers one ledger intent through the downstream client (src/shell/downstream_tls.ts) and
+// Delivers one ledger intent through the downstream client (src/shell/sources/downstream_tls.ts) and
 // the HTTP ledger client, then prints one JSON line: {"ok":"accepted"} or {"error":reason}.
 // Bundled by tests/downstream_tls_test.ts to run the same code on Node and Bun.
 // Usage: <runtime> probe <ledger url> <ca.pem> [<client.pem> <client.key>]
 import process from "node:process";
-import { openDownstreamClient } from "../../src/shell/downstream_tls.ts";
+import { openDownstreamClient } from "../../src/shell/sources/downstream_tls.ts";
 import { createHttpLedgerTarget } from "../../src/shell/ledger/http_ledger_target.ts";
 import { LedgerRetryableError } from "../../src/shell/ledger/ledger_target.ts";
 

@@ -31,7 +31,7 @@ export interface HttpLedgerTargetOptions {
    */
   tokenFor: (intent: QueuedIntent, tenant: string) => Promise<string | undefined>;
   connectTimeoutMs?: number;
-  /** The downstream client's fetch (DOWNSTREAM_TLS, src/shell/downstream_tls.ts). */
+  /** The downstream client's fetch (DOWNSTREAM_TLS, src/shell/sources/downstream_tls.ts). */
   fetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
 }
 

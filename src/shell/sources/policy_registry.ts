@@ -7,14 +7,14 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { RewarderError } from "../core/errors.ts";
-import { policyHashOf } from "../core/policy.ts";
-import { parseStrictJson } from "../core/strict_json.ts";
+import { RewarderError } from "../../core/errors.ts";
+import { policyHashOf } from "../../core/policy.ts";
+import { parseStrictJson } from "../../core/strict_json.ts";
 import {
   type GovernanceKeys,
   type VerifiedPolicy,
   verifyPolicyEnvelope,
-} from "../core/policy_envelope.ts";
+} from "../../core/policy_envelope.ts";
 import { fetchCapped, POLICY_ENVELOPE_BYTES_MAX } from "./sources.ts";
 
 /** Most policy files read from POLICY_DIR (bounds the directory scan). */

@@ -19,8 +19,8 @@
 import { readFile, stat } from "node:fs/promises";
 import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
-import type { Config, Runtime } from "./config/config.ts";
-import { currentRuntime } from "./config/config.ts";
+import type { Config, Runtime } from "../config/config.ts";
+import { currentRuntime } from "../config/config.ts";
 
 /** The fetch signature the downstream clients take. */
 export type DownstreamFetch = (url: string | URL, init?: RequestInit) => Promise<Response>;

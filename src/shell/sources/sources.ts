@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { cidOf } from "../core/cid.ts";
-import { RewarderError } from "../core/errors.ts";
+import { cidOf } from "../../core/cid.ts";
+import { RewarderError } from "../../core/errors.ts";
 import { CAS_OBJECT_BYTES_MAX, casGet } from "./cas.ts";
 
 /** Largest HTTP response we read from a source (bytes). */
@@ -34,7 +34,7 @@ export function httpInputsSource(
   options: {
     attemptMs: number;
     tokenFor?: (tenant: string, cid: string) => string | undefined;
-    /** The downstream client's fetch (DOWNSTREAM_TLS, src/shell/downstream_tls.ts). */
+    /** The downstream client's fetch (DOWNSTREAM_TLS, src/shell/sources/downstream_tls.ts). */
     fetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
   },
 ): InputsSource {

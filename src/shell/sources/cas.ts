@@ -6,9 +6,9 @@
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { cidOf, isCid } from "../core/cid.ts";
-import { createFileExclusive } from "./files/atomic_file.ts";
-import { RewarderError } from "../core/errors.ts";
+import { cidOf, isCid } from "../../core/cid.ts";
+import { createFileExclusive } from "../files/atomic_file.ts";
+import { RewarderError } from "../../core/errors.ts";
 
 /** Largest object the local store accepts (bytes): 1M-recipient inputs are ~80 MB. */
 export const CAS_OBJECT_BYTES_MAX = 512 * 1024 * 1024;
