@@ -38,11 +38,11 @@ import {
   path,
   raw,
 } from "./config_parse.ts";
-import { type BindAddr, parseBindAddr } from "../bind_addr.ts";
+import { type BindAddr, parseBindAddrVariable } from "./bind_addr_variable.ts";
 
 export { ConfigError } from "./config_parse.ts";
 export type { Env } from "./config_parse.ts";
-export type { BindAddr } from "../bind_addr.ts";
+export type { BindAddr } from "./bind_addr_variable.ts";
 
 /**
  * Largest valid compute body, bytes: `notes` of 1024 UTF-16 units each escaped as `\uXXXX`
@@ -484,7 +484,7 @@ export function loadConfig(env: Env, options: { runtime?: Runtime } = {}): Confi
   const dataDir = get(env, "DATA_DIR") ?? "./.rewarder-data";
   const bindAddr = get(env, "BIND_ADDR") ?? "127.0.0.1:8090";
   const config: Config = {
-    bind: parseBindAddr(bindAddr),
+    bind: parseBindAddrVariable(bindAddr),
     bindAddr,
     listenEngine: get(env, "LISTEN_ENGINE"),
     dataDir,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseBindAddr } from "../bind_addr.ts";
+import { parseBindAddrVariable } from "./bind_addr_variable.ts";
 import {
   COMPUTE_BODY_BYTES_MAX,
   CONFIG_NAMES,
@@ -208,17 +208,28 @@ Deno.test("relations between variables are asserted", () => {
   rejects({ AMNESIA: "on", CAPS_KEYS_PATH: "/k/caps.json" }, "SIGNING_KEYS_DIR");
 });
 
-Deno.test("parseBindAddr forms", () => {
-  assert.deepEqual(parseBindAddr("0.0.0.0:0"), { transport: "tcp", hostname: "0.0.0.0", port: 0 });
-  assert.deepEqual(parseBindAddr("[::1]:8090"), { transport: "tcp", hostname: "::1", port: 8090 });
-  assert.deepEqual(parseBindAddr("rewarder.internal:443"), {
+Deno.test("parseBindAddrVariable forms", () => {
+  assert.deepEqual(parseBindAddrVariable("0.0.0.0:0"), {
+    transport: "tcp",
+    hostname: "0.0.0.0",
+    port: 0,
+  });
+  assert.deepEqual(parseBindAddrVariable("[::1]:8090"), {
+    transport: "tcp",
+    hostname: "::1",
+    port: 8090,
+  });
+  assert.deepEqual(parseBindAddrVariable("rewarder.internal:443"), {
     transport: "tcp",
     hostname: "rewarder.internal",
     port: 443,
   });
-  assert.deepEqual(parseBindAddr("unix:///tmp/r.sock"), { transport: "unix", path: "/tmp/r.sock" });
+  assert.deepEqual(parseBindAddrVariable("unix:///tmp/r.sock"), {
+    transport: "unix",
+    path: "/tmp/r.sock",
+  });
   for (const bad of ["", ":80", "host:", "host:port", "[::1]", "unix:///", "unix:///tmp/dir/"]) {
-    assert.throws(() => parseBindAddr(bad), ConfigError, bad);
+    assert.throws(() => parseBindAddrVariable(bad), ConfigError, bad);
   }
 });
 

@@ -5,15 +5,15 @@
  *
  * @module
  */
-import { type BindTarget, parseBindAddr as parseListenAddr } from "./listen/bind_addr.ts";
-import { ListenError } from "./listen/types.ts";
-import { fail } from "./config/config_parse.ts";
+import { type BindTarget, parseBindAddr as parseListenAddr } from "../listen/bind_addr.ts";
+import { ListenError } from "../listen/types.ts";
+import { fail } from "./config_parse.ts";
 
 /** Where the listener binds. */
 export type BindAddr = BindTarget;
 
 /** Parses a BIND_ADDR value; throws ConfigError naming BIND_ADDR. */
-export function parseBindAddr(value: string): BindAddr {
+export function parseBindAddrVariable(value: string): BindAddr {
   try {
     return parseListenAddr(value);
   } catch (err) {
