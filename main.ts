@@ -19,7 +19,7 @@ import {
   processEnv,
 } from "./src/shell/config/config.ts";
 import { applyRateReload, readReloadFile } from "./src/shell/config/config_reload.ts";
-import { DEV_TENANT, devToken, resolveKeyMaterial } from "./src/shell/dev_bootstrap.ts";
+import { DEV_TENANT, devToken, resolveKeyMaterial } from "./src/shell/keys/dev_bootstrap.ts";
 import { listen } from "./src/shell/listen/listen.ts";
 import { LISTENER_BODY_BYTES_MAX } from "./src/shell/listen/limits.ts";
 import { configureLogging, getLogger } from "./src/shell/observe/log.ts";
@@ -190,7 +190,7 @@ async function listenOrExplain(
   }
 }
 
-/** A sample epoch the embedded default loaded (src/shell/dev_bootstrap.ts). */
+/** A sample epoch the embedded default loaded (src/shell/keys/dev_bootstrap.ts). */
 interface Sample {
   epochId: string;
   inputsCid: string;

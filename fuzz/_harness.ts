@@ -14,7 +14,7 @@ import type { Hono } from "hono";
 import type { AppEnv } from "../middleware/context.ts";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/shell/config/config.ts";
-import { devToken, ensureDevMaterial } from "../src/shell/dev_bootstrap.ts";
+import { devToken, ensureDevMaterial } from "../src/shell/keys/dev_bootstrap.ts";
 import { buildServices } from "../src/shell/services.ts";
 
 /** Default cases per target in CI (at least 10,000: docs/SUPPLY-CHAIN.md). `FUZZ_RUNS` overrides. */

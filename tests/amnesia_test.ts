@@ -9,7 +9,7 @@ import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toBase64Url } from "../src/core/base64url.ts";
-import { writeSecretFile } from "../src/shell/key_files.ts";
+import { writeSecretFile } from "../src/shell/keys/key_files.ts";
 import {
   type Answer,
   CHILD_STOP_TIMEOUT_MS,

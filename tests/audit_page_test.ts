@@ -18,7 +18,7 @@ import { policyHashOf } from "../src/core/policy.ts";
 import { POLICY_SIG_DOMAIN } from "../src/core/policy_envelope.ts";
 import { signStatement } from "../src/core/seal.ts";
 import type { SealedEnvelope } from "../src/core/types.ts";
-import { loadSigningKey, writeSecretFile } from "../src/shell/key_files.ts";
+import { loadSigningKey, writeSecretFile } from "../src/shell/keys/key_files.ts";
 import { secureHeaders } from "../middleware/secure_headers.ts";
 import { AUDIT_PAGE_CSP, auditPage } from "../routes/audit_page.ts";
 import { assetsModuleText, buildAuditAssets } from "../scripts/build_audit_page.ts";

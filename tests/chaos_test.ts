@@ -24,7 +24,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { devToken } from "../src/shell/dev_bootstrap.ts";
+import { devToken } from "../src/shell/keys/dev_bootstrap.ts";
 import { BREAKER_COOL_DOWN_MS } from "../src/shell/outbox/limits.ts";
 import {
   assertAppliedExactly,

@@ -24,12 +24,12 @@ import { verifyPolicyEnvelope } from "../src/core/policy_envelope.ts";
 import { MANIFEST_SIG_DOMAIN, sealManifest } from "../src/core/seal.ts";
 import type { SealedEnvelope } from "../src/core/types.ts";
 import { loadConfig } from "../src/shell/config/config.ts";
-import { devToken, ensureDevMaterial } from "../src/shell/dev_bootstrap.ts";
-import { parseGovernanceKeys, writeSecretFile } from "../src/shell/key_files.ts";
-import { rotateSigningKey } from "../src/shell/key_rotation.ts";
+import { devToken, ensureDevMaterial } from "../src/shell/keys/dev_bootstrap.ts";
+import { parseGovernanceKeys, writeSecretFile } from "../src/shell/keys/key_files.ts";
+import { rotateSigningKey } from "../src/shell/keys/key_rotation.ts";
 import { REJECT_REASONS } from "../src/shell/observe/metrics.ts";
 import { buildServices } from "../src/shell/services.ts";
-import { loadSigner } from "../src/shell/signer.ts";
+import { loadSigner } from "../src/shell/keys/signer.ts";
 
 const VECTORS = new URL("../vectors/", import.meta.url).pathname;
 const IN_CI = process.env.CI === "true";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { toBase64Url } from "../src/core/base64url.ts";
 import { toHex } from "../src/core/merkle.ts";
 import { mintToken } from "../src/shell/caps/mint.ts";
-import { writeSecretFile } from "../src/shell/key_files.ts";
+import { writeSecretFile } from "../src/shell/keys/key_files.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 

@@ -19,7 +19,7 @@ import {
   withFirstPartyCaveat,
 } from "../src/shell/caps/macaroon_v2.ts";
 import { attenuateToken } from "../src/shell/caps/mint.ts";
-import { writeSecretFile } from "../src/shell/key_files.ts";
+import { writeSecretFile } from "../src/shell/keys/key_files.ts";
 import { casPut } from "../src/shell/sources/cas.ts";
 import { leakedSecrets } from "../src/shell/observe/log.ts";
 import { assertError } from "./support/bad_inputs.ts";

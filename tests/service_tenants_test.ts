@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { intentKeyOf } from "../src/core/run_key.ts";
 import { startDevLedger, TEST_LEDGER_TOKEN } from "./support/dev_ledger_process.ts";
-import { writeSecretFile } from "../src/shell/key_files.ts";
-import { loadSigner } from "../src/shell/signer.ts";
+import { writeSecretFile } from "../src/shell/keys/key_files.ts";
+import { loadSigner } from "../src/shell/keys/signer.ts";
 import { prepareFixtures } from "./support/fixtures.ts";
 import { caller, freshDataDir, startService, tokenMinter, waitFor } from "./support/service.ts";
 

@@ -34,7 +34,7 @@ import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { Buffer } from "node:buffer";
 import { fromBase64Url } from "../src/core/base64url.ts";
-import { parsePublishedKeys } from "../src/shell/key_files.ts";
+import { parsePublishedKeys } from "../src/shell/keys/key_files.ts";
 import { decodeToken, tokenFromAuthorization } from "../src/shell/caps/token_codec.ts";
 import { verifyChainV2 } from "../src/shell/caps/macaroon_v2.ts";
 import {

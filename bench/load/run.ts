@@ -14,7 +14,7 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { casPut } from "../../src/shell/sources/cas.ts";
-import { devToken, ensureDevMaterial } from "../../src/shell/dev_bootstrap.ts";
+import { devToken, ensureDevMaterial } from "../../src/shell/keys/dev_bootstrap.ts";
 import { GENERATED_POLICY, generateEpochInputs } from "../../vectors/generate_epoch.ts";
 import { renderDocs } from "./report.ts";
 import { type Runtime, type Server, startServer } from "./servers.ts";

@@ -21,7 +21,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { devToken } from "../../src/shell/dev_bootstrap.ts";
+import { devToken } from "../../src/shell/keys/dev_bootstrap.ts";
 import {
   expectedRunKey,
   type Ledger,

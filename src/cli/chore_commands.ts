@@ -18,7 +18,7 @@ import {
   publishedKey,
   readPublicJson,
   writeSecretFile,
-} from "../shell/key_files.ts";
+} from "../shell/keys/key_files.ts";
 import { type CliIo, DocumentError, parseArgs, required, UsageError } from "./args.ts";
 
 /**

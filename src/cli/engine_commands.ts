@@ -15,7 +15,7 @@ import { verifyProofDocument } from "../core/proof.ts";
 import { sealManifest, type SigningKey, verifyEnvelope, type VerifyKey } from "../core/seal.ts";
 import { parseStrictJson, type StrictJsonProblem } from "../core/strict_json.ts";
 import type { SealedEnvelope } from "../core/types.ts";
-import { KeyFileError, loadSigningKey, parsePublishedKeys } from "../shell/key_files.ts";
+import { KeyFileError, loadSigningKey, parsePublishedKeys } from "../shell/keys/key_files.ts";
 import { type CliIo, DocumentError, parseArgs, required, UsageError } from "./args.ts";
 
 /** Exit codes of `compute` (contract §11). */

@@ -14,7 +14,7 @@ import { Buffer } from "node:buffer";
 import { stat } from "node:fs/promises";
 import process from "node:process";
 import { RewarderError } from "../core/errors.ts";
-import { KeyFileError } from "../shell/key_files.ts";
+import { KeyFileError } from "../shell/keys/key_files.ts";
 import { type CliIo, DocumentError, fileSystemProblem, UsageError } from "./args.ts";
 import {
   casPutCommand,

@@ -11,12 +11,12 @@
  */
 import { RewarderError } from "../core/errors.ts";
 import { formatRfc3339UtcS } from "../shell/caps/rfc3339.ts";
-import { publishedKey } from "../shell/key_files.ts";
+import { publishedKey } from "../shell/keys/key_files.ts";
 import {
   KEY_ROTATION_OVERLAP_S_DEFAULT,
   rotateSigningKey,
   setSigningKeyStatus,
-} from "../shell/key_rotation.ts";
+} from "../shell/keys/key_rotation.ts";
 import { rotateAtRestKey } from "../shell/store/rekey.ts";
 import { type CliIo, parseArgs, required, UsageError } from "./args.ts";
 

@@ -11,7 +11,7 @@ import type { Metrics } from "./observe/metrics.ts";
 import type { PolicyRegistry } from "./sources/policy_registry.ts";
 import type { RateLimiter } from "./admission/rate_limiter.ts";
 import type { RunRegistry } from "./registry/run_registry.ts";
-import type { Signer } from "./signer.ts";
+import type { Signer } from "./keys/signer.ts";
 import type { InputsSource } from "./sources/sources.ts";
 import type { AuditEntry } from "./observe/audit.ts";
 import type { RunStore } from "./store/run_store.ts";

@@ -15,9 +15,9 @@ import { POLICY_SIG_DOMAIN } from "../../src/core/policy_envelope.ts";
 import { intentKeyOf, runKeyOf } from "../../src/core/run_key.ts";
 import { signStatement } from "../../src/core/seal.ts";
 import { casPut } from "../../src/shell/sources/cas.ts";
-import { devToken, ensureDevMaterial } from "../../src/shell/dev_bootstrap.ts";
-import { loadSigningKey, writeSecretFile } from "../../src/shell/key_files.ts";
-import { loadSigner } from "../../src/shell/signer.ts";
+import { devToken, ensureDevMaterial } from "../../src/shell/keys/dev_bootstrap.ts";
+import { loadSigningKey, writeSecretFile } from "../../src/shell/keys/key_files.ts";
+import { loadSigner } from "../../src/shell/keys/signer.ts";
 
 /** Bound on a child's startup (until it prints its listening line), ms. */
 export const CHILD_START_TIMEOUT_MS = 20_000;

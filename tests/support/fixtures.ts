@@ -12,7 +12,7 @@ import { policyHashOf } from "../../src/core/policy.ts";
 import { POLICY_SIG_DOMAIN } from "../../src/core/policy_envelope.ts";
 import { signStatement } from "../../src/core/seal.ts";
 import { casDir, casPut } from "../../src/shell/sources/cas.ts";
-import { loadSigningKey, writeSecretFile } from "../../src/shell/key_files.ts";
+import { loadSigningKey, writeSecretFile } from "../../src/shell/keys/key_files.ts";
 import { GENERATED_POLICY, generateEpochInputs } from "../../vectors/generate_epoch.ts";
 import { VECTORS_DIR } from "./service.ts";
 

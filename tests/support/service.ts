@@ -11,7 +11,7 @@
  * @module
  */
 import { join } from "node:path";
-import { ensureDevMaterial } from "../../src/shell/dev_bootstrap.ts";
+import { ensureDevMaterial } from "../../src/shell/keys/dev_bootstrap.ts";
 import { mintToken } from "../../src/shell/caps/mint.ts";
 import { fromBase64Url } from "../../src/core/base64url.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { canonicalJson } from "../../core/canonical_json.ts";
-import { parsePublishedKeys } from "../key_files.ts";
+import { parsePublishedKeys } from "../keys/key_files.ts";
 import { fakeRun, testKeysDocument } from "../../../tests/support/ledger_fixtures.ts";
 import { checkLedgerIntent, egressCaveatsHold } from "./ledger_intent_check.ts";
 

@@ -23,7 +23,7 @@ import type { AuditEntry } from "../observe/audit.ts";
 import type { EngineRunner } from "../engine/engine_runner.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { PolicyEntry, PolicyRegistry } from "../sources/policy_registry.ts";
-import type { Signer } from "../signer.ts";
+import type { Signer } from "../keys/signer.ts";
 import type { InputsSource } from "../sources/sources.ts";
 import type { RunStore } from "../store/run_store.ts";
 import type { Tracing } from "../observe/tracing.ts";

@@ -28,7 +28,7 @@ import { join, relative, sep } from "node:path";
 import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
 import { blake3Hex } from "../../core/blake3.ts";
 import { RewarderError } from "../../core/errors.ts";
-import { writeSecretFile } from "../key_files.ts";
+import { writeSecretFile } from "../keys/key_files.ts";
 import { type AtRestCipher, createAtRestCipher, readAtRestKey } from "./at_rest_cipher.ts";
 import { TEMP_SUFFIX, writeFileAtomic } from "../files/atomic_file.ts";
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { toBase64Url } from "../../core/base64url.ts";
-import { writeSecretFile } from "../key_files.ts";
+import { writeSecretFile } from "../keys/key_files.ts";
 import { openJournalLedgerTarget } from "../ledger/journal_ledger_target.ts";
 import { createAtRestCipher, readAtRestKey } from "./at_rest_cipher.ts";
 import { openFileRunStore } from "./file_run_store.ts";

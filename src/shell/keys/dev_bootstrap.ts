@@ -11,16 +11,16 @@
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { toBase64Url } from "../core/base64url.ts";
-import { canonicalJson } from "../core/canonical_json.ts";
-import { policyHashOf } from "../core/policy.ts";
-import { POLICY_SIG_DOMAIN } from "../core/policy_envelope.ts";
-import { signStatement } from "../core/seal.ts";
-import { casPut } from "./sources/cas.ts";
-import { loadCapsKeys } from "./caps/key_file.ts";
-import { mintToken } from "./caps/mint.ts";
-import { DEFAULT_OPERATOR_TENANT } from "./caps/identifier.ts";
-import { toHex } from "../core/merkle.ts";
+import { toBase64Url } from "../../core/base64url.ts";
+import { canonicalJson } from "../../core/canonical_json.ts";
+import { policyHashOf } from "../../core/policy.ts";
+import { POLICY_SIG_DOMAIN } from "../../core/policy_envelope.ts";
+import { signStatement } from "../../core/seal.ts";
+import { casPut } from "../sources/cas.ts";
+import { loadCapsKeys } from "../caps/key_file.ts";
+import { mintToken } from "../caps/mint.ts";
+import { DEFAULT_OPERATOR_TENANT } from "../caps/identifier.ts";
+import { toHex } from "../../core/merkle.ts";
 import { generateSigningKeyDocument, loadSigningKey, writeSecretFile } from "./key_files.ts";
 
 /** Lifetime of the printed development token (s). */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { toBase64Url } from "../core/base64url.ts";
+import { toBase64Url } from "../../core/base64url.ts";
 import { KeyFileError, writeSecretFile } from "./key_files.ts";
 import { rotateSigningKey, setSigningKeyStatus } from "./key_rotation.ts";
 import { loadSigner } from "./signer.ts";

@@ -28,7 +28,7 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { SigningKey } from "../core/seal.ts";
+import type { SigningKey } from "../../core/seal.ts";
 import { KeyFileError, loadSigningKey, publishedKey, type StoredSigningKey } from "./key_files.ts";
 
 /** Most key files in SIGNING_KEYS_DIR. */

@@ -10,7 +10,7 @@
  */
 import { readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { KID_PATTERN } from "../core/ids.ts";
+import { KID_PATTERN } from "../../core/ids.ts";
 import {
   generateSigningKeyDocument,
   KeyFileError,

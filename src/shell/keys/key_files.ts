@@ -15,13 +15,13 @@
 import { readFile, stat } from "node:fs/promises";
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { z } from "zod";
-import { fromBase64Url, toBase64Url } from "../core/base64url.ts";
-import { ED25519_KEY_BYTES, publicKeyOf } from "../core/ed25519.ts";
-import { KID_PATTERN } from "../core/ids.ts";
-import { formatRfc3339UtcS, parseRfc3339UtcMs } from "./caps/rfc3339.ts";
-import { writeFileAtomic } from "./files/atomic_file.ts";
-import type { GovernanceKeys } from "../core/policy_envelope.ts";
-import type { SigningKey, VerifyKey } from "../core/seal.ts";
+import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
+import { ED25519_KEY_BYTES, publicKeyOf } from "../../core/ed25519.ts";
+import { KID_PATTERN } from "../../core/ids.ts";
+import { formatRfc3339UtcS, parseRfc3339UtcMs } from "../caps/rfc3339.ts";
+import { writeFileAtomic } from "../files/atomic_file.ts";
+import type { GovernanceKeys } from "../../core/policy_envelope.ts";
+import type { SigningKey, VerifyKey } from "../../core/seal.ts";
 
 /** Largest key file we read (bytes): key files are small; a huge one is a mistake or an attack. */
 export const KEY_FILE_BYTES_MAX = 1 << 20;
