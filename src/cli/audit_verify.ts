@@ -3,7 +3,10 @@
  * audit chain written by `src/shell/observe/audit.ts`.
  *
  * Line n (1-based) must be a JSON object with `seq = n`, a known `event` and
- * `prev = b3(line n-1)` (line 1: `b3("")`). So a deleted, edited, reordered or inserted line
+ * `prev = b3(line n-1)` (line 1: `b3("")`); a summary line (`event` `summary`) must also name a
+ * counted event in `of`, carry string `reason` and `minute`, a whole `count ≥ 1` and at most
+ * `min(count, 8)` string `samples`. Decision lines of either format (files written before
+ * summaries existed have one `token_rejected` or `run_replayed` line per request) verify. So a deleted, edited, reordered or inserted line
  * makes the chain fail at or right after it (an edit of line k shows at line k+1, where its
  * hash no longer matches). A cut tail or an edited last line is only detectable against an
  * anchor taken earlier: `--expect-head` (the `head` printed by a previous run, or the sink's
@@ -15,10 +18,13 @@
  */
 import { open } from "node:fs/promises";
 import {
+  AUDIT_COUNTED_EVENTS,
   AUDIT_EVENTS,
   AUDIT_GENESIS_PREV,
   AUDIT_LINE_BYTES_MAX,
+  AUDIT_SUMMARY_EVENT,
   auditLineHash,
+  isSummaryShape,
 } from "../shell/observe/audit.ts";
 
 /** Bytes read per chunk. */
@@ -31,6 +37,7 @@ export type AuditProblem =
   | "not_json"
   | "seq"
   | "event"
+  | "summary"
   | "prev"
   | "line_too_long"
   | "torn_tail"
@@ -132,8 +139,15 @@ function checkLine(text: string, seq: number, prev: string): AuditProblem | null
   const r = rec as Record<string, unknown>;
   if (r.seq !== seq) return "seq";
   if (!(AUDIT_EVENTS as readonly unknown[]).includes(r.event)) return "event";
+  if (r.event === AUDIT_SUMMARY_EVENT && !isSummary(r)) return "summary";
   if (r.prev !== prev) return "prev";
   return null;
+}
+
+function isSummary(r: Record<string, unknown>): boolean {
+  return (AUDIT_COUNTED_EVENTS as readonly unknown[]).includes(r.of) &&
+    typeof r.reason === "string" && typeof r.minute === "string" &&
+    isSummaryShape(r.count, r.samples);
 }
 
 /** Output channels of the CLI entry. */

@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openFileAuditSink } from "../shell/observe/audit.ts";
+import {
+  AUDIT_GENESIS_PREV,
+  AUDIT_SAMPLES_MAX,
+  auditLineHash,
+  openFileAuditSink,
+} from "../shell/observe/audit.ts";
 import { auditVerify, runAuditVerify } from "./audit_verify.ts";
 
 let dir = "";
@@ -125,7 +130,7 @@ test("files larger than one read chunk verify (lines spanning chunk borders)", a
   const appends = [];
   for (let i = 0; i < 600; i++) {
     appends.push(
-      sink.append({ event: "run_replayed", tenant: "acme", corr_id: `c${i}`, outcome: "replayed" }),
+      sink.append({ event: "run_computed", tenant: "acme", corr_id: `c${i}`, outcome: "pending" }),
     );
   }
   await Promise.all(appends);
@@ -136,4 +141,79 @@ test("files larger than one read chunk verify (lines spanning chunk borders)", a
   assert.ok(lines.join("\n").length > 64 * 1024);
   lines.splice(400, 1);
   assert.equal((await verifyLines("big-del.jsonl", lines)).firstBadLine, 401);
+});
+
+/** Chains hand-written records (seq and prev filled in), as the sink would write them. */
+function chainOf(records: Record<string, unknown>[]): string[] {
+  let prev = AUDIT_GENESIS_PREV;
+  return records.map((r, i) => {
+    const { seq: _seq, prev: _prev, ...rest } = r;
+    const line = JSON.stringify({ seq: i + 1, ...rest, prev });
+    prev = auditLineHash(line);
+    return line;
+  });
+}
+
+const V1_DECISION = {
+  tenant: null,
+  corr_id: "-",
+  run_key: null,
+  policy_hash: null,
+  inputs_cid: null,
+  manifest_hash: null,
+  reason: null,
+};
+
+test("format v1 files (one token_rejected / run_replayed line per request) still verify", async () => {
+  const lines = chainOf([
+    { ts: "2026-01-01T00:00:00.000Z", event: "token_rejected", ...V1_DECISION, outcome: "unauth" },
+    { ts: "2026-01-01T00:00:01.000Z", event: "run_replayed", ...V1_DECISION, outcome: "pending" },
+    { ts: "2026-01-01T00:00:02.000Z", event: "run_computed", ...V1_DECISION, outcome: "pending" },
+  ]);
+  const r = await verifyLines("v1.jsonl", lines);
+  assert.deepEqual(r, { ok: true, lines: 3, head: auditLineHash(lines[2]!) });
+});
+
+test("summary lines verify; a malformed summary is refused even when it chains", async () => {
+  const summary = (count: unknown, samples: unknown, of: unknown = "token_rejected") => ({
+    ts: "2026-01-01T00:01:00.000Z",
+    event: "summary",
+    of,
+    reason: "signature",
+    minute: "2026-01-01T00:00:00.000Z",
+    count,
+    samples,
+  });
+  const decision = {
+    ts: "2026-01-01T00:00:02.000Z",
+    event: "run_computed",
+    ...V1_DECISION,
+    outcome: "pending",
+  };
+  const many = Array.from({ length: AUDIT_SAMPLES_MAX }, (_, i) => `corr-${i}`);
+  const ok = chainOf([decision, summary(10_000, many), summary(1, ["c"], "run_replayed")]);
+  assert.deepEqual(await verifyLines("sum.jsonl", ok), {
+    ok: true,
+    lines: 3,
+    head: auditLineHash(ok[2]!),
+  });
+  const bad: [string, Record<string, unknown>][] = [
+    ["zero", summary(0, [])],
+    ["fraction", summary(1.5, [])],
+    ["too many samples", summary(10_000, [...many, "one-more"])],
+    ["more samples than count", summary(1, ["a", "b"])],
+    ["sample not a string", summary(2, [7])],
+    ["unknown counted event", summary(1, [], "run_computed")],
+  ];
+  for (const [name, record] of bad) {
+    const r = await verifyLines("bad-sum.jsonl", chainOf([decision, record]));
+    assert.equal(r.problem, "summary", name);
+    assert.equal(r.firstBadLine, 2, name);
+  }
+  // An edited count keeps the shape valid: the next line's prev catches it.
+  const edited = [...ok];
+  edited[1] = edited[1]!.replace('"count":10000', '"count":10');
+  const r = await verifyLines("sum-edit.jsonl", edited);
+  assert.equal(r.problem, "prev");
+  assert.equal(r.firstBadLine, 3);
 });

@@ -212,7 +212,7 @@ export const REASONS = {
   max_runs_counter_full: overloaded(),
   audit_backlog: overloaded(),
   engine_queue: overloaded("engine_queue"),
-  engine_restarted: overloaded(),
+  engine_tenant_queue: overloaded("engine_queue"),
   timeout: row("TIMEOUT", "timeout"),
   client_gone: row("TIMEOUT", "timeout"),
   ledger: dependency(),
@@ -222,6 +222,8 @@ export const REASONS = {
   source_malformed: dependency(),
   source_integrity: dependency(),
   origin_integrity: dependency(),
+  // the audit sink cannot write: decisions fail closed (docs/RUNBOOK.md, AuditSinkFailing)
+  audit: dependency(),
   // --- 500: the server's own faults, never the client's reasons
   internal: internal(),
   engine: internal(),
@@ -229,7 +231,6 @@ export const REASONS = {
   store_undecryptable: internal(),
   at_rest_unreadable: internal(),
   at_rest_rotation_in_progress: internal(),
-  audit_unavailable: internal(),
   key_file_unreadable: internal(),
   key_file_mode: internal(),
   key_file_format: internal(),

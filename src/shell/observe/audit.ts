@@ -1,10 +1,17 @@
 /**
- * Append-only, hash-chained audit sink: one JSON line per decision (docs/RUNBOOK.md, Verify the audit log).
+ * Append-only, hash-chained audit sink (docs/RUNBOOK.md, "Audit log"): one JSON line per
+ * decision, and one summary line per (minute, counted event, reason).
  *
- * Line format (fixed key order, UTF-8, `\n`-terminated):
+ * Decision line (fixed key order, UTF-8, `\n`-terminated; the v1 format, unchanged):
  * `{"seq":1,"ts":"…Z","event":"run_computed","tenant":"acme","corr_id":"…","run_key":"b3:…",
- * "policy_hash":"b3:…","inputs_cid":"b3:…","manifest_hash":"b3:…","outcome":"sealed",
+ * "policy_hash":"b3:…","inputs_cid":"b3:…","manifest_hash":"b3:…","outcome":"pending",
  * "reason":null,"prev":"b3:…"}`
+ *
+ * Summary line (high-volume events counted, see `audit_trail.ts`):
+ * `{"seq":2,"ts":"…Z","event":"summary","of":"token_rejected","reason":"signature",
+ * "minute":"2026-11-27T00:03:00.000Z","count":10000,"samples":["corr-1",…],"prev":"b3:…"}`
+ * with `1 ≤ count`, at most {@link AUDIT_SAMPLES_MAX} samples (the first corr ids of the
+ * minute) and never more samples than `count`.
  *
  * - `seq` starts at 1 and increases by 1 per line.
  * - `prev` = `b3:` + BLAKE3 hex of the previous line's exact bytes (without its `\n`). The first
@@ -14,12 +21,16 @@
  *   Cutting the tail or editing the last line cannot be seen from the file alone: anchor the
  *   head (`head()` / `audit-verify` prints it) somewhere else and verify against it.
  * - One writer per file: two processes appending to the same file fork the chain.
+ * - Files written before summaries existed hold `token_rejected` and `run_replayed` as decision
+ *   lines (one per request); they stay valid ({@link AUDIT_EVENTS} lists them).
  *
  * File mode appends with group commit: lines queued while a write is in flight go out in one
  * `write` + `datasync` (at most {@link AUDIT_BATCH_LINES_MAX} lines); `append()` resolves only
  * once its line is durable. A failed write poisons the sink (fail closed: later lines would
- * chain to a line that is not on disk). On open the chain resumes from the file's last line.
- * Stdout mode (amnesia) keeps the same chain in memory and writes nothing to disk.
+ * chain to a line that is not on disk): `status()` reads `failed` and every later append is
+ * refused with DEPENDENCY_UNAVAILABLE `audit` until a restart. On open the chain resumes from
+ * the file's last line. Stdout mode (amnesia) keeps the same chain in memory and writes
+ * nothing to disk.
  *
  * @module
  */
@@ -28,18 +39,36 @@ import process from "node:process";
 import { blake3Hex } from "../../core/blake3.ts";
 import { RewarderError } from "../../core/errors.ts";
 
-/** The decisions that are audited. */
-export const AUDIT_EVENTS = [
+/** The decisions written one line each, durably before the answer that reports them. */
+export const AUDIT_DECISION_EVENTS = [
   "run_computed",
-  "run_replayed",
+  "run_committed",
   "run_conflicted",
   "run_quarantined",
   "intent_acknowledged",
-  "token_rejected",
   "quarantine_mode_changed",
+  "key_epoch_changed",
 ] as const;
-/** One of {@link AUDIT_EVENTS}. */
-export type AuditEvent = (typeof AUDIT_EVENTS)[number];
+/** One of {@link AUDIT_DECISION_EVENTS}. */
+export type AuditEvent = (typeof AUDIT_DECISION_EVENTS)[number];
+
+/** High-volume events: counted per minute and reason, written as summary lines. */
+export const AUDIT_COUNTED_EVENTS = ["token_rejected", "run_replayed"] as const;
+/** One of {@link AUDIT_COUNTED_EVENTS}. */
+export type AuditCountedEvent = (typeof AUDIT_COUNTED_EVENTS)[number];
+
+/** The `event` of a summary line. */
+export const AUDIT_SUMMARY_EVENT = "summary";
+
+/**
+ * Every `event` a valid line may carry: decisions, summaries, and the counted events, which
+ * files written before summaries existed hold one line per request.
+ */
+export const AUDIT_EVENTS: readonly string[] = [
+  ...AUDIT_DECISION_EVENTS,
+  ...AUDIT_COUNTED_EVENTS,
+  AUDIT_SUMMARY_EVENT,
+];
 
 /** `prev` of line 1: `b3:` + BLAKE3("") (the chain's genesis). */
 export const AUDIT_GENESIS_PREV = "b3:" + blake3Hex("");
@@ -51,8 +80,10 @@ export const AUDIT_FIELD_CHARS_MAX = 256;
 export const AUDIT_BATCH_LINES_MAX = 256;
 /** Lines waiting for the disk at most; beyond that `append` fails with OVERLOADED. */
 export const AUDIT_PENDING_LINES_MAX = 4096;
+/** Corr ids kept per summary line at most (the first ones of the minute). */
+export const AUDIT_SAMPLES_MAX = 8;
 
-/** What the caller records; ids are null when the decision has none (e.g. token_rejected). */
+/** A decision to record; ids are null when the decision has none. */
 export interface AuditEntry {
   event: AuditEvent;
   tenant: string | null;
@@ -61,13 +92,25 @@ export interface AuditEntry {
   policy_hash?: string | null;
   inputs_cid?: string | null;
   manifest_hash?: string | null;
-  /** Short outcome word: `sealed`, `quarantined`, `accepted`, `duplicate`, `on`, `rejected`… */
+  /** Short outcome word: `pending`, `dry_run`, `accepted`, `duplicate`, `on`, `current`… */
   outcome: string;
-  /** Stable reason code when there is one (`unauth`, `conservation`…); never user input. */
+  /** Stable reason code when there is one (`epoch_committed`, `conservation`…); never user input. */
   reason?: string | null;
 }
 
-/** A written line, as parsed back. */
+/** One minute of one counted event and reason, to record as a summary line. */
+export interface AuditSummaryEntry {
+  event: typeof AUDIT_SUMMARY_EVENT;
+  of: AuditCountedEvent;
+  /** A reason of a closed set (the reasons table, emissions) or `other`. */
+  reason: string;
+  /** Start of the minute, RFC 3339 UTC (`…:00.000Z`). */
+  minute: string;
+  count: number;
+  samples: readonly string[];
+}
+
+/** A written decision line, as parsed back. */
 export interface AuditLine {
   seq: number;
   ts: string;
@@ -83,6 +126,19 @@ export interface AuditLine {
   prev: string;
 }
 
+/** A written summary line, as parsed back. */
+export interface AuditSummaryLine {
+  seq: number;
+  ts: string;
+  event: typeof AUDIT_SUMMARY_EVENT;
+  of: AuditCountedEvent;
+  reason: string;
+  minute: string;
+  count: number;
+  samples: string[];
+  prev: string;
+}
+
 /** The chain position after the last line: its `seq` and `b3:` hash (genesis: 0, b3("")). */
 export interface AuditHead {
   seq: number;
@@ -92,7 +148,11 @@ export interface AuditHead {
 /** An audit sink; `append` resolves once the line is written (durably in file mode). */
 export interface AuditSink {
   append(entry: AuditEntry): Promise<AuditLine>;
+  append(entry: AuditSummaryEntry): Promise<AuditSummaryLine>;
+  append(entry: AuditEntry | AuditSummaryEntry): Promise<AuditLine | AuditSummaryLine>;
   head(): AuditHead;
+  /** `failed` once a write failed: the sink refuses every later line (fail closed). */
+  status(): "ok" | "failed";
   close(): Promise<void>;
 }
 
@@ -101,15 +161,34 @@ export function auditLineHash(line: string): string {
   return "b3:" + blake3Hex(line);
 }
 
+/** The error of a sink that cannot write (contract §8: 503 DEPENDENCY_UNAVAILABLE). */
+export function auditUnavailable(cause?: unknown): RewarderError {
+  return new RewarderError("DEPENDENCY_UNAVAILABLE", "audit", { retryAfterS: 5, cause });
+}
+
 /** Builds line `seq` of the chain; throws a TypeError on an unknown event or oversized field. */
 export function buildAuditLine(
+  entry: AuditEntry | AuditSummaryEntry,
+  chain: { seq: number; ts: string; prev: string },
+): { line: string; record: AuditLine | AuditSummaryLine } {
+  const record = entry.event === AUDIT_SUMMARY_EVENT
+    ? summaryRecord(entry, chain)
+    : decisionRecord(entry, chain);
+  const line = JSON.stringify(record);
+  if (new TextEncoder().encode(line).length > AUDIT_LINE_BYTES_MAX) {
+    throw new TypeError(`Cannot audit line: longer than ${AUDIT_LINE_BYTES_MAX} bytes`);
+  }
+  return { line, record };
+}
+
+function decisionRecord(
   entry: AuditEntry,
   chain: { seq: number; ts: string; prev: string },
-): { line: string; record: AuditLine } {
-  if (!(AUDIT_EVENTS as readonly string[]).includes(entry.event)) {
-    throw new TypeError("Cannot audit event: not one of AUDIT_EVENTS");
+): AuditLine {
+  if (!(AUDIT_DECISION_EVENTS as readonly string[]).includes(entry.event)) {
+    throw new TypeError("Cannot audit event: not one of AUDIT_DECISION_EVENTS");
   }
-  const record: AuditLine = {
+  return {
     seq: chain.seq,
     ts: chain.ts,
     event: entry.event,
@@ -123,11 +202,38 @@ export function buildAuditLine(
     reason: field(entry.reason),
     prev: chain.prev,
   };
-  const line = JSON.stringify(record);
-  if (new TextEncoder().encode(line).length > AUDIT_LINE_BYTES_MAX) {
-    throw new TypeError(`Cannot audit line: longer than ${AUDIT_LINE_BYTES_MAX} bytes`);
+}
+
+function summaryRecord(
+  entry: AuditSummaryEntry,
+  chain: { seq: number; ts: string; prev: string },
+): AuditSummaryLine {
+  if (!(AUDIT_COUNTED_EVENTS as readonly string[]).includes(entry.of)) {
+    throw new TypeError("Cannot audit summary: not one of AUDIT_COUNTED_EVENTS");
   }
-  return { line, record };
+  if (!isSummaryShape(entry.count, entry.samples)) {
+    throw new TypeError(
+      `Cannot audit summary: count must be ≥ 1 and samples ≤ min(count, ${AUDIT_SAMPLES_MAX})`,
+    );
+  }
+  return {
+    seq: chain.seq,
+    ts: chain.ts,
+    event: AUDIT_SUMMARY_EVENT,
+    of: entry.of,
+    reason: field(entry.reason) ?? "",
+    minute: field(entry.minute) ?? "",
+    count: entry.count,
+    samples: entry.samples.map((s) => field(s) ?? ""),
+    prev: chain.prev,
+  };
+}
+
+/** The bounds of a summary line's `count` and `samples` (the writer's and the verifier's). */
+export function isSummaryShape(count: unknown, samples: unknown): boolean {
+  return typeof count === "number" && Number.isSafeInteger(count) && count >= 1 &&
+    Array.isArray(samples) && samples.length <= Math.min(count, AUDIT_SAMPLES_MAX) &&
+    samples.every((s) => typeof s === "string");
 }
 
 function field(value: string | null | undefined): string | null {
@@ -148,7 +254,7 @@ function createChain(start: AuditHead, clock: AuditClock) {
   let head = start;
   return {
     head: () => head,
-    next(entry: AuditEntry) {
+    next(entry: AuditEntry | AuditSummaryEntry) {
       const ts = new Date(clock.nowMs()).toISOString();
       const built = buildAuditLine(entry, { seq: head.seq + 1, ts, prev: head.hash });
       head = { seq: head.seq + 1, hash: auditLineHash(built.line) };
@@ -163,17 +269,26 @@ export function createStdoutAuditSink(
 ): AuditSink {
   const write = options.write ?? ((line: string) => void process.stdout.write(line + "\n"));
   const chain = createChain({ seq: 0, hash: AUDIT_GENESIS_PREV }, options);
+  let failed = false;
   return {
-    append: function appendAudit(entry) {
+    append: function appendAudit(entry: AuditEntry | AuditSummaryEntry) {
+      if (failed) return Promise.reject(auditUnavailable());
+      let built;
       try {
-        const { line, record } = chain.next(entry);
-        write(line);
-        return Promise.resolve(record);
+        built = chain.next(entry);
       } catch (err) {
         return Promise.reject(err);
       }
-    },
+      try {
+        write(built.line);
+      } catch (err) {
+        failed = true; // the chain moved past a line nobody received: fail closed
+        return Promise.reject(auditUnavailable(err));
+      }
+      return Promise.resolve(built.record);
+    } as AuditSink["append"],
     head: chain.head,
+    status: () => (failed ? "failed" : "ok"),
     close: () => Promise.resolve(),
   };
 }
@@ -211,8 +326,8 @@ export async function readAuditHead(path: string): Promise<AuditHead> {
 
 type Pending = {
   line: string;
-  record: AuditLine;
-  ok: (l: AuditLine) => void;
+  record: AuditLine | AuditSummaryLine;
+  ok: (l: AuditLine | AuditSummaryLine) => void;
   ko: (e: unknown) => void;
 };
 
@@ -236,7 +351,7 @@ export async function openFileAuditSink(
         for (const p of batch) p.ok(p.record);
       } catch (err) {
         failure = err;
-        for (const p of [...batch, ...queue.splice(0)]) p.ko(err);
+        for (const p of [...batch, ...queue.splice(0)]) p.ko(auditUnavailable(err));
       }
     }
   }
@@ -250,10 +365,8 @@ export async function openFileAuditSink(
   }
 
   return {
-    append: function appendAudit(entry) {
-      if (failure !== null || closed) {
-        return Promise.reject(new RewarderError("INTERNAL", "audit_unavailable"));
-      }
+    append: function appendAudit(entry: AuditEntry | AuditSummaryEntry) {
+      if (failure !== null || closed) return Promise.reject(auditUnavailable(failure));
       if (queue.length >= AUDIT_PENDING_LINES_MAX) {
         return Promise.reject(new RewarderError("OVERLOADED", "audit_backlog", { retryAfterS: 1 }));
       }
@@ -264,11 +377,14 @@ export async function openFileAuditSink(
         return Promise.reject(err);
       }
       const { line, record } = built;
-      const done = new Promise<AuditLine>((ok, ko) => queue.push({ line, record, ok, ko }));
+      const done = new Promise<AuditLine | AuditSummaryLine>((ok, ko) =>
+        queue.push({ line, record, ok, ko })
+      );
       kick();
       return done;
-    },
+    } as AuditSink["append"],
     head: chain.head,
+    status: () => (failure === null ? "ok" : "failed"),
     close: async function closeAudit() {
       closed = true;
       // Each pass drains ≥ 1 batch and nothing is enqueued after `closed`, so this ends.

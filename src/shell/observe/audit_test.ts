@@ -12,6 +12,7 @@ import {
   readAuditHead,
 } from "./audit.ts";
 import { auditVerify } from "../../cli/audit_verify.ts";
+import { RewarderError } from "../../core/errors.ts";
 
 const RUN = {
   tenant: "acme",
@@ -22,10 +23,10 @@ const RUN = {
   manifest_hash: "b3:" + "d".repeat(64),
 };
 const ENTRIES: AuditEntry[] = [
-  { event: "run_computed", ...RUN, outcome: "sealed" },
-  { event: "run_replayed", ...RUN, outcome: "sealed" },
+  { event: "run_computed", ...RUN, outcome: "pending" },
+  { event: "run_committed", ...RUN, outcome: "pending" },
   { event: "intent_acknowledged", ...RUN, outcome: "accepted" },
-  { event: "token_rejected", tenant: null, corr_id: "c-2", outcome: "rejected", reason: "unauth" },
+  { event: "key_epoch_changed", tenant: null, corr_id: null, outcome: "current", reason: "2" },
   { event: "quarantine_mode_changed", tenant: "acme", corr_id: "c-3", outcome: "on" },
 ];
 
@@ -100,7 +101,7 @@ test("file mode: 0600, durable appends, resumes the chain after restart", async 
     assert.deepEqual(lines.map((l) => JSON.parse(l).event), ENTRIES.map((e) => e.event));
     const result = await auditVerify(path);
     assert.deepEqual(result, { ok: true, lines: 5, head: auditLineHash(lines[4]!) });
-    await assert.rejects(sink.append(ENTRIES[0]!), /audit_unavailable/, "closed sink refuses");
+    await assert.rejects(sink.append(ENTRIES[0]!), /audit/, "closed sink refuses");
   } finally {
     await rm(dir, { recursive: true });
   }
@@ -115,4 +116,60 @@ test("file mode refuses to resume from a torn last line", async () => {
   } finally {
     await rm(dir, { recursive: true });
   }
+});
+
+test("a counted event is not a decision line: it is refused by append", async () => {
+  const sink = createStdoutAuditSink({ ...fixedClock(), write: () => {} });
+  await assert.rejects(
+    sink.append({
+      event: "token_rejected" as "run_computed",
+      tenant: null,
+      corr_id: null,
+      outcome: "x",
+    }),
+    TypeError,
+  );
+  await assert.rejects(
+    sink.append({
+      event: "summary",
+      of: "token_rejected",
+      reason: "signature",
+      minute: "2026-11-27T00:00:00.000Z",
+      count: 1,
+      samples: ["a", "b"],
+    }),
+    TypeError,
+    "more samples than count",
+  );
+  assert.equal(sink.head().seq, 0);
+});
+
+test("file mode fails closed: a failed write poisons the sink (status failed, 503 audit)", async () => {
+  // /dev/full accepts the open and fails every write with ENOSPC: a full disk.
+  const sink = await openFileAuditSink({ path: "/dev/full", ...fixedClock() });
+  assert.equal(sink.status(), "ok");
+  const first = await sink.append(ENTRIES[0]!).then(() => null, (e) => e);
+  assert.ok(first instanceof RewarderError, String(first));
+  assert.equal(first.code, "DEPENDENCY_UNAVAILABLE");
+  assert.equal(first.reason, "audit");
+  assert.equal(sink.status(), "failed");
+  await assert.rejects(
+    sink.append(ENTRIES[1]!),
+    (e) => e instanceof RewarderError && e.reason === "audit",
+  );
+  await sink.close();
+});
+
+test("stdout mode fails closed when its writer throws", async () => {
+  const sink = createStdoutAuditSink({
+    ...fixedClock(),
+    write: () => {
+      throw new Error("EPIPE");
+    },
+  });
+  await assert.rejects(
+    sink.append(ENTRIES[0]!),
+    (e) => e instanceof RewarderError && e.reason === "audit",
+  );
+  assert.equal(sink.status(), "failed");
 });

@@ -36,7 +36,16 @@ export const REJECT_REASONS: readonly RejectLabel[] = REJECT_LABELS;
 /** Route scopes (`auth_failures_total{scope}`); `none` = route known but no scope yet. */
 export const AUTH_SCOPES = ["rewarder.run", "rewarder.inspect", "rewarder.quarantine"] as const;
 /** `/readyz` degradation causes (`readyz_degraded{cause}`), contract §10 plus store/outbox. */
-export const READY_CAUSES = ["backpressure", "dep_outage", "quota", "store", "outbox"] as const;
+export const READY_CAUSES = [
+  "backpressure",
+  "dep_outage",
+  "quota",
+  "store",
+  "outbox",
+  "audit",
+] as const;
+/** Kinds of audit lines (`audit_lines_total{kind}`): one per decision, one per summary. */
+export const AUDIT_LINE_KINDS = ["decision", "summary"] as const;
 /** Run outcomes (`reward_runs_total{status}`). */
 export const RUN_STATUSES = ["ok", "quarantined", "fail"] as const;
 /** Ledger intent results (`ledger_intents_total{result}`). */
@@ -123,6 +132,10 @@ export interface Metrics {
   setInflightMax(requestsMax: number): void;
   /** Tokens left in the instance-wide bucket, and its capacity (burst). */
   setRateLimiterTokens(tokens: number, capacity: number): void;
+  /** One audit line made durable (`audit_lines_total{kind}`). */
+  recordAuditLine(kind: (typeof AUDIT_LINE_KINDS)[number]): void;
+  /** One audit line the sink could not write (`audit_write_failures_total`). */
+  recordAuditWriteFailure(): void;
 }
 
 /** Maps `value` into `allowed`, else {@link OTHER_LABEL}: the single label-bounding rule. */
@@ -190,6 +203,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     labelNames: ["code"] as const,
     registers,
   });
+  const auditLines = new Counter({
+    name: "audit_lines_total",
+    help: "Audit lines made durable, by kind (decision, or summary of counted events).",
+    labelNames: ["kind"] as const,
+    registers,
+  });
+  const auditFailures = new Counter({
+    name: "audit_write_failures_total",
+    help: "Audit lines the sink could not write (decisions then fail closed: 503 audit).",
+    registers,
+  });
+  for (const k of AUDIT_LINE_KINDS) auditLines.inc({ kind: k }, 0);
   for (const s of RUN_STATUSES) runs.inc({ status: s }, 0);
   for (const r of withOther(REJECT_REASONS)) rejected.inc({ reason: r }, 0);
   for (const r of LEDGER_RESULTS) intents.inc({ result: r }, 0);
@@ -274,6 +299,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     setRateLimiterTokens: function setRateLimiterTokens(left, capacity) {
       tokens.set(left);
       tokensMax.set(capacity);
+    },
+    recordAuditLine: function recordAuditLine(kind) {
+      auditLines.inc({ kind: boundedLabel(kind, AUDIT_LINE_KINDS) });
+    },
+    recordAuditWriteFailure: function recordAuditWriteFailure() {
+      auditFailures.inc();
     },
   };
 }
