@@ -223,7 +223,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * the pointer parses as I-JSON and passes {@link verifyPointer} (signature by a pinned key,
  * requested tenant and epoch); the object parses as I-JSON, is a valid envelope in its own
  * schema (§6: members, sums, `payouts_root`, hash, signature rule — v1 envelopes included),
- * its `manifest_hash` is the pointer's, and its bytes are exactly its JCS (the object is
+ * its `manifest_hash` is the pointer's, its manifest names the requested epoch, and its bytes
+ * are exactly its JCS (the object is
  * content-addressed: no other byte is accepted). Returns the envelope, or 503
  * `origin_integrity` whose `path` names the failed check (`pointer…`, `signatures`,
  * `object…`).
@@ -247,6 +248,10 @@ export function checkPublishedEpoch(input: PublishedEpochInput): Result<CheckedE
   }
   const valid = verifyEnvelope(envelope, input.keys, input.options);
   if (!valid.ok) return refused(`object.${valid.error.path ?? ""}`.replace(/\.$/, ""));
+  // The signed pointer names the epoch; the sealed manifest must name the same one.
+  if ((envelope as SealedEnvelope).manifest.epoch_id !== input.epochId) {
+    return refused("object.manifest.epoch_id");
+  }
   let canonical: Uint8Array;
   try {
     canonical = canonicalBytes(envelope);

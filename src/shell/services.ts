@@ -14,6 +14,7 @@ import { edgeJwtVerifier, loadEdgeJwtConfig } from "./caps/edge_jwt.ts";
 import { attenuateForLedger } from "./caps/egress.ts";
 import { openKeyRing } from "./caps/key_file.ts";
 import { type Config } from "./config/config.ts";
+import { createEngineMetrics } from "./engine/engine_metrics.ts";
 import { createEngineRunner } from "./engine/engine_runner.ts";
 import { parseGovernanceKeys, readPublicJson, readSecretFile } from "./keys/key_files.ts";
 import { createHttpLedgerTarget, ledgerIntentsPathOf } from "./ledger/http_ledger_target.ts";
@@ -251,7 +252,10 @@ export async function buildServices(
       })
       : localInputsSource(config.dataDir),
     signer,
-    engine: createEngineRunner({ useWorker: "Deno" in globalThis || "Bun" in globalThis }),
+    engine: createEngineRunner({
+      workersMax: config.engineWorkers,
+      observer: createEngineMetrics(metrics.registry),
+    }),
     metrics,
     tracing: createTracing({ version: options.version }),
     limiter: createRateLimiter({

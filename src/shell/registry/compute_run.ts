@@ -8,7 +8,9 @@
  * 3. a non-dry request: the tenant's epoch committed under another run key → 409
  *    `epoch_committed`; else the inputs committed under another epoch → 409 `inputs_settled`;
  * 4. a known run key → replay (a dry run promoted by a non-dry request commits and counts);
- * 5. inputs checks, compute, seal, record; a breach → 409 QUARANTINED.
+ * 5. inputs located and the cost guard decided from their size (before they are read), then
+ *    read, verified and computed in the engine pool (fair across tenants), sealed and
+ *    recorded; a breach → 409 QUARANTINED.
  *
  * `max_runs` (contract §9) is checked before a compute (so an exhausted token burns no
  * engine time) and spent by the registry inside its keyed lock, once per new or promoted run.
@@ -21,6 +23,7 @@ import { sealManifest } from "../../core/seal.ts";
 import type { Cid, RunRecord, SealedEnvelope } from "../../core/types.ts";
 import type { AuditEntry } from "../observe/audit.ts";
 import type { EngineRunner } from "../engine/engine_runner.ts";
+import type { EngineInputs } from "../engine/engine_worker.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { PolicyEntry, PolicyRegistry } from "../sources/policy_registry.ts";
 import type { Signer } from "../keys/signer.ts";
@@ -137,11 +140,7 @@ async function replay(ctx: Ctx, existing: StoredAnswer): Promise<RunRecord> {
   if (existing.run.dry_run && !ctx.wantDry && existing.run.status === "sealed") {
     // Promotion commits and emits, so the cost guard applies again (else a run forced dry by
     // the cap would be promoted by re-sending it) and it counts as a compute for max_runs.
-    const inputsBytes = await d.inputs(req.body.inputs_cid, {
-      tenant: req.tenant,
-      signal: req.signal,
-    });
-    const forcedDry = costForcesDryRun(d, inputsBytes.length);
+    const forcedDry = (await prepareInputs(ctx, { load: false })).dryRun;
     if (!forcedDry) await checkMaxRuns(ctx);
     record = await submit(ctx, existing.envelope, forcedDry);
   } else if (existing.run.status === "quarantined") {
@@ -169,32 +168,33 @@ async function computeNew(ctx: Ctx, policy: PolicyEntry): Promise<RunRecord> {
   const { d, req, runKey } = ctx;
   const attrs = { corrId: req.corrId, tenant: req.tenant, runKey, epochId: req.epochId };
   const prepared = await d.tracing.withSpan("prepare", attrs, async (span) => {
-    const inputsBytes = await d.inputs(req.body.inputs_cid, {
-      tenant: req.tenant,
-      signal: req.signal,
-    });
-    span.setAttribute("rewarder.cost_estimate_ms", estimateCostMs(inputsBytes.length));
-    const dryRun = costForcesDryRun(d, inputsBytes.length) || ctx.wantDry;
-    return { inputsBytes, dryRun };
+    const inputs = await prepareInputs(ctx, { load: true });
+    span.setAttribute("rewarder.cost_estimate_ms", estimateCostMs(inputs.sizeBytes));
+    return { ...inputs, dryRun: inputs.dryRun || ctx.wantDry };
   });
-  await checkMaxRuns(ctx);
+  try {
+    await checkMaxRuns(ctx);
+  } catch (err) {
+    await prepared.discard();
+    throw err;
+  }
   const started = performance.now();
   const output = await d.tracing.withSpan(
     "compute",
     {
       ...attrs,
-      costEstimateMs: estimateCostMs(prepared.inputsBytes.length),
+      costEstimateMs: estimateCostMs(prepared.sizeBytes),
       dryRun: prepared.dryRun,
     },
     () =>
       d.engine.run({
         epochId: req.epochId,
-        inputsBytes: prepared.inputsBytes,
+        inputs: prepared.inputs!,
         expectedInputsCid: req.body.inputs_cid,
         policyDocument: policy.verified.document,
         policyHash: policy.verified.policyHash,
         salt: d.config.idempotencySalt,
-      }, req.signal),
+      }, { tenant: req.tenant, signal: req.signal }),
   );
   const envelope = await d.tracing.withSpan(
     "seal",
@@ -217,15 +217,68 @@ async function computeNew(ctx: Ctx, policy: PolicyEntry): Promise<RunRecord> {
   return record;
 }
 
+/** The inputs of a run, located and judged by the cost guard; loaded when asked. */
+interface PreparedInputs {
+  sizeBytes: number;
+  /** The guard forces a dry run (COST_CAP_ACTION=dry_run over MAX_EPOCH_COST_MS). */
+  dryRun: boolean;
+  /** What the engine worker reads (`load: true`), else undefined. */
+  inputs: EngineInputs | undefined;
+  discard(): Promise<void>;
+}
+
+/**
+ * Locates the inputs and applies the cost guard from their size BEFORE reading them: the
+ * store's file size or the source's Content-Length; without one, the body is counted while
+ * streaming and cut at the guard's size when it refuses (COST_CAP_ACTION=reject). The
+ * heavy part (reading the file, hashing, parsing) is the engine worker's.
+ */
+async function prepareInputs(
+  { d, req }: Ctx,
+  options: { load: boolean },
+): Promise<PreparedInputs> {
+  const object = await d.inputs(req.body.inputs_cid, { tenant: req.tenant, signal: req.signal });
+  let dryRun = false;
+  try {
+    if (object.sizeBytes !== undefined) dryRun = costForcesDryRun(d, object.sizeBytes);
+  } catch (err) {
+    await object.discard();
+    throw err;
+  }
+  if (!options.load && object.sizeBytes !== undefined) {
+    await object.discard();
+    return { sizeBytes: object.sizeBytes, dryRun, inputs: undefined, discard: async () => {} };
+  }
+  const capBytes = d.config.costCapAction === "reject" && object.sizeBytes === undefined
+    ? costCapBytes(d)
+    : Number.MAX_SAFE_INTEGER;
+  const inputs = await object.load(capBytes, costCapError);
+  const sizeBytes = inputs.kind === "file" ? inputs.sizeBytes : inputs.bytes.length;
+  if (object.sizeBytes === undefined) dryRun = costForcesDryRun(d, sizeBytes);
+  return {
+    sizeBytes,
+    dryRun,
+    inputs: options.load ? inputs : undefined,
+    discard: () => Promise.resolve(),
+  };
+}
+
+/** The largest inputs the cost guard lets through (bytes): estimateCostMs ≤ the cap. */
+function costCapBytes(d: ComputeDeps): number {
+  return d.config.epochCostMsMax * ENGINE_BYTES_PER_MS;
+}
+
+function costCapError(): RewarderError {
+  return new RewarderError("BAD_REQUEST", "cost_cap", { path: "inputs_cid" });
+}
+
 /**
  * The cost guard: true when a run over MAX_EPOCH_COST_MS must be a dry run; throws 400
  * `cost_cap` instead when COST_CAP_ACTION is `reject`.
  */
 function costForcesDryRun(d: ComputeDeps, inputsBytes: number): boolean {
   if (estimateCostMs(inputsBytes) <= d.config.epochCostMsMax) return false;
-  if (d.config.costCapAction === "reject") {
-    throw new RewarderError("BAD_REQUEST", "cost_cap", { path: "inputs_cid" });
-  }
+  if (d.config.costCapAction === "reject") throw costCapError();
   return true;
 }
 
