@@ -14,10 +14,11 @@
 # dist/main.mjs (the service) also needs, beside it:
 # - dist/vectors -> ../vectors: the embedded default loads its sample epochs from
 #   `new URL("./vectors/", import.meta.url)`, i.e. dist/vectors once bundled;
-# - dist/engine_worker.ts: src/shell/engine/engine_runner.ts starts its Worker (Deno and Bun only;
-#   Node runs the engine inline) from `new URL("./engine_worker.ts", import.meta.url)`, which
-#   resolves beside the bundle. It is a bundled ES module under a .ts name (plain JS is valid
-#   TS, so Bun and Deno load it).
+# - dist/engine_worker.ts and dist/engine_worker.mjs: src/shell/engine/engine_thread.ts starts
+#   the engine pool's workers from `new URL("./engine_worker.ts", import.meta.url)` (Web Workers,
+#   Deno and Bun) or `./engine_worker.mjs` (node:worker_threads, Node: it refuses a .ts name),
+#   which resolve beside the bundle. The same bundled ES module under both names (plain JS is
+#   valid TS, so Bun and Deno load the .ts one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,5 +46,6 @@ for entry in "${ENTRIES[@]}"; do
   echo "bundle: ${entry} -> dist/${name}.mjs"
 done
 deno bundle --quiet --platform deno --format esm -o dist/engine_worker.ts src/shell/engine/engine_worker.ts
-echo "bundle: src/shell/engine/engine_worker.ts -> dist/engine_worker.ts (Worker beside dist/main.mjs)"
+cp dist/engine_worker.ts dist/engine_worker.mjs
+echo "bundle: src/shell/engine/engine_worker.ts -> dist/engine_worker.ts (Deno, Bun) and .mjs (Node), beside dist/main.mjs"
 ln -sfn ../vectors dist/vectors

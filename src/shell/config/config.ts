@@ -53,6 +53,9 @@ export const COMPUTE_BODY_BYTES_MAX = NOTES_CHARS_MAX * 6 + 2048;
 /** Largest time budget accepted, ms: the timeout middleware's bound (10 minutes). */
 const MS_LIMIT = TIMEOUT_MS_LIMIT;
 
+/** Largest ENGINE_WORKERS accepted: each worker holds a whole epoch in memory while it runs. */
+export const ENGINE_WORKERS_LIMIT = 64;
+
 /** Where inputs (or policies) come from. */
 export type Source = { kind: "local" } | { kind: "http"; baseUrl: string };
 
@@ -294,6 +297,12 @@ export const CONFIG_TABLE = {
   ),
   REQUEST_TIMEOUT_MS: intVar(5_000, 1, MS_LIMIT, "whole request budget, ms"),
   MAX_EPOCH_COST_MS: intVar(5_000, 1, MS_LIMIT, "compute cost guard, ms (≤ REQUEST_TIMEOUT_MS)"),
+  ENGINE_WORKERS: optIntVar(
+    1,
+    ENGINE_WORKERS_LIMIT,
+    "cores − 1, at least 1",
+    "compute jobs running at once, one engine worker each (plus one warm spare)",
+  ),
   COST_CAP_ACTION: wordVar(
     ["reject", "dry_run"] as const,
     "reject",
@@ -398,6 +407,8 @@ export interface Config {
   downstreamAttemptMs: number;
   epochCostMsMax: number;
   costCapAction: "reject" | "dry_run";
+  /** ENGINE_WORKERS; unset → the cores minus one, at least 1 (src/shell/engine/engine_runner.ts). */
+  engineWorkers: number | undefined;
   /** Always 1 (contract §7: at most one intent per run); kept so the invariant is visible and asserted. */
   ledgerEmitsPerRunMax: 1;
   ledgerRetriesMax: number;
@@ -519,6 +530,7 @@ export function loadConfig(env: Env, options: { runtime?: Runtime } = {}): Confi
     downstreamAttemptMs: get(env, "DOWNSTREAM_ATTEMPT_MS"),
     epochCostMsMax: get(env, "MAX_EPOCH_COST_MS"),
     costCapAction: get(env, "COST_CAP_ACTION"),
+    engineWorkers: get(env, "ENGINE_WORKERS"),
     ledgerEmitsPerRunMax: get(env, "MAX_LEDGER_EMITS_PER_RUN") as 1,
     ledgerRetriesMax: get(env, "MAX_RETRIES_LEDGER"),
     retentionDays: get(env, "RETENTION_DAYS"),

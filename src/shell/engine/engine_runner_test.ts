@@ -1,13 +1,24 @@
+/**
+ * The real pool over real workers (the pool's logic is covered with fake threads in
+ * engine_pool_test.ts): same bytes as inline, inputs read by the worker from a file, and a
+ * running job cancelled on one worker leaves the job running on the other untouched.
+ */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { canonicalJson } from "../../core/canonical_json.ts";
+import { cidOf } from "../../core/cid.ts";
 import { computeManifest } from "../../core/compute.ts";
+import { RewarderError } from "../../core/errors.ts";
 import { parsePolicy, policyHashOf } from "../../core/policy.ts";
+import { GENERATED_POLICY, generateEpochInputs } from "../../../vectors/generate_epoch.ts";
+import type { EngineObserver } from "./engine_pool.ts";
 import { createEngineRunner } from "./engine_runner.ts";
 
 const dir = new URL("../../../vectors/cases/rustyonions-interop/", import.meta.url);
+const SALT = "svc-rewarder|v1";
 
-Deno.test("engine runner: a job sent right after start is answered by the worker, same bytes as inline", async () => {
+Deno.test("engine runner: a job sent right after start is answered by a worker, same bytes as inline", async () => {
   const inputs = new Uint8Array(await readFile(new URL("inputs.json", dir)));
   const policyDocument = JSON.parse(await readFile(new URL("policy.json", dir), "utf8"));
   const policyHash = policyHashOf(policyDocument);
@@ -20,58 +31,100 @@ Deno.test("engine runner: a job sent right after start is answered by the worker
     policyHash,
   });
   assert.ok(inline.ok);
-  const runner = createEngineRunner({ useWorker: true });
+  const runner = createEngineRunner({ workersMax: 1 });
+  const ctx = { tenant: "t", signal: AbortSignal.timeout(20_000) };
   try {
     const job = {
       epochId: "interop-epoch-1",
-      inputsBytes: inputs.slice(),
+      inputs: { kind: "bytes" as const, bytes: inputs.slice() },
       expectedInputsCid: inline.value.inputsCid,
       policyDocument,
       policyHash,
-      salt: "svc-rewarder|v1",
+      salt: SALT,
     };
-    const out = await runner.run(job, AbortSignal.timeout(20_000)); // immediately: no warm-up wait
+    const out = await runner.run(job, ctx); // immediately: no warm-up wait
     assert.equal(canonicalJson(out.manifest), canonicalJson(inline.value.manifest));
     await assert.rejects(
-      runner.run(
-        { ...job, inputsBytes: inputs.slice(), expectedInputsCid: "b3:" + "0".repeat(64) },
-        AbortSignal.timeout(20_000),
-      ),
-      (err: Error & { reason?: string }) => err.reason === "cid_mismatch",
+      runner.run({
+        ...job,
+        inputs: { kind: "bytes", bytes: inputs.slice() },
+        expectedInputsCid: "b3:" + "0".repeat(64),
+      }, ctx),
+      (err: RewarderError) => err.reason === "cid_mismatch" && err.code === "BAD_REQUEST",
     );
+    // A store file is read by the worker; bytes that do not hash to their name are the
+    // store's corruption, never the client's cid_mismatch.
+    const tmp = await Deno.makeTempDir();
+    const path = join(tmp, "obj");
+    await writeFile(path, inputs);
+    const fromFile = await runner.run({
+      ...job,
+      inputs: { kind: "file", path, sizeBytes: inputs.length },
+    }, ctx);
+    assert.equal(fromFile.manifestHash, inline.value.manifestHash);
+    await assert.rejects(
+      runner.run({
+        ...job,
+        inputs: { kind: "file", path, sizeBytes: inputs.length },
+        expectedInputsCid: "b3:" + "0".repeat(64),
+      }, ctx),
+      (err: RewarderError) => err.reason === "store_corrupt" && err.code === "INTERNAL",
+    );
+    await assert.rejects(
+      runner.run({ ...job, inputs: { kind: "file", path, sizeBytes: 1 } }, ctx),
+      (err: RewarderError) => err.reason === "store_corrupt",
+      "a file whose size changed since the cost guard judged it",
+    );
+    await Deno.remove(tmp, { recursive: true });
   } finally {
     runner.close();
   }
 });
 
-Deno.test("engine runner: a job past its deadline replaces the worker; the next job still runs", async () => {
-  const { generateEpochInputs, GENERATED_POLICY } = await import(
-    "../../../vectors/generate_epoch.ts"
-  );
+Deno.test("engine runner (real workers): cancelling the running job A stops only A's worker; B on the other worker and the queued C complete", async () => {
   const policyHash = policyHashOf(GENERATED_POLICY);
-  const runner = createEngineRunner({ useWorker: true });
+  let onStarted: () => void = () => {};
+  let startedCount = 0;
+  const observer: EngineObserver = {
+    queue() {},
+    started() {
+      startedCount++;
+      onStarted();
+    },
+    cancelled() {},
+    replaced() {},
+    workers() {},
+  };
+  const runner = createEngineRunner({ workersMax: 2, observer });
+  const twoStarted = new Promise<void>((resolve) => {
+    onStarted = () => {
+      if (startedCount === 2) resolve();
+    };
+  });
+  const job = (epochId: string, n: number) => {
+    const bytes = new TextEncoder().encode(generateEpochInputs(epochId, n));
+    return {
+      epochId,
+      inputs: { kind: "bytes" as const, bytes },
+      expectedInputsCid: cidOf(bytes),
+      policyDocument: GENERATED_POLICY,
+      policyHash,
+      salt: SALT,
+    };
+  };
   try {
-    const big = new TextEncoder().encode(generateEpochInputs("slow", 300_000));
-    const late = runner.run({
-      epochId: "slow",
-      inputsBytes: big,
-      expectedInputsCid: "b3:" + "0".repeat(64), // never reached: the deadline comes first
-      policyDocument: GENERATED_POLICY,
-      policyHash,
-      salt: "svc-rewarder|v1",
-    }, AbortSignal.timeout(30));
-    await assert.rejects(late);
-    assert.equal(runner.restarts(), 1);
-    const small = new TextEncoder().encode(generateEpochInputs("next", 10));
-    const out = await runner.run({
-      epochId: "next",
-      inputsBytes: small,
-      expectedInputsCid: (await import("../../core/cid.ts")).cidOf(small),
-      policyDocument: GENERATED_POLICY,
-      policyHash,
-      salt: "svc-rewarder|v1",
-    }, AbortSignal.timeout(20_000));
-    assert.equal(out.manifest.epoch_id, "next");
+    const abortA = new AbortController();
+    const long = AbortSignal.timeout(60_000);
+    const a = runner.run(job("big-a", 300_000), { tenant: "attacker", signal: abortA.signal });
+    const b = runner.run(job("mid-b", 50_000), { tenant: "honest", signal: long });
+    const c = runner.run(job("small-c", 10), { tenant: "honest", signal: long });
+    await twoStarted; // A and B hold both workers; C waits in the queue
+    abortA.abort(new RewarderError("TIMEOUT", "client_gone"));
+    await assert.rejects(a, (err: RewarderError) => err.reason === "client_gone");
+    const [outB, outC] = await Promise.all([b, c]);
+    assert.equal(outB.manifest.epoch_id, "mid-b");
+    assert.equal(outC.manifest.epoch_id, "small-c");
+    assert.equal(runner.replacements(), 1);
   } finally {
     runner.close();
   }

@@ -32,6 +32,25 @@ export async function casPut(dataDir: string, bytes: Uint8Array): Promise<string
   return cid;
 }
 
+/** Where a stored object is, and its size, found without reading it. */
+export interface CasLocation {
+  path: string;
+  sizeBytes: number;
+}
+
+/**
+ * Finds the object `cid` without reading it (the engine worker reads and verifies it).
+ * Unknown → 404 `unknown_cid`; over the cap → 500 `store_corrupt` (as {@link casGet}).
+ */
+export async function casLocate(dataDir: string, cid: string): Promise<CasLocation> {
+  if (!isCid(cid)) throw new RewarderError("BAD_REQUEST", "schema", { path: "cid" });
+  const path = join(casDir(dataDir), cid.slice(3));
+  const info = await stat(path).catch(() => null);
+  if (info === null || !info.isFile()) throw new RewarderError("NOT_FOUND", "unknown_cid");
+  if (info.size > CAS_OBJECT_BYTES_MAX) throw new RewarderError("INTERNAL", "store_corrupt");
+  return { path, sizeBytes: info.size };
+}
+
 /**
  * Reads the object `cid`, verifying its BLAKE3. Unknown → 404 `unknown_cid`; an object over
  * the cap or whose bytes do not hash to the CID → 500 `store_corrupt` (the server's own store
