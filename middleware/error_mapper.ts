@@ -10,6 +10,7 @@
  */
 import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from "hono";
 import { RewarderError, statusOf } from "../src/core/errors.ts";
+import type { Reason } from "../src/core/reasons.ts";
 import type { AppEnv } from "./context.ts";
 import { CORR_ID_HEADER, isCorrId } from "./corr_id.ts";
 
@@ -28,8 +29,8 @@ export interface ErrorMapperOptions {
   randomInt?: (maxInclusive: number) => number;
   /** Sleep used for jitter; injectable for tests. */
   sleepMs?: (ms: number) => Promise<void>;
-  /** Called once per mapped error with its reason (for `rejected_total{reason}`). */
-  onReject?: (reason: string) => void;
+  /** Called once per answered request with its error's reason (for `rejected_total{reason}`). */
+  onReject?: (reason: Reason) => void;
   /** Called with errors that are not RewarderErrors (log them; the client sees only 500). */
   onUnexpected?: (err: unknown, corrId: string) => void;
 }

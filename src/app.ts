@@ -16,14 +16,8 @@ import type { AppEnv } from "../middleware/context.ts";
 import { contentType } from "../middleware/content_type.ts";
 import { corrId } from "../middleware/corr_id.ts";
 import { decompress } from "../middleware/decompress.ts";
-import {
-  asRewarderError,
-  errorBoundary,
-  errorHandler,
-  notFoundHandler,
-} from "../middleware/error_mapper.ts";
-import type { RewarderError } from "./core/errors.ts";
-import { labelOfReason } from "./core/reasons.ts";
+import { errorBoundary, errorHandler, notFoundHandler } from "../middleware/error_mapper.ts";
+import { labelOfReason, type Reason } from "./core/reasons.ts";
 import { rateLimit, tenantRateLimit } from "../middleware/rate_limit.ts";
 import { secureHeaders } from "../middleware/secure_headers.ts";
 import { timeout } from "../middleware/timeout.ts";
@@ -71,7 +65,8 @@ export function buildApp(
   s: AppServices,
 ): { app: Hono<AppEnv>; concurrency: ConcurrencyLimitHandler } {
   const c = s.config;
-  const onReject = (reason: string) => s.metrics.recordRejected(reason);
+  // `rejected_total{reason}` of an answered error: its reason's label in the reasons table.
+  const countRejection = (reason: Reason) => s.metrics.recordRejected(labelOfReason(reason));
   const concurrency = concurrencyLimit({ inflightMax: c.inflightMax });
   const q = quarantineHandlers(s);
 
@@ -234,6 +229,7 @@ export function buildApp(
   const log = getLogger("http");
   const mapError = errorHandler({
     jitterMsMax: c.errorJitterMsMax,
+    onReject: countRejection,
     // Unexpected errors become a bare 500; the log keeps the corr_id and the error's name and
     // message (the logger's redaction strips anything secret-shaped), never the request.
     onUnexpected: (err, corrId) =>
@@ -242,11 +238,10 @@ export function buildApp(
         reason: err instanceof Error ? `${err.name}: ${err.message}` : "non-error thrown",
       }),
   });
-  app.onError(function onError(err, ctx) {
-    onReject(rejectLabel(asRewarderError(err)));
-    return mapError(err, ctx);
-  });
-  app.notFound(notFoundHandler({ jitterMsMax: c.errorJitterMsMax, onReject }));
+  // The mapper counts each answered error once (a handler failing after its deadline was
+  // answered reaches onError a second time and is not counted again: middleware/error_mapper.ts).
+  app.onError(mapError);
+  app.notFound(notFoundHandler({ jitterMsMax: c.errorJitterMsMax, onReject: countRejection }));
   app.use(errorBoundary());
   app.use(countResponses(s));
   app.use(corrId());
@@ -303,10 +298,6 @@ export function buildApp(
 }
 
 /** The `rejected_total{reason}` label of an error answer, from the reasons table. */
-function rejectLabel(err: RewarderError): string {
-  return labelOfReason(err.reason);
-}
-
 /** A route whose only handler is `handler` (no inputs to validate). */
 function only(handler: Handler): readonly unknown[] {
   return [handler];
