@@ -342,13 +342,19 @@ for (const name of CONFIG_NAMES) {
  * Variables the contract names (§13, publication and the edge) that this version does not
  * implement: set, they refuse the start rather than being ignored.
  */
-export const NOT_IMPLEMENTED: readonly string[] = [
+export const NOT_IMPLEMENTED: readonly string[] = ["PUBLISH_DIR"];
+
+/**
+ * Variables of the edge (contract §13), read by its own table (src/edge/edge_config.ts:
+ * `edge.ts`, `deno task edge`), never by the service: set here, they refuse the start, so an
+ * environment meant for an edge does not start a service that would ignore it.
+ */
+export const EDGE_ONLY: readonly string[] = [
   "EDGE_KEYS_PATH",
   "EDGE_PUBLIC",
   "EDGE_TENANT",
   "ORIGIN_DIR",
   "ORIGIN_URL",
-  "PUBLISH_DIR",
 ];
 
 type ValueOf<K extends ConfigName> = ReturnType<(typeof CONFIG_TABLE)[K]["read"]>;
@@ -487,6 +493,14 @@ export function loadConfig(env: Env, options: { runtime?: Runtime } = {}): Confi
       throw new ConfigError(
         name,
         `Cannot start as ${name} is not implemented by this version: unset it`,
+      );
+    }
+  }
+  for (const name of EDGE_ONLY) {
+    if (raw(env, name) !== undefined) {
+      throw new ConfigError(
+        name,
+        `Cannot start as ${name} configures the edge (deno task edge, docs/EDGE.md), not the service: unset it`,
       );
     }
   }

@@ -6,6 +6,7 @@ import {
   CONFIG_TABLE,
   ConfigError,
   configHelp,
+  EDGE_ONLY,
   loadConfig,
   NOT_IMPLEMENTED,
 } from "./config.ts";
@@ -267,6 +268,13 @@ Deno.test("variables other modules read are in the table: CAPS_RELOAD_MS, AT_RES
 Deno.test("variables the contract names but this version does not implement are refused", () => {
   for (const name of NOT_IMPLEMENTED) {
     assert.match(rejects({ [name]: "x" }, name).message, /not implemented/);
+  }
+});
+
+Deno.test("the edge's variables (contract §13) refuse the service's start, naming the edge", () => {
+  assert.deepEqual([...NOT_IMPLEMENTED], ["PUBLISH_DIR"]);
+  for (const name of EDGE_ONLY) {
+    assert.match(rejects({ [name]: "x" }, name).message, /configures the edge \(deno task edge/);
   }
 });
 
