@@ -40,7 +40,7 @@ export interface AuthOptions {
   /** Clock in epoch ms (injectable). Default Date.now. */
   nowMs?: () => number;
   /** Called on every rejection, for `auth_failures_total{scope}` and `rejected_total`. */
-  onFailure?: (scope: string, reason: string) => void;
+  onFailure?: (scope: string, reason: string, corrId?: string) => void;
   /** Replaces the macaroon verifier (e.g. the edge JWT converter wrapping it). */
   verifier?: Verifier;
   /** Extracts epoch/account; default {@link paramFacts}. Build one with {@link routeFacts}. */
@@ -96,7 +96,7 @@ export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
       });
       c.set("auth", ctx);
     } catch (err) {
-      if (err instanceof RewarderError) options.onFailure?.(scope, err.reason);
+      if (err instanceof RewarderError) options.onFailure?.(scope, err.reason, c.get("corrId"));
       throw err;
     }
     await next();

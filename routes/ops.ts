@@ -23,7 +23,7 @@ export function readyHandler(
   s: Pick<AppServices, "readinessCauses" | "limiter" | "keyRing" | "metrics">,
   concurrency: ConcurrencyLimitHandler,
 ) {
-  const known = ["backpressure", "dep_outage", "quota", "store", "keys", "outbox"];
+  const known = ["backpressure", "dep_outage", "quota", "store", "keys", "outbox", "audit"];
   return async function readyz(c: Context<AppEnv>): Promise<Response> {
     const causes = new Set(await s.readinessCauses());
     if (concurrency.nearCap()) causes.add("backpressure");
@@ -53,8 +53,12 @@ export function quarantineHandlers(s: Pick<AppServices, "registry" | "audit">) {
       validJson(quarantineSchema),
       async function setQuarantine(c) {
         const { quarantine_only: on } = c.req.valid("json");
+        // Fail-closed for lifting the mode only: switching emission off must work even when
+        // the audit sink cannot write (docs/RUNBOOK.md, AuditSinkFailing).
+        if (!on) s.audit.assertWritable();
         await s.registry.setQuarantineOnly(on);
-        s.audit({
+        // A decision: its line is durable before the answer (503 `audit` when it cannot be).
+        await s.audit.decide({
           event: "quarantine_mode_changed",
           tenant: c.get("auth").tenant,
           corr_id: c.get("corrId"),

@@ -285,9 +285,10 @@ export function buildApp(
         ...(s.edgeJwtVerifier === undefined ? {} : { verifier: s.edgeJwtVerifier }),
         scopeFor: () => scope,
         nowMs: s.nowMs,
-        onFailure: (sc, reason) => {
+        onFailure: (sc, reason, corrId) => {
           s.metrics.recordAuthFailure(sc); // rejected_total{reason="unauth"}: in onError
-          s.audit({ event: "token_rejected", tenant: "-", corr_id: "-", outcome: reason });
+          // Counted per minute and reason, never a line (or a disk wait) per request.
+          s.audit.count("token_rejected", reason, corrId ?? null);
         },
       }));
       chain.push(tenantRateLimit({ limiter: s.limiter }));

@@ -13,7 +13,7 @@ import type { RateLimiter } from "./admission/rate_limiter.ts";
 import type { RunRegistry } from "./registry/run_registry.ts";
 import type { Signer } from "./keys/signer.ts";
 import type { InputsSource } from "./sources/sources.ts";
-import type { AuditEntry } from "./observe/audit.ts";
+import type { AuditTrail } from "./observe/audit_trail.ts";
 import type { RunStore } from "./store/run_store.ts";
 import type { Tracing } from "./observe/tracing.ts";
 
@@ -34,7 +34,8 @@ export interface AppServices {
   /** OpenTelemetry spans (no-op without a registered provider). */
   tracing: Tracing;
   limiter: RateLimiter;
-  audit: (entry: AuditEntry) => void;
+  /** Decisions (awaited, fail-closed) and counted events (docs/RUNBOOK.md, "Audit log"). */
+  audit: Pick<AuditTrail, "decide" | "count" | "status" | "assertWritable">;
   /** Readiness inputs beyond the app's own (breaker, store health…). */
   readinessCauses: () => Promise<string[]>;
   version: string;

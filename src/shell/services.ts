@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { createRateLimiter } from "./admission/rate_limiter.ts";
 import type { AppServices } from "./app_services.ts";
 import { createStdoutAuditSink, openFileAuditSink } from "./observe/audit.ts";
+import { createAuditTrail } from "./observe/audit_trail.ts";
 import { edgeJwtVerifier, loadEdgeJwtConfig } from "./caps/edge_jwt.ts";
 import { attenuateForLedger } from "./caps/egress.ts";
 import { openKeyRing } from "./caps/key_file.ts";
@@ -92,10 +93,37 @@ export async function buildServices(
 ): Promise<{ services: AppServices; dispatcher: OutboxDispatcher; close: () => Promise<void> }> {
   const nowMs = options.nowMs ?? Date.now;
   const log = getLogger("service");
+  const metrics = createMetrics();
+  metrics.setInflightMax(config.inflightMax);
+  const fileAudit = !(config.amnesia || config.store === "memory");
+  // The audit file lives in DATA_DIR whatever the store (with STORE=postgres nothing else
+  // may have created the directory).
+  if (fileAudit) await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const auditWriteLog = failureStreakLog(log, "audit write");
+  // Decisions are awaited and fail closed; rejected tokens and replays are counted per minute
+  // (docs/RUNBOOK.md, "Audit log").
+  const audit = createAuditTrail({
+    sink: fileAudit
+      ? await openFileAuditSink({ path: join(config.dataDir, "audit.jsonl"), nowMs })
+      : createStdoutAuditSink({ nowMs }),
+    nowMs,
+    metrics,
+    onWriteFailure: (err) => auditWriteLog.failed(err),
+  });
   const keyRing = await openKeyRing({
     path: paths.capsKeysPath,
     // CAPS_RELOAD_MS: key file reload period (ms, 1..60000; default 60000, contract §9).
     reloadIntervalMs: config.capsReloadMs,
+    // A new current epoch or a revocation is a decision (not on a request's path: a failed
+    // line is counted and logged by the trail, and /readyz reports `audit`).
+    onChange: (change) =>
+      void audit.decide({
+        event: "key_epoch_changed",
+        tenant: null,
+        corr_id: null,
+        outcome: change.kind,
+        reason: String(change.keyEpoch),
+      }).catch(() => {}),
   });
   const stopKeyTimer = keyRing.startTimer();
   // EDGE_JWT_KEYS (docs/EDGE-JWT.md): this is the gateway-facing edge instance; a gateway JWT is
@@ -181,8 +209,6 @@ export async function buildServices(
         : { path: join(config.dataDir, "settlement-journal.log"), cipher },
     );
   }
-  const metrics = createMetrics();
-  metrics.setInflightMax(config.inflightMax);
   const deliveryLoopLog = failureStreakLog(log, "outbox delivery loop");
   const dispatcher = createOutboxDispatcher({
     store,
@@ -202,32 +228,20 @@ export async function buildServices(
           : "error",
       );
       if (r.result !== "retry_later") {
-        audit({
+        // Off the request path: a failed line is counted and logged by the trail.
+        void audit.decide({
           event: "intent_acknowledged",
           tenant: r.tenant,
           corr_id: "-",
           run_key: r.runKey,
           outcome: r.result,
-        });
+        }).catch(() => {});
       }
     },
     onLoopError: (err) => deliveryLoopLog.failed(err),
     onLoopOk: () => deliveryLoopLog.succeeded(),
     ...(fault ? { faultHook: fault } : {}),
   });
-
-  const fileAudit = !(config.amnesia || config.store === "memory");
-  // The audit file lives in DATA_DIR whatever the store (with STORE=postgres nothing else
-  // may have created the directory).
-  if (fileAudit) await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const auditSink = fileAudit
-    ? await openFileAuditSink({ path: join(config.dataDir, "audit.jsonl"), nowMs })
-    : createStdoutAuditSink({ nowMs });
-  const audit: AppServices["audit"] = (entry) => {
-    auditSink.append(entry).catch((err) =>
-      log.error("audit append failed", { reason: String(err?.message ?? err) })
-    );
-  };
 
   const services: AppServices = {
     config,
@@ -267,6 +281,7 @@ export async function buildServices(
     audit,
     readinessCauses: async () => {
       const causes: string[] = [];
+      if (audit.status() !== "ok") causes.push("audit");
       if (dispatcher.breakerOpen()) causes.push("dep_outage");
       if ((await store.health()) !== "ok") causes.push("store");
       const ageMs = await dispatcher.oldestPendingAgeMs();
@@ -281,6 +296,7 @@ export async function buildServices(
   const flagLog = failureStreakLog(log, "quarantine-only flag refresh");
   const sweepLog = failureStreakLog(log, "retention sweep");
   const housekeeping = setInterval(() => {
+    audit.tick(); // summary lines of a minute that has ended
     registry.refreshQuarantineOnly().then(() => flagLog.succeeded(), (err) => flagLog.failed(err));
     if (config.readOnly || nowMs() < sweepDueMs) return;
     sweepDueMs = nowMs() + RETENTION_SWEEP_INTERVAL_MS;
@@ -298,7 +314,7 @@ export async function buildServices(
       signer.wipe();
       await dispatcher.stop();
       services.engine.close();
-      await auditSink.close();
+      await audit.close(); // the open minute's summaries, then the sink
       await store.close();
       downstream.close();
     },

@@ -116,6 +116,17 @@ export interface KeyRingOptions {
   nowMs?: () => number;
   /** File reader (injectable). Default {@link readKeyFileWithMode}. */
   reader?: KeyFileReader;
+  /**
+   * Told after a reload that changed the current epoch or revoked an epoch (for the audit
+   * log's `key_epoch_changed`); never told about the secrets.
+   */
+  onChange?: (change: KeyEpochChange) => void;
+}
+
+/** A change of the key ring seen by a reload: a new current epoch, or a newly revoked one. */
+export interface KeyEpochChange {
+  kind: "current" | "revoked";
+  keyEpoch: number;
 }
 
 /** The live caps keys: reloads lazily on use once the interval has passed, and on demand. */
@@ -153,8 +164,15 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   function reload(): Promise<void> {
     inflight ??= (async () => {
       try {
+        const previous = keys;
         keys = await loadCapsKeys(options.path, reader);
         healthy = true;
+        if (keys.currentEpoch !== previous.currentEpoch) {
+          options.onChange?.({ kind: "current", keyEpoch: keys.currentEpoch });
+        }
+        for (const r of keys.revoked) {
+          if (!previous.revoked.has(r)) options.onChange?.({ kind: "revoked", keyEpoch: r });
+        }
       } catch {
         healthy = false; // keep the last good keys; /readyz reports it
       } finally {

@@ -66,3 +66,23 @@ Deno.test("KeyRing: interval bounded to 60 s, reload() on demand, status after f
   const stop = ring.startTimer();
   stop();
 });
+
+Deno.test("KeyRing: a reload tells onChange about a new current epoch and new revocations only", async () => {
+  let text = JSON.stringify(good);
+  const reader = () => Promise.resolve({ mode: 0o600, text });
+  const changes: unknown[] = [];
+  const ring = await openKeyRing({
+    path: "x",
+    reader,
+    nowMs: () => 0,
+    onChange: (c) => void changes.push(c),
+  });
+  await ring.reload();
+  assert.deepEqual(changes, [], "an unchanged file is no change");
+  text = JSON.stringify({ current_epoch: 2, epochs: { "1": S, "2": S }, revoked: [1] });
+  await ring.reload();
+  assert.deepEqual(changes, [{ kind: "current", keyEpoch: 2 }, { kind: "revoked", keyEpoch: 1 }]);
+  text = "garbage";
+  await ring.reload();
+  assert.equal(changes.length, 2, "a failed reload changes nothing");
+});

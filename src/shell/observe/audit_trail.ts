@@ -91,6 +91,12 @@ export interface AuditTrail {
   tick(): void;
   /** `failed` once the sink could not write: decisions are refused until a restart. */
   status(): "ok" | "failed";
+  /**
+   * For a caller that refuses a decision before making it: throws 503 DEPENDENCY_UNAVAILABLE
+   * `audit` once the sink has failed, counting the refused line as a write failure (so the
+   * failure counter keeps rising while decisions are refused).
+   */
+  assertWritable(): void;
   /** Writes the open minute's summaries, waits until they are on disk, closes the sink. */
   close(): Promise<void>;
 }
@@ -175,6 +181,11 @@ export function createAuditTrail(options: AuditTrailOptions): AuditTrail {
     },
     tick: roll,
     status: () => sink.status(),
+    assertWritable() {
+      if (sink.status() === "ok") return;
+      options.metrics?.recordAuditWriteFailure();
+      throw auditUnavailable();
+    },
     async close() {
       closeMinute();
       await Promise.allSettled([...writing]);

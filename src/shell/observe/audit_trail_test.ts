@@ -211,6 +211,7 @@ test("fail-closed: a sink that cannot write refuses decisions with 503 audit and
     onWriteFailure: (err) => void failures.push(err),
   });
   assert.equal(trail.status(), "ok");
+  trail.assertWritable(); // nothing failed yet
   const isAudit503 = (e: unknown) =>
     e instanceof RewarderError && e.code === "DEPENDENCY_UNAVAILABLE" && e.reason === "audit";
   await assert.rejects(trail.decide(DECISION), isAudit503);
@@ -218,9 +219,10 @@ test("fail-closed: a sink that cannot write refuses decisions with 503 audit and
   await assert.rejects(trail.decide(DECISION), isAudit503, "stays closed");
   // Counted events still count (no throw) and their summary failure is counted at close.
   trail.count("token_rejected", "signature", "corr-x");
+  assert.throws(() => trail.assertWritable(), isAudit503);
   await trail.close();
-  assert.deepEqual(m, { decision: 0, summary: 0, failures: 3 });
-  assert.equal(failures.length, 3);
+  assert.deepEqual(m, { decision: 0, summary: 0, failures: 4 }, "a refused decision counts");
+  assert.equal(failures.length, 3, "logged: the lines the sink was asked to write");
 });
 
 test("a full queue is back-pressure (OVERLOADED audit_backlog), not a sink failure", async () => {

@@ -21,7 +21,7 @@ import { RewarderError } from "../../core/errors.ts";
 import { runKeyOf } from "../../core/run_key.ts";
 import { sealManifest } from "../../core/seal.ts";
 import type { Cid, RunRecord, SealedEnvelope } from "../../core/types.ts";
-import type { AuditEntry } from "../observe/audit.ts";
+import type { AuditTrail } from "../observe/audit_trail.ts";
 import type { EngineRunner } from "../engine/engine_runner.ts";
 import type { EngineInputs } from "../engine/engine_worker.ts";
 import type { Metrics } from "../observe/metrics.ts";
@@ -84,7 +84,8 @@ export interface ComputeDeps {
   signer: Pick<Signer, "active">;
   tracing: Tracing;
   metrics: Pick<Metrics, "recordRun" | "observeComputeSeconds" | "setLastEpochEconomics">;
-  audit: (entry: AuditEntry) => void;
+  /** Decisions are awaited (durable before the answer, fail-closed); replays are counted. */
+  audit: Pick<AuditTrail, "decide" | "count" | "assertWritable">;
 }
 
 interface Ctx {
@@ -92,6 +93,8 @@ interface Ctx {
   req: ComputeRequest;
   runKey: Cid;
   wantDry: boolean;
+  /** Set when the answer is a replay: counted, so no refusal line is written for it. */
+  replayed?: boolean;
 }
 
 /** Decides and runs one compute request (contract §5 order); answers the run record. */
@@ -108,9 +111,17 @@ export async function computeRun(d: ComputeDeps, req: ComputeRequest): Promise<R
     }
     return await computeNew(ctx, policy);
   } catch (err) {
-    auditRefusal(ctx, err);
+    if (!ctx.replayed) await auditRefusal(ctx, err);
     throw err;
   }
+}
+
+/**
+ * Fail-closed (docs/RUNBOOK.md, AuditSinkFailing): once the audit sink could not write, no
+ * new decision is made (503 DEPENDENCY_UNAVAILABLE `audit`); replays and reads still answer.
+ */
+function assertAuditable(d: ComputeDeps): void {
+  d.audit.assertWritable();
 }
 
 /** Step 3 (contract §5): a non-dry request may not settle a committed epoch or inputs. */
@@ -138,6 +149,7 @@ async function replay(ctx: Ctx, existing: StoredAnswer): Promise<RunRecord> {
   const { d, req, runKey } = ctx;
   let record: RunRecord;
   if (existing.run.dry_run && !ctx.wantDry && existing.run.status === "sealed") {
+    assertAuditable(d);
     // Promotion commits and emits, so the cost guard applies again (else a run forced dry by
     // the cap would be promoted by re-sending it) and it counts as a compute for max_runs.
     const forcedDry = (await prepareInputs(ctx, { load: false })).dryRun;
@@ -148,15 +160,27 @@ async function replay(ctx: Ctx, existing: StoredAnswer): Promise<RunRecord> {
     // write path (the same answer the registry gives).
     const run = { ...existing.run, replayed: true };
     const reason = existing.envelope.manifest.quarantine?.reason ?? "quarantined";
+    ctx.replayed = true;
+    d.audit.count("run_replayed", "quarantined", req.corrId);
     throw new RewarderError("QUARANTINED", reason, { extra: { run } });
   } else {
+    // A plain replay has no new effect: counted, never a line of its own nor a disk wait.
     record = { ...existing.run, replayed: true };
+    d.audit.count("run_replayed", record.emission, req.corrId);
+    return record;
   }
-  d.audit({
-    event: "run_replayed",
+  // A concurrent identical request may have promoted it first: then this one is a replay.
+  if (record.replayed) {
+    d.audit.count("run_replayed", record.emission, req.corrId);
+    return record;
+  }
+  await d.audit.decide({
+    event: "run_committed",
     tenant: req.tenant,
     corr_id: req.corrId,
     run_key: runKey,
+    policy_hash: req.body.policy_hash,
+    inputs_cid: req.body.inputs_cid,
     manifest_hash: record.manifest_hash,
     outcome: record.emission,
   });
@@ -166,6 +190,7 @@ async function replay(ctx: Ctx, existing: StoredAnswer): Promise<RunRecord> {
 /** Step 5: inputs, cost guard, compute off the loop, seal, record. */
 async function computeNew(ctx: Ctx, policy: PolicyEntry): Promise<RunRecord> {
   const { d, req, runKey } = ctx;
+  assertAuditable(d);
   const attrs = { corrId: req.corrId, tenant: req.tenant, runKey, epochId: req.epochId };
   const prepared = await d.tracing.withSpan("prepare", attrs, async (span) => {
     const inputs = await prepareInputs(ctx, { load: true });
@@ -204,7 +229,13 @@ async function computeNew(ctx: Ctx, policy: PolicyEntry): Promise<RunRecord> {
   d.metrics.observeComputeSeconds((performance.now() - started) / 1000);
   recordEconomics(d, envelope);
   const record = await submit(ctx, envelope, prepared.dryRun);
-  d.audit({
+  if (record.replayed) {
+    // A concurrent identical request recorded it first: this answer is a replay.
+    d.audit.count("run_replayed", record.emission, req.corrId);
+    return record;
+  }
+  // Durable before the answer: the line is on disk (group commit) before the record is sent.
+  await d.audit.decide({
     event: "run_computed",
     tenant: req.tenant,
     corr_id: req.corrId,
@@ -334,10 +365,11 @@ function submit(ctx: Ctx, envelope: SealedEnvelope, dryRun: boolean): Promise<Ru
   );
 }
 
-function auditRefusal({ d, req, runKey }: Ctx, err: unknown): void {
+/** A conflict or a quarantine is a decision: its line is durable before the 409 is sent. */
+async function auditRefusal({ d, req, runKey }: Ctx, err: unknown): Promise<void> {
   if (!(err instanceof RewarderError)) return;
   if (err.code !== "CONFLICT" && err.code !== "QUARANTINED") return;
-  d.audit({
+  await d.audit.decide({
     event: err.code === "CONFLICT" ? "run_conflicted" : "run_quarantined",
     tenant: req.tenant,
     corr_id: req.corrId,
