@@ -167,3 +167,19 @@ Deno.test("yaml subset parser rejects what it does not understand", () => {
     b: ["1", "2"],
   });
 });
+
+Deno.test("alerts: each alert names its RUNBOOK section, and that section exists", () => {
+  const alerts = read("ops/alerts.yml");
+  const headings = new Set(
+    [...read("docs/RUNBOOK.md").matchAll(/^#{2,4} (.+)$/gm)].map((m) =>
+      m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, "").replace(/ /g, "-")
+    ),
+  );
+  const names = [...alerts.matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]!);
+  assert.ok(names.includes("AuditSinkFailing"), names.join(","));
+  const runbooks = [...alerts.matchAll(/runbook: "docs\/RUNBOOK\.md#([a-z0-9-]+)"/g)].map((m) =>
+    m[1]!
+  );
+  assert.deepEqual(runbooks, names.map((n) => n.toLowerCase()), "one runbook link per alert");
+  assert.deepEqual(runbooks.filter((a) => !headings.has(a)), [], "sections missing in RUNBOOK");
+});

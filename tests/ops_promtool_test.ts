@@ -49,7 +49,9 @@ test("promtool is available in CI", { skip }, () => {
 test("promtool check rules ops/alerts.yml", { skip }, () => {
   const r = promtool(["check", "rules", ALERTS]);
   assert.equal(r.status, 0, r.output);
-  assert.match(r.output, /SUCCESS: 7 rules found/);
+  const alerts = readFileSync(ALERTS, "utf8").match(/^\s+- alert: /gm)?.length ?? 0;
+  assert.ok(alerts >= 8, `alert rules in ops/alerts.yml: ${alerts}`);
+  assert.match(r.output, new RegExp(`SUCCESS: ${alerts} rules found`));
 });
 
 test("promtool test rules ops/alerts_test.yml", { skip }, () => {
@@ -81,7 +83,14 @@ test("promtool check metrics on the /metrics exposition", { skip }, async () => 
   m.setInflight(3);
   m.setInflightMax(512);
   m.setRateLimiterTokens(199, 200);
+  m.recordAuditLine("decision");
+  m.recordAuditLine("summary");
+  m.recordAuditWriteFailure();
+  m.setReadyDegraded("audit", true);
   const text = await m.render();
+  assert.match(text, /^audit_lines_total\{kind="decision"\} 1$/m);
+  assert.match(text, /^audit_write_failures_total 1$/m);
+  assert.match(text, /^readyz_degraded\{cause="audit"\} 1$/m);
   const r = promtool(["check", "metrics"], text);
   assert.equal(r.status, 0, r.output);
   // The linter really runs: a broken exposition is refused.
