@@ -12,13 +12,14 @@
  * @module
  */
 import { blake3Hex } from "../src/core/blake3.ts";
-import { cidOf } from "../src/core/cid.ts";
+import { asCid, cidOf } from "../src/core/cid.ts";
 import { computeManifest } from "../src/core/compute.ts";
 import { allocate } from "../src/core/allocate.ts";
 import { parseInputs } from "../src/core/inputs.ts";
 import { buildManifest, manifestHashOf } from "../src/core/manifest.ts";
 import { parsePolicy, type Policy, policyHashOf } from "../src/core/policy.ts";
-import { DEFAULT_IDEMPOTENCY_SALT, runKeyOf } from "../src/core/run_key.ts";
+import { asEpochId } from "../src/core/ids.ts";
+import { runKeyOf } from "../src/core/run_key.ts";
 import { sealManifest, type SigningKey } from "../src/core/seal.ts";
 import { GENERATED_POLICY, generateEpochInputs } from "../vectors/generate_epoch.ts";
 
@@ -121,7 +122,11 @@ async function phased(
   if (!inputs.ok) throw new Error("Cannot parse inputs");
   t.push(performance.now());
   const inputsCid = cidOf(bytes);
-  const runKey = runKeyOf(epochId, policyHash, inputsCid, DEFAULT_IDEMPOTENCY_SALT);
+  const runKey = runKeyOf({
+    epochId: asEpochId(epochId),
+    policyHash: asCid(policyHash),
+    inputsCid,
+  });
   t.push(performance.now());
   const allocation = allocate(policy, inputs.value, inputsCid);
   if (!allocation.ok) throw new Error("Cannot allocate");

@@ -16,6 +16,8 @@ import { canonicalJson } from "../src/core/canonical_json.ts";
 import { parseInputs } from "../src/core/inputs.ts";
 import { intentOf } from "../src/core/intent.ts";
 import { toHex } from "../src/core/merkle.ts";
+import { asCid } from "../src/core/cid.ts";
+import { asEpochId } from "../src/core/ids.ts";
 import { intentKeyOf, runKeyOf } from "../src/core/run_key.ts";
 import { parseStrictJson } from "../src/core/strict_json.ts";
 import { VECTOR_CASES } from "../vectors/cases.ts";
@@ -294,7 +296,15 @@ Deno.test("v2 keys: the contract's run key, and one intent key per tenant (indep
     b3(`${r.salt}|${r.epoch_id}|${r.policy_hash}|${r.inputs_cid}`),
     "b3:ffd1e7465fb118c067fd14c30a36e2e12ba27f1e1fca34c4b7edcac919dd9bb9",
   );
-  assert.equal(r.run_key, runKeyOf(r.epoch_id, r.policy_hash, r.inputs_cid, r.salt));
+  assert.equal(
+    r.run_key,
+    runKeyOf({
+      epochId: asEpochId(r.epoch_id),
+      policyHash: asCid(r.policy_hash),
+      inputsCid: asCid(r.inputs_cid),
+      salt: r.salt,
+    }),
+  );
   const seen = new Set<string>();
   for (const k of keys.intent_keys) {
     assert.equal(b3(`svc-rewarder/intent-key/v1|${k.tenant}|${k.run_key}`), k.intent_key);

@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { canonicalJson } from "../src/core/canonical_json.ts";
 import { intentOf } from "../src/core/intent.ts";
 import { proofDocumentOf } from "../src/core/proof.ts";
+import { asCid } from "../src/core/cid.ts";
+import { asEpochId } from "../src/core/ids.ts";
 import { intentKeyOf, runKeyOf } from "../src/core/run_key.ts";
 import type { ProofDocumentV2, SealedEnvelope } from "../src/core/types.ts";
 import {
@@ -40,7 +42,12 @@ export async function writeV2Extras(root: string): Promise<void> {
   await mkdir(join(v2, "two-tenant"), { recursive: true });
   await mkdir(join(v2, "proofs"), { recursive: true });
   const r = RUN_KEY_EXAMPLE;
-  const runKey = runKeyOf(r.epoch_id, r.policy_hash, r.inputs_cid, r.salt);
+  const runKey = runKeyOf({
+    epochId: asEpochId(r.epoch_id),
+    policyHash: asCid(r.policy_hash),
+    inputsCid: asCid(r.inputs_cid),
+    salt: r.salt,
+  });
   if (runKey !== r.run_key) throw new Error("run key differs from the contract's example");
   await writeFile(
     join(v2, "keys.json"),

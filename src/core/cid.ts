@@ -4,16 +4,31 @@
  * @module
  */
 import { blake3Hex } from "./blake3.ts";
+import { badRequest } from "./errors.ts";
 
 /** Matches a well-formed CID. Uppercase is rejected, never re-cased (contract §1). */
 export const CID_PATTERN: RegExp = /^b3:[0-9a-f]{64}$/;
 
+/**
+ * A well-formed CID (contract §1), checked once where it enters: made by {@link cidOf} or
+ * {@link asCid}, never by a cast. On the wire it is the plain string (the brand is erased).
+ */
+export type Cid = string & { readonly __brand: "Cid" };
+
 /** The CID of `bytes` (or of the UTF-8 of a string). */
-export function cidOf(bytes: Uint8Array | string): string {
-  return "b3:" + blake3Hex(bytes);
+export function cidOf(bytes: Uint8Array | string): Cid {
+  return ("b3:" + blake3Hex(bytes)) as Cid;
 }
 
 /** True when `value` is a well-formed CID string. */
-export function isCid(value: unknown): value is string {
+export function isCid(value: unknown): value is Cid {
   return typeof value === "string" && CID_PATTERN.test(value);
+}
+
+/**
+ * `s` as a {@link Cid}; a malformed one throws 400 `schema` at `path` (default `cid`).
+ */
+export function asCid(s: string, path = "cid"): Cid {
+  if (!isCid(s)) throw badRequest("schema", path);
+  return s;
 }

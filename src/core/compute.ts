@@ -5,13 +5,14 @@
  * @module
  */
 import { allocate } from "./allocate.ts";
-import { cidOf } from "./cid.ts";
+import { cidOf, isCid } from "./cid.ts";
 import { badRequest, type Result } from "./errors.ts";
-import { EPOCH_ID_PATTERN } from "./ids.ts";
+import { isEpochId } from "./ids.ts";
 import { parseInputs } from "./inputs.ts";
 import { buildManifest, manifestHashOf } from "./manifest.ts";
 import type { Policy } from "./policy.ts";
-import { DEFAULT_IDEMPOTENCY_SALT, runKeyOf } from "./run_key.ts";
+import { type RunKey, runKeyOf } from "./run_key.ts";
+import type { Cid } from "./cid.ts";
 import type { Manifest } from "./types.ts";
 
 /** What one run needs. */
@@ -30,17 +31,18 @@ export interface ComputeInput {
 export interface ComputeOutput {
   manifest: Manifest;
   manifestHash: string;
-  runKey: string;
-  inputsCid: string;
+  runKey: RunKey;
+  inputsCid: Cid;
   /** Eligible-or-not entry count, for metrics and cost accounting. */
   entryCount: number;
 }
 
 /** Runs parse → checks → allocate → manifest → hash. A quarantine is a value, not an error. */
 export function computeManifest(input: ComputeInput): Result<ComputeOutput> {
-  if (!EPOCH_ID_PATTERN.test(input.epochId)) {
-    return { ok: false, error: badRequest("schema", "epoch_id") };
-  }
+  const epochId = input.epochId;
+  if (!isEpochId(epochId)) return { ok: false, error: badRequest("schema", "epoch_id") };
+  const policyHash = input.policyHash;
+  if (!isCid(policyHash)) return { ok: false, error: badRequest("schema", "policy_hash") };
   const inputsCid = cidOf(input.inputsBytes);
   if (input.expectedInputsCid !== undefined && input.expectedInputsCid !== inputsCid) {
     return { ok: false, error: badRequest("cid_mismatch", "inputs_cid") };
@@ -53,12 +55,12 @@ export function computeManifest(input: ComputeInput): Result<ComputeOutput> {
   if (inputs.value.asset !== undefined && inputs.value.asset !== input.policy.asset) {
     return { ok: false, error: badRequest("asset", "inputs.asset") };
   }
-  const runKey = runKeyOf(
-    input.epochId,
-    input.policyHash,
+  const runKey = runKeyOf({
+    epochId,
+    policyHash,
     inputsCid,
-    input.salt ?? DEFAULT_IDEMPOTENCY_SALT,
-  );
+    ...(input.salt === undefined ? {} : { salt: input.salt }),
+  });
   const allocation = allocate(input.policy, inputs.value, inputsCid);
   if (!allocation.ok) return allocation;
   const manifest = buildManifest(

@@ -6,7 +6,7 @@
  */
 
 /** `b3:` + 64 lowercase hex (contract §1). */
-export type Cid = string;
+export type CidString = string;
 
 /** A detached signature in an envelope (contract §3, §6). */
 export interface Signature {
@@ -41,10 +41,10 @@ export type ManifestSchema = "svc-rewarder.manifest.v1" | "svc-rewarder.manifest
 export interface Manifest {
   schema: ManifestSchema;
   epoch_id: string;
-  run_key: Cid;
-  inputs_cid: Cid;
+  run_key: CidString;
+  inputs_cid: CidString;
   policy_id: string;
-  policy_hash: Cid;
+  policy_hash: CidString;
   status: "sealed" | "quarantined";
   asset: string;
   funding_source: string;
@@ -58,7 +58,7 @@ export interface Manifest {
     capped_minor: string;
   };
   payouts: Payout[];
-  payouts_root: Cid;
+  payouts_root: CidString;
   quarantine: { reason: QuarantineReason } | null;
 }
 
@@ -74,7 +74,7 @@ export type ManifestHeader = Omit<Manifest, "payouts">;
 /** Sealed manifest envelope (contract §6). */
 export interface SealedEnvelope {
   manifest: Manifest;
-  manifest_hash: Cid;
+  manifest_hash: CidString;
   signatures: Signature[];
 }
 
@@ -83,11 +83,11 @@ export type Emission = "dry_run" | "suppressed" | "pending" | "accepted" | "dupl
 
 /** Run record (contract §10). */
 export interface RunRecord {
-  run_key: Cid;
+  run_key: CidString;
   /** The run's ledger Idempotency-Key (contract §5); null for dry runs and for v1 runs. */
-  intent_key: Cid | null;
+  intent_key: CidString | null;
   epoch_id: string;
-  manifest_hash: Cid;
+  manifest_hash: CidString;
   status: "sealed" | "quarantined";
   dry_run: boolean;
   replayed: boolean;
@@ -105,10 +105,10 @@ export interface Transfer {
 export interface LedgerIntentV2 {
   schema: "svc-rewarder.intent.v2";
   tenant: string;
-  intent_key: Cid;
-  run_key: Cid;
+  intent_key: CidString;
+  run_key: CidString;
   epoch_id: string;
-  manifest_hash: Cid;
+  manifest_hash: CidString;
   asset: string;
   funding_source: string;
   total_minor: string;
@@ -138,7 +138,7 @@ export interface ProofDocumentV2 {
   leaf: string;
   proof: ProofStep[];
   header: ManifestHeader;
-  manifest_hash: Cid;
+  manifest_hash: CidString;
   signatures: Signature[];
 }
 
@@ -148,8 +148,8 @@ export interface ProofDocumentV1 {
   amount_minor: string;
   leaf: string;
   proof: ProofStep[];
-  payouts_root: Cid;
-  manifest_hash: Cid;
+  payouts_root: CidString;
+  manifest_hash: CidString;
   signatures: Signature[];
 }
 
@@ -157,9 +157,9 @@ export interface ProofDocumentV1 {
 export interface LedgerIntentV1 {
   schema: "svc-rewarder.intent.v1";
   tenant: string;
-  run_key: Cid;
+  run_key: CidString;
   epoch_id: string;
-  manifest_hash: Cid;
+  manifest_hash: CidString;
   asset: string;
   funding_source: string;
   total_minor: string;
@@ -170,6 +170,6 @@ export interface LedgerIntentV1 {
 /** Signed policy envelope (contract §3). */
 export interface PolicyEnvelope {
   policy: unknown;
-  policy_hash: Cid;
+  policy_hash: CidString;
   signatures: Signature[];
 }

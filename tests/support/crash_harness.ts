@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { canonicalJson } from "../../src/core/canonical_json.ts";
 import { policyHashOf } from "../../src/core/policy.ts";
 import { POLICY_SIG_DOMAIN } from "../../src/core/policy_envelope.ts";
+import { asCid } from "../../src/core/cid.ts";
+import { asEpochId } from "../../src/core/ids.ts";
 import { intentKeyOf, runKeyOf } from "../../src/core/run_key.ts";
 import { signStatement } from "../../src/core/seal.ts";
 import { casPut } from "../../src/shell/sources/cas.ts";
@@ -121,7 +123,12 @@ export async function putInputs(
 
 /** The run key the service will derive (contract §5), computed independently by the client. */
 export function expectedRunKey(epochId: string, policyHash: string, inputsCid: string): string {
-  return runKeyOf(epochId, policyHash, inputsCid, SERVICE_SALT);
+  return runKeyOf({
+    epochId: asEpochId(epochId),
+    policyHash: asCid(policyHash),
+    inputsCid: asCid(inputsCid),
+    salt: SERVICE_SALT,
+  });
 }
 
 /** A child process with a bounded output tail and its exit. */

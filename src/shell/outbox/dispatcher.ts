@@ -18,7 +18,7 @@
  *
  * @module
  */
-import type { Cid } from "../../core/types.ts";
+import type { CidString } from "../../core/types.ts";
 import { assert } from "../../core/assert.ts";
 import { cidOf } from "../../core/cid.ts";
 import type { OutboxEntry, RunStore } from "../store/run_store.ts";
@@ -44,7 +44,7 @@ export type DispatcherFaultStep = "after_send" | "after_ack";
 /** One delivery's outcome (for metrics: `ledger_intents_total{result}`). */
 export interface DeliveryResult {
   tenant: string;
-  runKey: Cid;
+  runKey: CidString;
   result: "accepted" | "duplicate" | "conflict" | "retry_later";
   /** Attempts made in this cycle. */
   attempts: number;
@@ -101,7 +101,7 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
   const inflight = new Set<string>();
   // entry → BLAKE3 of the key and body first sent by this process: a retried intent is checked
   // against a 67-byte digest, not kept whole (an intent of a large epoch is tens of MB).
-  const sentDigests = new Map<string, Cid>();
+  const sentDigests = new Map<string, CidString>();
   let failures = 0;
   let openUntilMs: number | undefined;
   let probing = false;

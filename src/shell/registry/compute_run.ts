@@ -18,9 +18,11 @@
  * @module
  */
 import { RewarderError } from "../../core/errors.ts";
+import { asCid } from "../../core/cid.ts";
+import { asEpochId } from "../../core/ids.ts";
 import { runKeyOf } from "../../core/run_key.ts";
 import { sealManifest } from "../../core/seal.ts";
-import type { Cid, RunRecord, SealedEnvelope } from "../../core/types.ts";
+import type { CidString, RunRecord, SealedEnvelope } from "../../core/types.ts";
 import type { AuditTrail } from "../observe/audit_trail.ts";
 import type { EngineRunner } from "../engine/engine_runner.ts";
 import type { EngineInputs } from "../engine/engine_worker.ts";
@@ -46,9 +48,9 @@ export function estimateCostMs(inputsBytes: number): number {
 
 /** The compute body (contract §10), as validated by the route. */
 export interface ComputeBodyFields {
-  inputs_cid: Cid;
+  inputs_cid: CidString;
   policy_id: string;
-  policy_hash: Cid;
+  policy_hash: CidString;
   dry_run?: boolean | undefined;
   notes?: string | undefined;
 }
@@ -91,7 +93,7 @@ export interface ComputeDeps {
 interface Ctx {
   d: ComputeDeps;
   req: ComputeRequest;
-  runKey: Cid;
+  runKey: CidString;
   wantDry: boolean;
   /** Set when the answer is a replay: counted, so no refusal line is written for it. */
   replayed?: boolean;
@@ -100,7 +102,12 @@ interface Ctx {
 /** Decides and runs one compute request (contract §5 order); answers the run record. */
 export async function computeRun(d: ComputeDeps, req: ComputeRequest): Promise<RunRecord> {
   const { policy_hash: policyHash, inputs_cid: inputsCid } = req.body;
-  const runKey = runKeyOf(req.epochId, policyHash, inputsCid, d.config.idempotencySalt);
+  const runKey = runKeyOf({
+    epochId: asEpochId(req.epochId),
+    policyHash: asCid(policyHash, "policy_hash"),
+    inputsCid: asCid(inputsCid, "inputs_cid"),
+    salt: d.config.idempotencySalt,
+  });
   const ctx: Ctx = { d, req, runKey, wantDry: req.body.dry_run === true };
   try {
     const policy = await d.policies.get(req.body.policy_id, req.body.policy_hash, req.signal);

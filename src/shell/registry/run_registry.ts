@@ -21,7 +21,7 @@
  *
  * @module
  */
-import type { Cid, Emission, RunRecord, SealedEnvelope } from "../../core/types.ts";
+import type { CidString, Emission, RunRecord, SealedEnvelope } from "../../core/types.ts";
 import { RewarderError } from "../../core/errors.ts";
 import { intentOf } from "../../core/intent.ts";
 import { intentKeyOf } from "../../core/run_key.ts";
@@ -50,12 +50,12 @@ export type RegistryFaultStep = "after_run_write" | "after_commit";
 /** One compute result handed to the registry. */
 export interface SubmitRequest {
   tenant: string;
-  runKey: Cid;
+  runKey: CidString;
   epochId: string;
   dryRun: boolean;
   envelope: SealedEnvelope;
-  policyHash: Cid;
-  inputsCid: Cid;
+  policyHash: CidString;
+  inputsCid: CidString;
   /**
    * Spends one compute of the request's `max_runs` caveats (throws to refuse); called under
    * the lock only when this submit creates or promotes a run, never for a replay.
@@ -82,8 +82,8 @@ export interface RunRegistryOptions {
 /** Listing filters (contract §10 `GET /rewarder/runs`). */
 export interface ListOptions {
   epochId?: string;
-  policyHash?: Cid;
-  inputsCid?: Cid;
+  policyHash?: CidString;
+  inputsCid?: CidString;
   status?: "sealed" | "quarantined";
   cursor?: string;
   limit: number;
@@ -92,7 +92,7 @@ export interface ListOptions {
 /** The registry. */
 export interface RunRegistry {
   submit(req: SubmitRequest): Promise<RunRecord>;
-  get(tenant: string, runKey: Cid): Promise<StoredAnswer | undefined>;
+  get(tenant: string, runKey: CidString): Promise<StoredAnswer | undefined>;
   committedEnvelope(tenant: string, epochId: string): Promise<SealedEnvelope | undefined>;
   list(
     tenant: string,
@@ -293,11 +293,11 @@ function replacedByV2(existing: StoredRun, req: SubmitRequest): boolean {
     existing.envelope.manifest.schema === "svc-rewarder.manifest.v1";
 }
 
-function encodeCursor(seq: number, runKey: Cid): string {
+function encodeCursor(seq: number, runKey: CidString): string {
   return toBase64Url(new TextEncoder().encode(JSON.stringify([seq, runKey])));
 }
 
-function decodeCursor(cursor: string): { seq: number; runKey: Cid } {
+function decodeCursor(cursor: string): { seq: number; runKey: CidString } {
   try {
     if (cursor.length > CURSOR_CHARS_MAX) throw new TypeError("long");
     const v: unknown = JSON.parse(new TextDecoder().decode(fromBase64Url(cursor)));

@@ -8,6 +8,7 @@
  *   tenants/<tenant>/commits/<b64url epoch_id>.bin  v1 commit points (read only, see below)
  *   tenants/<tenant>/runs/<run key hex>.bin         uncommitted runs (dry, quarantined)
  *   tenants/<tenant>/outbox/<run key hex>.bin       delivery state only (absent = pending)
+ *   tenants/<tenant>/published/<run key hex>.bin    publication done (absent = pending, §13)
  *   counters/<b64url key>.bin, flags/quarantine_only.bin, canary.bin, format.bin
  *
  * THE ATOMIC STEP (contract §5: the epoch commitment, the inputs commitment, the run and its
@@ -20,7 +21,9 @@
  * checked against all slots before it, so the log never holds two commitments of one epoch nor
  * one inputs CID under two epochs (beyond the v1 ones below), and a crash leaves either the
  * whole slot or nothing (a stray temp file is garbage, cleaned on open). What follows is
- * derived: an absent outbox state file means "pending, 0 attempts".
+ * derived: an absent outbox state file means "pending, 0 attempts", and an absent `published/`
+ * marker means the run's publication entry (contract §13) is pending — so the slot that commits
+ * a run is also its publication entry, written in the same atomic step.
  *
  * UPGRADE (contract §5). A v1 store committed through one file per epoch (`commits/`), whose
  * intent is the v1 intent object. Those files are read at open and never written again: their
@@ -40,7 +43,7 @@
  */
 import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { Cid } from "../../core/types.ts";
+import type { CidString } from "../../core/types.ts";
 import { toBase64Url } from "../../core/base64url.ts";
 import { assert } from "../../core/assert.ts";
 import { type AtRestCipher } from "./at_rest_cipher.ts";
@@ -48,6 +51,9 @@ import { createFileExclusive, TEMP_SUFFIX, writeFileAtomic } from "../files/atom
 import { createKeyedMutex } from "./keyed_mutex.ts";
 import {
   commitConflict,
+  commitmentAfter,
+  compareCommitments,
+  comparePublications,
   compareRuns,
   countInputsCommitments,
   isStoreUndecryptable,
@@ -56,6 +62,8 @@ import {
   matchesQuery,
   newEntry,
   type OutboxEntry,
+  type PublicationEntry,
+  publicationEntryOf,
   type QueuedIntent,
   queuedIntentFromStored,
   type RunStore,
@@ -95,7 +103,7 @@ export interface FileRunStoreOptions {
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const hexOf = (runKey: Cid) => runKey.slice(3);
+const hexOf = (runKey: CidString) => runKey.slice(3);
 const b64 = (s: string) => toBase64Url(enc(s));
 const TENANT_RE = /^[a-z0-9_-]{1,64}$/;
 const slotName = (n: number) => String(n).padStart(12, "0");
@@ -105,10 +113,10 @@ interface TenantLog {
   nextSlot: number;
   /** Set when a slot could not be read: commits of this tenant are refused. */
   blocked: boolean;
-  epochs: Map<string, Cid>;
-  inputs: Map<Cid, string>;
+  epochs: Map<string, CidString>;
+  inputs: Map<CidString, string>;
   /** Run key → the file holding its commit point. */
-  committed: Map<Cid, string>;
+  committed: Map<CidString, string>;
 }
 
 /** Opens (creating if needed) the file store, upgrading a v1 store, and loads its index. */
@@ -120,6 +128,7 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
   const runsIdx = new Map<string, StoredRun>(); // tenant\0runKey → light copy (no payouts)
   const logs = new Map<string, TenantLog>();
   const outboxIdx = new Map<string, OutboxState>();
+  const publicationIdx = new Map<string, PublicationEntry>(); // tenant\0runKey → pending
   const counterLock = createKeyedMutex();
   const commitLock = createKeyedMutex();
   const syncLock = createKeyedMutex();
@@ -127,10 +136,11 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
   const k = (a: string, b: string) => `${a}\u0000${b}`;
 
   const names = {
-    run: (t: string, rk: Cid) => `tenants/${tenantDir(t)}/runs/${hexOf(rk)}.bin`,
+    run: (t: string, rk: CidString) => `tenants/${tenantDir(t)}/runs/${hexOf(rk)}.bin`,
     slot: (t: string, n: number) => `tenants/${tenantDir(t)}/log/${slotName(n)}.bin`,
     v1Commit: (t: string, epoch: string) => `tenants/${tenantDir(t)}/commits/${b64(epoch)}.bin`,
-    outbox: (t: string, rk: Cid) => `tenants/${tenantDir(t)}/outbox/${hexOf(rk)}.bin`,
+    outbox: (t: string, rk: CidString) => `tenants/${tenantDir(t)}/outbox/${hexOf(rk)}.bin`,
+    published: (t: string, rk: CidString) => `tenants/${tenantDir(t)}/published/${hexOf(rk)}.bin`,
     counter: (key: string) => `counters/${b64(key)}.bin`,
     flag: "flags/quarantine_only.bin",
     canary: "canary.bin",
@@ -214,6 +224,23 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
       const { intent: _i, ...fresh } = newEntry(run, body.intent, body.enqueuedAtMs);
       outboxIdx.set(key, saved ?? fresh);
     }
+    if (!publicationIdx.has(key) && !(await exists(names.published(run.tenant, rk)))) {
+      publicationIdx.set(key, publicationEntryOf(run, body.enqueuedAtMs));
+    }
+  }
+
+  async function exists(name: string): Promise<boolean> {
+    try {
+      await stat(join(root, name));
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === "ENOENT") return false;
+      throw err;
+    }
+  }
+
+  async function syncAllLogs(): Promise<void> {
+    for (const tenant of logs.keys()) await syncLog(tenant);
   }
 
   /**
@@ -357,6 +384,35 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
         if (oldest === undefined || e.enqueuedAtMs < oldest) oldest = e.enqueuedAtMs;
       }
       return Promise.resolve({ depth, oldestEnqueuedAtMs: oldest });
+    },
+    async pendingPublications(limit) {
+      await syncAllLogs();
+      const page = [...publicationIdx.values()].sort(comparePublications).slice(0, limit);
+      return page.map((e) => ({ ...e }));
+    },
+    async removePublication(tenant, runKey) {
+      const key = k(tenant, runKey);
+      if (!publicationIdx.has(key)) return;
+      await writeJson(names.published(tenant, runKey), { published: true });
+      publicationIdx.delete(key);
+    },
+    publicationStats() {
+      let oldest: number | undefined;
+      for (const e of publicationIdx.values()) {
+        if (oldest === undefined || e.enqueuedAtMs < oldest) oldest = e.enqueuedAtMs;
+      }
+      return Promise.resolve({ depth: publicationIdx.size, oldestEnqueuedAtMs: oldest });
+    },
+    async listCommitments(after, limit) {
+      await syncAllLogs();
+      const all = [];
+      for (const [tenant, log] of logs) {
+        for (const [epochId, runKey] of log.epochs) {
+          const c = { tenant, epochId, runKey };
+          if (commitmentAfter(c, after)) all.push(c);
+        }
+      }
+      return all.sort(compareCommitments).slice(0, limit);
     },
     async getQuarantineOnly() {
       return (await readJson<{ on: boolean }>(names.flag))?.on === true;

@@ -4,17 +4,22 @@
  *
  * @module
  */
-import type { Cid } from "../../core/types.ts";
+import type { CidString } from "../../core/types.ts";
 import { assert } from "../../core/assert.ts";
 import {
   cloneJson,
   commitConflict,
+  commitmentAfter,
   type CommitResult,
+  compareCommitments,
+  comparePublications,
   compareRuns,
   type ListQuery,
   matchesQuery,
   newEntry,
   type OutboxEntry,
+  type PublicationEntry,
+  publicationEntryOf,
   type PurgeReport,
   type RunStore,
   type StoredRun,
@@ -23,9 +28,10 @@ import {
 /** Creates an empty in-memory {@link RunStore}. */
 export function createMemoryRunStore(): RunStore {
   const runs = new Map<string, StoredRun>(); // tenant \0 runKey
-  const commitments = new Map<string, Cid>(); // tenant \0 epochId
+  const commitments = new Map<string, CidString>(); // tenant \0 epochId
   const inputsCommitments = new Map<string, string>(); // tenant \0 inputsCid → epochId
   const outbox = new Map<string, OutboxEntry>(); // tenant \0 runKey
+  const publications = new Map<string, PublicationEntry>(); // tenant \0 runKey
   const counters = new Map<string, number>();
   let quarantineOnly = false;
   let seq = 0;
@@ -60,6 +66,7 @@ export function createMemoryRunStore(): RunStore {
       inputsCommitments.set(ik, run.record.epoch_id);
       runs.set(k(run.tenant, run.record.run_key), cloneJson(run));
       if (entry !== null) outbox.set(k(run.tenant, run.record.run_key), entry);
+      publications.set(k(run.tenant, run.record.run_key), publicationEntryOf(run, nowMs));
       return Promise.resolve({ committed: true });
     },
     getCommitment(tenant, epochId) {
@@ -106,6 +113,28 @@ export function createMemoryRunStore(): RunStore {
         if (oldest === undefined || e.enqueuedAtMs < oldest) oldest = e.enqueuedAtMs;
       }
       return Promise.resolve({ depth, oldestEnqueuedAtMs: oldest });
+    },
+    pendingPublications(limit) {
+      const page = [...publications.values()].sort(comparePublications).slice(0, limit);
+      return Promise.resolve(page.map((e) => ({ ...e })));
+    },
+    removePublication(tenant, runKey) {
+      publications.delete(k(tenant, runKey));
+      return Promise.resolve();
+    },
+    publicationStats() {
+      let oldest: number | undefined;
+      for (const e of publications.values()) {
+        if (oldest === undefined || e.enqueuedAtMs < oldest) oldest = e.enqueuedAtMs;
+      }
+      return Promise.resolve({ depth: publications.size, oldestEnqueuedAtMs: oldest });
+    },
+    listCommitments(after, limit) {
+      const page = [...commitments].map(([key, runKey]) => {
+        const [tenant, epochId] = key.split("\u0000") as [string, string];
+        return { tenant, epochId, runKey };
+      }).filter((c) => commitmentAfter(c, after)).sort(compareCommitments).slice(0, limit);
+      return Promise.resolve(page);
     },
     getQuarantineOnly: () => Promise.resolve(quarantineOnly),
     setQuarantineOnly(on) {

@@ -13,7 +13,8 @@
  * (primary key (tenant, epoch_id) — the single-writer rule), insert the inputs commitment
  * (primary key (tenant, inputs_cid) — one epoch per snapshot, contract §5), upsert the
  * committed run, insert the outbox row (primary key (tenant, run_key) — one intent per run)
- * holding the queued intent (key + exact body, contract §7). Foreign keys are deferred to
+ * holding the queued intent (key + exact body, contract §7) and the publication queue row
+ * (contract §13, migration 003). Foreign keys are deferred to
  * COMMIT, so either all rows exist or none. Two instances racing for one epoch or one inputs
  * CID meet at a primary key: the second insert waits for the first transaction and then does
  * nothing (`ON CONFLICT DO NOTHING`); it reads the holder instead and rolls back.
@@ -46,7 +47,7 @@ import postgres from "postgres";
 import process from "node:process";
 import { readdir, readFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import type { Cid } from "../../core/types.ts";
+import type { CidString } from "../../core/types.ts";
 import { assert } from "../../core/assert.ts";
 import { blake3Hex } from "../../core/blake3.ts";
 import { RewarderError } from "../../core/errors.ts";
@@ -155,8 +156,8 @@ interface OutboxRow {
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const names = {
-  run: (tenant: string, runKey: Cid) => `pg/run/${tenant}/${runKey}`,
-  intent: (tenant: string, runKey: Cid) => `pg/intent/${tenant}/${runKey}`,
+  run: (tenant: string, runKey: CidString) => `pg/run/${tenant}/${runKey}`,
+  intent: (tenant: string, runKey: CidString) => `pg/intent/${tenant}/${runKey}`,
   canary: "pg/canary",
 };
 
@@ -300,6 +301,9 @@ export async function openPostgresRunStore(options: PostgresRunStoreOptions): Pr
                       ${seal(names.intent(run.tenant, r.run_key), entry.intent)}, 'pending', 0,
                       ${entry.nextAttemptAtMs}, ${entry.enqueuedAtMs}, false)`;
           }
+          await tx`
+            INSERT INTO publication_queue (tenant, run_key, epoch_id, enqueued_at_ms)
+            VALUES (${run.tenant}, ${r.run_key}, ${r.epoch_id}, ${nowMs})`;
           return { committed: true };
         });
       } catch (err) {
@@ -396,6 +400,49 @@ export async function openPostgresRunStore(options: PostgresRunStoreOptions): Pr
         depth: Number(row.depth),
         oldestEnqueuedAtMs: row.oldest === null ? undefined : Number(row.oldest),
       };
+    },
+    async pendingPublications(limit) {
+      const n = Math.min(Math.max(0, Math.trunc(limit)), CLAIM_BATCH_MAX);
+      if (n === 0) return [];
+      const rows = await sql<
+        { tenant: string; run_key: string; epoch_id: string; enqueued_at_ms: string }[]
+      >`
+        SELECT tenant, run_key, epoch_id, enqueued_at_ms FROM publication_queue
+        ORDER BY enqueued_at_ms, tenant, run_key
+        LIMIT ${n}`;
+      return rows.map((row) => ({
+        tenant: row.tenant,
+        runKey: row.run_key,
+        epochId: row.epoch_id,
+        enqueuedAtMs: Number(row.enqueued_at_ms),
+      }));
+    },
+    async removePublication(tenant, runKey) {
+      await sql`DELETE FROM publication_queue WHERE tenant = ${tenant} AND run_key = ${runKey}`;
+    },
+    async publicationStats() {
+      const rows = await sql<{ depth: string; oldest: string | null }[]>`
+        SELECT count(*) AS depth, min(enqueued_at_ms) AS oldest FROM publication_queue`;
+      const row = rows[0]!;
+      return {
+        depth: Number(row.depth),
+        oldestEnqueuedAtMs: row.oldest === null ? undefined : Number(row.oldest),
+      };
+    },
+    async listCommitments(after, limit) {
+      const n = Math.min(Math.max(0, Math.trunc(limit)), LIST_LIMIT_MAX);
+      const rows = await sql<{ tenant: string; epoch_id: string; run_key: string }[]>`
+        SELECT tenant, epoch_id, run_key FROM commitments
+        ${
+        after === undefined ? sql`` : sql`WHERE (tenant, epoch_id) > (${after.tenant}, ${after.epochId})`
+      }
+        ORDER BY tenant, epoch_id
+        LIMIT ${n}`;
+      return rows.map((row) => ({
+        tenant: row.tenant,
+        epochId: row.epoch_id,
+        runKey: row.run_key,
+      }));
     },
     async getQuarantineOnly() {
       const rows = await sql<{ value: boolean }[]>`

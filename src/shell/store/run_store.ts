@@ -13,7 +13,7 @@
  * @module
  */
 import type {
-  Cid,
+  CidString,
   LedgerIntent,
   LedgerIntentV1,
   RunRecord,
@@ -29,8 +29,8 @@ export type StoredRecord = Omit<RunRecord, "replayed" | "emission">;
 
 /** Metadata kept beside a run, for listing and retention. Never part of hashed data. */
 export interface RunMeta {
-  policyHash: Cid;
-  inputsCid: Cid;
+  policyHash: CidString;
+  inputsCid: CidString;
   /** Store-assigned creation order; listing pages by (createdSeq, runKey). */
   createdSeq: number;
   /** Injected-clock time of the first write, for retention only. */
@@ -54,14 +54,14 @@ export type OutboxState = "pending" | "accepted" | "duplicate" | "failed";
  * a v1 intent queued before the upgrade keeps key = run_key, body = JCS(intent v1).
  */
 export interface QueuedIntent {
-  idempotencyKey: Cid;
+  idempotencyKey: CidString;
   /** The exact body text sent (JCS, UTF-8). */
   body: string;
   /** Members the egress token's caveats repeat (contract §9); equal to the body's. */
-  runKey: Cid;
+  runKey: CidString;
   /** null for a v1 intent. */
-  intentKey: Cid | null;
-  manifestHash: Cid;
+  intentKey: CidString | null;
+  manifestHash: CidString;
 }
 
 /**
@@ -105,7 +105,7 @@ export function queuedIntentFromStored(stored: unknown): QueuedIntent {
 
 /** A stored record as read: v1 records (written before the upgrade) get `intent_key: null`. */
 export function upgradeStoredRecord(
-  record: Omit<StoredRecord, "intent_key"> & { intent_key?: Cid | null },
+  record: Omit<StoredRecord, "intent_key"> & { intent_key?: CidString | null },
 ): StoredRecord {
   return { ...record, intent_key: record.intent_key ?? null };
 }
@@ -113,7 +113,7 @@ export function upgradeStoredRecord(
 /** One outbox entry: at most one intent per (tenant, run key) (MAX_LEDGER_EMITS_PER_RUN = 1). */
 export interface OutboxEntry {
   tenant: string;
-  runKey: Cid;
+  runKey: CidString;
   intent: QueuedIntent;
   state: OutboxState;
   /** Delivery attempts made so far (all cycles). */
@@ -127,23 +127,75 @@ export interface OutboxEntry {
 }
 
 /**
+ * A committed run waiting to be published (contract §13). {@link RunStore.commitRun} writes it
+ * in its atomic step; the publisher removes it once the publication's files are durable, so a
+ * crash between the two loses nothing (the entry is published after the restart).
+ */
+export interface PublicationEntry {
+  tenant: string;
+  runKey: CidString;
+  epochId: string;
+  /** Injected-clock time of the commit (for the publication lag). */
+  enqueuedAtMs: number;
+}
+
+/** One epoch commitment, as {@link RunStore.listCommitments} pages them. */
+export interface CommitmentRef {
+  tenant: string;
+  epochId: string;
+  runKey: CidString;
+}
+
+/** The publication entry of a run committed at `nowMs`. */
+export function publicationEntryOf(run: StoredRun, nowMs: number): PublicationEntry {
+  return {
+    tenant: run.tenant,
+    runKey: run.record.run_key,
+    epochId: run.record.epoch_id,
+    enqueuedAtMs: nowMs,
+  };
+}
+
+/** Order of publication entries: oldest first, then (tenant, run key) with `<`. */
+export function comparePublications(a: PublicationEntry, b: PublicationEntry): number {
+  if (a.enqueuedAtMs !== b.enqueuedAtMs) return a.enqueuedAtMs - b.enqueuedAtMs;
+  if (a.tenant !== b.tenant) return a.tenant < b.tenant ? -1 : 1;
+  return a.runKey < b.runKey ? -1 : a.runKey > b.runKey ? 1 : 0;
+}
+
+/** Order of commitments: (tenant, epoch_id) with `<`; `after` is an exclusive bound. */
+export function commitmentAfter(
+  c: { tenant: string; epochId: string },
+  after: { tenant: string; epochId: string } | undefined,
+): boolean {
+  if (after === undefined) return true;
+  return c.tenant > after.tenant || (c.tenant === after.tenant && c.epochId > after.epochId);
+}
+
+/** Sorts commitments in (tenant, epoch_id) order. */
+export function compareCommitments(a: CommitmentRef, b: CommitmentRef): number {
+  if (a.tenant !== b.tenant) return a.tenant < b.tenant ? -1 : 1;
+  return a.epochId < b.epochId ? -1 : a.epochId > b.epochId ? 1 : 0;
+}
+
+/**
  * Answer of {@link RunStore.commitRun}: committed, or refused because the tenant's epoch is
  * held by another run key (`holder`), or the run's inputs are committed under another epoch
  * (`inputsEpoch`) (contract §5).
  */
 export type CommitResult =
   | { committed: true }
-  | { committed: false; conflict: "epoch"; holder: Cid }
+  | { committed: false; conflict: "epoch"; holder: CidString }
   | { committed: false; conflict: "inputs"; inputsEpoch: string };
 
 /** Filters and page of {@link RunStore.listRuns}. */
 export interface ListQuery {
   epochId?: string;
-  policyHash?: Cid;
-  inputsCid?: Cid;
+  policyHash?: CidString;
+  inputsCid?: CidString;
   status?: "sealed" | "quarantined";
   /** Exclusive lower bound in (createdSeq, runKey) order. */
-  after?: { seq: number; runKey: Cid };
+  after?: { seq: number; runKey: CidString };
   limit: number;
 }
 
@@ -162,30 +214,31 @@ export interface RunStore {
   /** Which backend this is (for logs and /readyz). */
   readonly kind: "memory" | "file" | "postgres";
   /** The run, or undefined. A committed run is returned in its committed form. */
-  getRun(tenant: string, runKey: Cid): Promise<StoredRun | undefined>;
+  getRun(tenant: string, runKey: CidString): Promise<StoredRun | undefined>;
   /** Upserts a run that does not commit (dry runs, quarantined runs). */
   putRun(run: StoredRun): Promise<void>;
   /**
    * THE atomic step: commits `run.record.epoch_id` to `run.record.run_key` and
-   * `run.meta.inputsCid` to that epoch, stores the run in its committed form and enqueues
-   * `intent` (pending), all or nothing. If the epoch or the inputs are already committed
-   * nothing is written and the conflict is returned.
+   * `run.meta.inputsCid` to that epoch, stores the run in its committed form, enqueues
+   * `intent` (pending) and the run's {@link PublicationEntry} (contract §13), all or nothing.
+   * If the epoch or the inputs are already committed nothing is written and the conflict is
+   * returned.
    */
   commitRun(run: StoredRun, intent: QueuedIntent | null, nowMs: number): Promise<CommitResult>;
   /** The run key holding the epoch's commitment, or undefined. */
-  getCommitment(tenant: string, epochId: string): Promise<Cid | undefined>;
+  getCommitment(tenant: string, epochId: string): Promise<CidString | undefined>;
   /**
    * The epoch an `inputs_cid` is committed under, or undefined (contract §5). A v1 store that
    * committed one inputs CID under two epochs keeps both; this answers either of them.
    */
-  getInputsCommitment(tenant: string, inputsCid: Cid): Promise<string | undefined>;
+  getInputsCommitment(tenant: string, inputsCid: CidString): Promise<string | undefined>;
   /** Runs of a tenant in (createdSeq, runKey) order. */
   listRuns(tenant: string, query: ListQuery): Promise<StoredRun[]>;
   /** Next created sequence number (monotonic within this store instance). */
   nextSeq(): Promise<number>;
 
   /** The outbox entry of a run, or undefined. */
-  getOutbox(tenant: string, runKey: Cid): Promise<OutboxEntry | undefined>;
+  getOutbox(tenant: string, runKey: CidString): Promise<OutboxEntry | undefined>;
   /**
    * Pending entries due at `nowMs`, oldest first, at most `limit`. A store shared by several
    * instances (postgres) CLAIMS what it returns: a lease keeps the entries from every other
@@ -196,6 +249,21 @@ export interface RunStore {
   updateOutbox(entry: OutboxEntry): Promise<void>;
   /** Pending entries count and the oldest pending enqueue time. */
   outboxStats(): Promise<{ depth: number; oldestEnqueuedAtMs: number | undefined }>;
+
+  /**
+   * Publication entries (contract §13), oldest first, at most `limit`. Not a claim: instances
+   * sharing a store may publish one entry twice, which writes the same files.
+   */
+  pendingPublications(limit: number): Promise<PublicationEntry[]>;
+  /** Removes a run's publication entry once its files are durable (none: nothing to do). */
+  removePublication(tenant: string, runKey: CidString): Promise<void>;
+  /** Publication entries count and the oldest enqueue time. */
+  publicationStats(): Promise<{ depth: number; oldestEnqueuedAtMs: number | undefined }>;
+  /** Every epoch commitment after `after` in (tenant, epoch_id) order, at most `limit`. */
+  listCommitments(
+    after: { tenant: string; epochId: string } | undefined,
+    limit: number,
+  ): Promise<CommitmentRef[]>;
 
   getQuarantineOnly(): Promise<boolean>;
   setQuarantineOnly(on: boolean): Promise<void>;
@@ -252,7 +320,7 @@ export function logUpgradeReport(report: UpgradeReport): void {
  * (one per epoch commitment) for an {@link UpgradeReport}.
  */
 export function countInputsCommitments(
-  committed: Iterable<{ tenant: string; inputsCid: Cid; epochId: string }>,
+  committed: Iterable<{ tenant: string; inputsCid: CidString; epochId: string }>,
 ): Pick<UpgradeReport, "inputsCommitments" | "inputsUnderSeveralEpochs" | "extraEpochCommitments"> {
   const epochs = new Map<string, Set<string>>();
   for (const c of committed) {
@@ -320,7 +388,7 @@ export function compareRuns(a: StoredRun, b: StoredRun): number {
  * inputs committed under another epoch. undefined = free to commit.
  */
 export function commitConflict(
-  epochHolder: Cid | undefined,
+  epochHolder: CidString | undefined,
   inputsEpoch: string | undefined,
   run: StoredRun,
 ): CommitResult | undefined {
