@@ -25,6 +25,11 @@ export type AppEnv = {
     auth: AuthContext;
     /** Aborted when the request deadline (REQUEST_TIMEOUT_MS) passes. */
     deadline: AbortSignal;
+    /**
+     * Set by the pre-auth hold (middleware/admission.ts): returns this request's share of
+     * the pre-auth budget once authentication has decided (idempotent).
+     */
+    preAuthRelease: () => void;
     /** Set by the error mapper once it has answered this request with an error. */
     errorAnswered: boolean;
   };

@@ -18,7 +18,8 @@ import { corrId } from "../middleware/corr_id.ts";
 import { decompress } from "../middleware/decompress.ts";
 import { errorBoundary, errorHandler, notFoundHandler } from "../middleware/error_mapper.ts";
 import { labelOfReason, type Reason } from "./core/reasons.ts";
-import { rateLimit, tenantRateLimit } from "../middleware/rate_limit.ts";
+import { admitCaller, preAuthHold } from "../middleware/admission.ts";
+import { createPreAuthBudget } from "./shell/admission/preauth_budget.ts";
 import { secureHeaders } from "../middleware/secure_headers.ts";
 import { timeout } from "../middleware/timeout.ts";
 import { computeHandlers } from "../routes/compute.ts";
@@ -255,43 +256,49 @@ export function buildApp(
     return await compress(ctx, next);
   });
   // Edge caps apply to the service surface; probes (/healthz, /readyz, /metrics) stay cheap
-  // and answer even when the service is saturated.
-  app.use(
-    "/rewarder/*",
+  // and answer even when the service is saturated. Nothing expensive before authentication
+  // (docs/ARCHITECTURE.md, "Order of the middleware"; this departs from the seed's order on
+  // purpose): a request holds at most one read chunk under the global pre-auth budget, then
+  // the deadline and the in-flight cap; per route, authentication, the caller's buckets, and
+  // only then the body (content type, streaming cap, decompression).
+  app.use("/rewarder/*", preAuthHold({ budget: s.preAuthBudget ?? createPreAuthBudget() }));
+  app.use("/rewarder/*", timeout({ timeoutMs: c.requestTimeoutMs }));
+  app.use("/rewarder/*", concurrency);
+  const readBody: MiddlewareHandler<AppEnv>[] = [
+    contentType(),
     bodyCap({ bodyBytesMax: c.reqBodyBytesMax, readTimeoutMs: c.requestTimeoutMs }),
-  );
-  app.use(
-    "/rewarder/*",
     decompress({
       bodyBytesMax: c.reqBodyBytesMax,
       inflatedBytesMax: c.postInflateBytesMax,
       ratioMax: c.decompRatioMax,
     }),
-  );
-  app.use("/rewarder/*", contentType());
-  app.use("/rewarder/*", timeout({ timeoutMs: c.requestTimeoutMs }));
-  app.use("/rewarder/*", concurrency);
-  app.use("/rewarder/*", rateLimit({ limiter: s.limiter }));
+  ];
 
   for (const r of active) {
     const chain: MiddlewareHandler<AppEnv>[] = [];
     if (r.scope !== null) {
       const scope = r.scope;
-      chain.push(auth({
-        keyRing: s.keyRing,
-        operatorTenant: c.operatorTenant,
-        factsFor: routeFacts(r.honoPath),
-        // Edge instance (EDGE_JWT_KEYS): JWT-then-macaroon; otherwise the macaroon verifier.
-        ...(s.edgeJwtVerifier === undefined ? {} : { verifier: s.edgeJwtVerifier }),
-        scopeFor: () => scope,
-        nowMs: s.nowMs,
-        onFailure: (sc, reason, corrId) => {
-          s.metrics.recordAuthFailure(sc); // rejected_total{reason="unauth"}: in onError
-          // Counted per minute and reason, never a line (or a disk wait) per request.
-          s.audit.count("token_rejected", reason, corrId ?? null);
-        },
+      chain.push(admitCaller({
+        limiter: s.limiter,
+        authenticate: auth({
+          keyRing: s.keyRing,
+          operatorTenant: c.operatorTenant,
+          factsFor: routeFacts(r.honoPath),
+          // Edge instance (EDGE_JWT_KEYS): JWT-then-macaroon; otherwise the macaroon verifier.
+          ...(s.edgeJwtVerifier === undefined ? {} : { verifier: s.edgeJwtVerifier }),
+          scopeFor: () => scope,
+          nowMs: s.nowMs,
+          onFailure: (sc, reason, corrId) => {
+            s.metrics.recordAuthFailure(sc); // rejected_total{reason="unauth"}: in onError
+            // Counted per minute and reason, never a line (or a disk wait) per request.
+            s.audit.count("token_rejected", reason, corrId ?? null);
+          },
+        }),
       }));
-      chain.push(tenantRateLimit({ limiter: s.limiter }));
+      chain.push(...readBody);
+    } else if (r.honoPath.startsWith("/rewarder/")) {
+      // A public route of the service surface: its callers are anonymous; it reads no body.
+      chain.push(admitCaller({ limiter: s.limiter }));
     }
     app.on([r.method.toUpperCase()], [r.honoPath], ...chain, ...(r.handlers as Handler[]));
   }

@@ -80,6 +80,7 @@ export const REJECT_LABELS = [
   "rate_limited",
   "overloaded",
   "engine_queue",
+  "preauth_budget",
   "timeout",
   "dependency",
   "internal",
@@ -213,6 +214,8 @@ export const REASONS = {
   audit_backlog: overloaded(),
   engine_queue: overloaded("engine_queue"),
   engine_tenant_queue: overloaded("engine_queue"),
+  // the global budget of bytes held by unauthenticated requests is spent (docs/RUNBOOK.md)
+  preauth_budget: overloaded("preauth_budget"),
   timeout: row("TIMEOUT", "timeout"),
   client_gone: row("TIMEOUT", "timeout"),
   ledger: dependency(),

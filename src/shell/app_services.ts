@@ -10,6 +10,7 @@ import type { EngineRunner } from "./engine/engine_runner.ts";
 import type { Metrics } from "./observe/metrics.ts";
 import type { PolicyRegistry } from "./sources/policy_registry.ts";
 import type { RateLimiter } from "./admission/rate_limiter.ts";
+import type { PreAuthBudget } from "./admission/preauth_budget.ts";
 import type { RunRegistry } from "./registry/run_registry.ts";
 import type { Signer } from "./keys/signer.ts";
 import type { InputsSource } from "./sources/sources.ts";
@@ -34,6 +35,8 @@ export interface AppServices {
   /** OpenTelemetry spans (no-op without a registered provider). */
   tracing: Tracing;
   limiter: RateLimiter;
+  /** Bytes held by requests not yet authenticated (default: a budget of the named limits). */
+  preAuthBudget?: PreAuthBudget;
   /** Decisions (awaited, fail-closed) and counted events (docs/RUNBOOK.md, "Audit log"). */
   audit: Pick<AuditTrail, "decide" | "count" | "status" | "assertWritable">;
   /** Readiness inputs beyond the app's own (breaker, store health…). */

@@ -20,3 +20,20 @@ export const TIMEOUT_MS_LIMIT = 600_000;
 
 /** Largest in-flight cap accepted at wiring time. */
 export const INFLIGHT_MAX_LIMIT = 1_000_000;
+
+/**
+ * Bytes one request may hold before it is authenticated: one read chunk, 64 KiB. Nothing
+ * reads a body before authentication (docs/ARCHITECTURE.md, "Order of the middleware"); what a
+ * request can hold meanwhile is what the runtime read with its headers, at most one chunk.
+ */
+export const PREAUTH_CHUNK_BYTES = 64 * 1024;
+/**
+ * Global budget of bytes held by requests not yet authenticated (PREAUTH_BUDGET_BYTES):
+ * 16 MiB, 256 requests of one chunk each. Past it a request is answered 503 OVERLOADED
+ * `preauth_budget` with Retry-After, before its token is looked at.
+ */
+export const PREAUTH_BUDGET_BYTES_DEFAULT = 16 * 1024 * 1024;
+/** Upper bound of the pre-auth budget accepted at wiring time, bytes (1 GiB). */
+export const PREAUTH_BUDGET_BYTES_LIMIT = 1024 * 1024 * 1024;
+/** `Retry-After` of a `preauth_budget` refusal, seconds. */
+export const PREAUTH_RETRY_AFTER_S = 1;

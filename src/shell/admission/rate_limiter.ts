@@ -9,6 +9,14 @@
  * evicts the least recently used bucket (its debt, at most one second of its rate, is
  * forgiven — tenants are minted by the operator, so churning 10,000 of them is not cheap).
  *
+ * Requests without a valid token never take from the instance bucket or a tenant's: they
+ * take from a bucket of their peer address (`takeAnonymous`; ANON_PEER_RPS_MAX per second,
+ * one second of burst), in a bounded LRU map of peers (ANON_PEERS_MAX). Over a Unix socket
+ * there is no peer address: such requests share one anonymous bucket
+ * ({@link ANON_SHARED_PEER}). So an anonymous flood spends its own buckets only, and an
+ * authenticated tenant's requests keep their tenant's and the instance's tokens
+ * (docs/ARCHITECTURE.md, "Order of the middleware").
+ *
  * @module
  */
 
@@ -16,6 +24,12 @@
 export const RATE_LIMIT_MAX = 1_000_000;
 /** Default bound of the tenant bucket map (TENANT_BUCKETS_MAX). */
 export const TENANT_BUCKETS_MAX_DEFAULT = 10_000;
+/** Default rate (and burst) of one peer address's anonymous bucket, requests per second. */
+export const ANON_PEER_RPS_MAX_DEFAULT = 50;
+/** Default bound of the anonymous peer bucket map (ANON_PEERS_MAX), peers. */
+export const ANON_PEERS_MAX_DEFAULT = 10_000;
+/** The key of the one anonymous bucket shared by callers without a peer address (Unix socket). */
+export const ANON_SHARED_PEER = "unix";
 
 /** The adjustable rates. The tenant burst equals the tenant rate (one second of it). */
 export interface Rates {
@@ -31,6 +45,12 @@ export interface Rates {
 export interface RateLimiterOptions extends Rates {
   /** Most tenant buckets kept (default 10,000). */
   tenantBucketsMax?: number;
+  /** Rate and burst of each peer's anonymous bucket, requests per second (default 50). */
+  anonPeerRatePerSecondMax?: number;
+  /** Most anonymous peer buckets kept, least recently used evicted (default 10,000). */
+  anonPeersMax?: number;
+  /** Told of each anonymous refusal (metrics). */
+  onAnonymousRefused?: () => void;
   /** Clock in ms (default `Date.now`); only differences are used. */
   nowMs?: () => number;
 }
@@ -48,6 +68,10 @@ export interface RateLimiterStats {
   rates: Rates;
   instanceTokens: number;
   tenantBuckets: number;
+  /** Anonymous peer buckets held now. */
+  anonPeers: number;
+  /** Rate and burst of one anonymous peer bucket, per second. */
+  anonPeerRatePerSecondMax: number;
 }
 
 /** Shared limiter state; create with {@link createRateLimiter}. */
@@ -56,6 +80,11 @@ export interface RateLimiter {
   take(): TakeResult;
   /** Takes one token from `tenant`'s bucket. */
   takeTenant(tenant: string): TakeResult;
+  /**
+   * Takes one token from the anonymous bucket of `peer` (an address, or
+   * {@link ANON_SHARED_PEER}); never from the instance's or a tenant's.
+   */
+  takeAnonymous(peer: string): TakeResult;
   /** Replaces some rates (validated; existing buckets are clamped to the new sizes). */
   setRates(rates: Partial<Rates>): Rates;
   /** The current rates. */
@@ -116,23 +145,29 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const nowMs = options.nowMs ?? Date.now;
   const instance: Bucket = { tokens: rates.burstMax, lastMs: nowMs() };
   const tenants = new Map<string, Bucket>();
+  const anonRate = options.anonPeerRatePerSecondMax ?? ANON_PEER_RPS_MAX_DEFAULT;
+  checkInt("anonPeerRatePerSecondMax", anonRate, 1, RATE_LIMIT_MAX);
+  const anonPeersMax = options.anonPeersMax ?? ANON_PEERS_MAX_DEFAULT;
+  checkInt("anonPeersMax", anonPeersMax, 1, RATE_LIMIT_MAX);
+  const anonymous = new Map<string, Bucket>();
 
   return {
     take: () => takeFrom(instance, nowMs(), rates.ratePerSecondMax, rates.burstMax),
     takeTenant(tenant) {
       const now = nowMs();
-      let b = tenants.get(tenant);
-      if (b === undefined) {
-        if (tenants.size >= bucketsMax) {
-          const oldest = tenants.keys().next();
-          if (!oldest.done) tenants.delete(oldest.value);
-        }
-        b = { tokens: rates.tenantRatePerSecondMax, lastMs: now };
-      } else {
-        tenants.delete(tenant); // re-insert below: Map order is our LRU order
-      }
-      tenants.set(tenant, b);
+      const b = lruBucket(tenants, tenant, bucketsMax, rates.tenantRatePerSecondMax, now);
       return takeFrom(b, now, rates.tenantRatePerSecondMax, rates.tenantRatePerSecondMax);
+    },
+    takeAnonymous(peer) {
+      const now = nowMs();
+      const taken = takeFrom(
+        lruBucket(anonymous, peer, anonPeersMax, anonRate, now),
+        now,
+        anonRate,
+        anonRate,
+      );
+      if (!taken.ok) options.onAnonymousRefused?.();
+      return taken;
     },
     setRates(next) {
       const merged: Rates = { ...rates };
@@ -155,7 +190,35 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     rates: () => ({ ...rates }),
     stats() {
       refill(instance, nowMs(), rates.ratePerSecondMax, rates.burstMax);
-      return { rates: { ...rates }, instanceTokens: instance.tokens, tenantBuckets: tenants.size };
+      return {
+        rates: { ...rates },
+        instanceTokens: instance.tokens,
+        tenantBuckets: tenants.size,
+        anonPeers: anonymous.size,
+        anonPeerRatePerSecondMax: anonRate,
+      };
     },
   };
+}
+
+/** The bucket of `key` in the LRU map `map` (created full; the least recent evicted past `max`). */
+function lruBucket(
+  map: Map<string, Bucket>,
+  key: string,
+  max: number,
+  full: number,
+  now: number,
+): Bucket {
+  let b = map.get(key);
+  if (b === undefined) {
+    if (map.size >= max) {
+      const oldest = map.keys().next();
+      if (!oldest.done) map.delete(oldest.value);
+    }
+    b = { tokens: full, lastMs: now };
+  } else {
+    map.delete(key); // re-insert below: Map order is our LRU order
+  }
+  map.set(key, b);
+  return b;
 }

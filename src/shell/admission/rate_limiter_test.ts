@@ -120,3 +120,27 @@ Deno.test("createRateLimiter validates options", () => {
   assert.throws(() => createRateLimiter({ ...ok, tenantRatePerSecondMax: Number.NaN }), RangeError);
   assert.throws(() => createRateLimiter({ ...ok, tenantBucketsMax: 0 }), RangeError);
 });
+
+Deno.test("anonymous peer buckets: their own rate, bounded LRU map, refusals reported", () => {
+  const c = clock();
+  let refused = 0;
+  const l = createRateLimiter({
+    ratePerSecondMax: 10,
+    burstMax: 10,
+    tenantRatePerSecondMax: 10,
+    anonPeerRatePerSecondMax: 4,
+    anonPeersMax: 2,
+    nowMs: c.nowMs,
+    onAnonymousRefused: () => void (refused += 1),
+  });
+  assert.equal(drain(() => l.takeAnonymous("10.0.0.1"), 100), 4);
+  assert.equal(refused, 1);
+  assert.equal(l.stats().instanceTokens, 10, "never the instance bucket");
+  assert.equal(drain(() => l.takeTenant("acme"), 100), 10, "never a tenant's");
+  l.takeAnonymous("10.0.0.2");
+  l.takeAnonymous("10.0.0.3"); // evicts 10.0.0.1, the least recently used
+  assert.equal(l.stats().anonPeers, 2);
+  assert.equal(l.takeAnonymous("10.0.0.1").ok, true, "evicted: starts full");
+  c.advance(250); // one token
+  assert.equal(drain(() => l.takeAnonymous("10.0.0.3"), 100), 4);
+});
