@@ -40,6 +40,26 @@ Deno.test("audit: decisions durable before the answer, counted tokens, fail-clos
     const decided = (await auditLines(dataDir)).filter((l) => l.event === "run_computed");
     assert.equal(decided.length, 1);
     assert.equal(decided[0]!.run_key, computed.body.run_key);
+    // A dry run, then the same request non-dry: the promotion is its own decision line.
+    const { epochId, ...hamilton } = fx.hamilton;
+    const dry = await call("POST", `/rewarder/epochs/${epochId}/compute`, {
+      token,
+      json: { ...hamilton, dry_run: true },
+    });
+    assert.equal(dry.status, 200, dry.text);
+    const promoted = await call("POST", `/rewarder/epochs/${epochId}/compute`, {
+      token,
+      json: hamilton,
+    });
+    assert.equal(promoted.status, 200, promoted.text);
+    // (intent_acknowledged comes from the dispatcher, at its own time: not compared)
+    const byEvent = (await auditLines(dataDir))
+      .filter((l) => l.run_key === dry.body.run_key && l.event !== "intent_acknowledged")
+      .map((l) => [l.event, l.outcome]);
+    assert.deepEqual(byEvent, [["run_computed", "dry_run"], [
+      "run_committed",
+      "pending",
+    ]]);
     for (let i = 0; i < REJECTED; i++) {
       const a = await call("GET", "/rewarder/epochs/fc-1", { token: "AAAA" });
       assert.equal(a.status, 401);
