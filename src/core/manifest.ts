@@ -10,7 +10,7 @@
  */
 import type { Allocation } from "./allocate.ts";
 import { canonicalJson } from "./canonical_json.ts";
-import { cidOf } from "./cid.ts";
+import { type Cid, cidOf } from "./cid.ts";
 import { formatMinor } from "./money.ts";
 import { merkleRootPacked, packedLeavesOf, toHex } from "./merkle.ts";
 import type { Policy } from "./policy.ts";
@@ -88,7 +88,7 @@ export function manifestHeaderOf(m: Manifest): ManifestHeader {
 }
 
 /** `b3:` + BLAKE3(JCS(header)): the v2 `manifest_hash` of a header (contract §6). */
-export function headerHashOf(header: ManifestHeader): string {
+export function headerHashOf(header: ManifestHeader): Cid {
   return cidOf(canonicalJson(header));
 }
 
@@ -112,6 +112,6 @@ export function manifestJson(manifest: Manifest): string {
  * manifestHashOf(envelope.manifest) === envelope.manifest_hash; // for a valid envelope
  * ```
  */
-export function manifestHashOf(manifest: Manifest): string {
+export function manifestHashOf(manifest: Manifest): Cid {
   return cidOf(manifestJson(manifest));
 }

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { canonicalBytes } from "./canonical_json.ts";
-import { cidOf } from "./cid.ts";
+import { type Cid, cidOf } from "./cid.ts";
 import { type Result } from "./errors.ts";
 import { ACCOUNT_PATTERN, ASSET_PATTERN, METRIC_PATTERN, POLICY_ID_PATTERN } from "./ids.ts";
 import { JSON_INT_MAX, SCORE_TERMS_MAX } from "./limits.ts";
@@ -114,6 +114,6 @@ export function parsePolicy(doc: unknown): Result<{ document: PolicyDocument; po
 }
 
 /** `policy_hash` = `b3:` + BLAKE3(JCS(policy)) over the document as written (contract §3). */
-export function policyHashOf(document: unknown): string {
+export function policyHashOf(document: unknown): Cid {
   return cidOf(canonicalBytes(document));
 }
