@@ -25,6 +25,11 @@ export interface ComputeInput {
   policy: Policy;
   policyHash: string;
   salt?: string;
+  /**
+   * Called between the pipeline's phases (after hashing, parsing and allocating); it may
+   * throw to abandon the run (the engine worker does when the run's request was cancelled).
+   */
+  checkpoint?: () => void;
 }
 
 /** The unsealed outcome of a run. */
@@ -47,8 +52,10 @@ export function computeManifest(input: ComputeInput): Result<ComputeOutput> {
   if (input.expectedInputsCid !== undefined && input.expectedInputsCid !== inputsCid) {
     return { ok: false, error: badRequest("cid_mismatch", "inputs_cid") };
   }
+  input.checkpoint?.();
   const inputs = parseInputs(input.inputsBytes);
   if (!inputs.ok) return inputs;
+  input.checkpoint?.();
   if (inputs.value.epochId !== undefined && inputs.value.epochId !== input.epochId) {
     return { ok: false, error: badRequest("stale", "inputs.epoch_id") };
   }
@@ -63,6 +70,7 @@ export function computeManifest(input: ComputeInput): Result<ComputeOutput> {
   });
   const allocation = allocate(input.policy, inputs.value, inputsCid);
   if (!allocation.ok) return allocation;
+  input.checkpoint?.();
   const manifest = buildManifest(
     { epochId: input.epochId, runKey, inputsCid, policyHash: input.policyHash },
     input.policy,

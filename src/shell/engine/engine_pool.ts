@@ -4,10 +4,13 @@
  * tenants, FIFO within one).
  *
  * Cancelling isolates jobs: a queued job whose request is aborted (deadline or client gone)
- * leaves the queue; a running one is stopped by terminating ITS worker only: no other job is
- * touched, and the warm spare takes the next job at once while a new spare starts (a cold
- * worker start takes seconds under load). A worker that crashes fails only the job it was
- * running (500 `engine`). No job is ever failed because another job was cancelled.
+ * leaves the queue; a running one is answered at once and stopped cooperatively: the pool
+ * sets its worker's shared cancel flag, which the worker checks between the pipeline's phases
+ * (src/core/compute.ts `checkpoint`), and the worker, still warm, is free again. Meanwhile the
+ * spare takes the next job. A worker that has not stopped within ENGINE_CANCEL_GRACE_MS (a
+ * long phase) is terminated and replaced; only ITS job is touched (a cold worker start takes
+ * seconds under load, hence the cooperative path first). A worker that crashes fails only the
+ * job it was running (500 `engine`). No job is ever failed because another job was cancelled.
  *
  * @module
  */
@@ -25,6 +28,8 @@ export const ENGINE_TENANT_QUEUE_JOBS_MAX = 8;
 export const ENGINE_SPARE_WORKERS = 1;
 /** Workers in a row that fail before they are ready; then no more are started (a broken build). */
 export const ENGINE_START_FAILURES_MAX = 3;
+/** How long a cancelled job's worker may take to reach a checkpoint before it is terminated (ms). */
+export const ENGINE_CANCEL_GRACE_MS = 1_000;
 /** `Retry-After` of a full queue, seconds. */
 export const ENGINE_QUEUE_RETRY_AFTER_S = 2;
 
@@ -68,6 +73,8 @@ export interface EnginePoolOptions {
   observer?: EngineObserver;
   queueJobsMax?: number;
   tenantQueueJobsMax?: number;
+  /** Default ENGINE_CANCEL_GRACE_MS. */
+  cancelGraceMs?: number;
 }
 
 interface Job {
@@ -85,8 +92,12 @@ interface Job {
 
 interface Slot {
   thread: EngineThread;
+  /** The worker's cancel flag: the id of a job it must abandon (shared with the worker). */
+  cancel: Int32Array;
   ready: boolean;
   job: Job | undefined;
+  /** A cancelled job the worker has not yet abandoned, and the timer that ends the wait. */
+  draining: { id: number; timer: ReturnType<typeof setTimeout> } | undefined;
   dead: boolean;
 }
 
@@ -112,6 +123,7 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
     );
   }
   const observer = options.observer ?? NO_OBSERVER;
+  const cancelGraceMs = options.cancelGraceMs ?? ENGINE_CANCEL_GRACE_MS;
   const queue = new FairQueue<Job>({
     itemsMax: options.queueJobsMax ?? ENGINE_QUEUE_JOBS_MAX,
     tenantItemsMax: options.tenantQueueJobsMax ?? ENGINE_TENANT_QUEUE_JOBS_MAX,
@@ -128,13 +140,20 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
     let idle = 0;
     for (const s of slots) {
       if (s.job !== undefined) busy++;
-      else if (s.ready) idle++;
+      else if (s.ready && s.draining === undefined) idle++;
     }
     observer.workers(busy, idle);
   }
 
   function start(): void {
-    const slot: Slot = { thread: undefined!, ready: false, job: undefined, dead: false };
+    const slot: Slot = {
+      thread: undefined!,
+      cancel: new Int32Array(new SharedArrayBuffer(4)),
+      ready: false,
+      job: undefined,
+      draining: undefined,
+      dead: false,
+    };
     slot.thread = spawn({
       ready() {
         if (slot.dead) return;
@@ -143,6 +162,12 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
         pump();
       },
       answer(answer: EngineAnswer) {
+        if (!slot.dead && slot.draining?.id === answer.id) {
+          clearTimeout(slot.draining.timer); // it stopped at a checkpoint: free and warm
+          slot.draining = undefined;
+          pump();
+          return;
+        }
         const job = slot.job;
         if (slot.dead || job === undefined || job.id !== answer.id) return;
         finish(slot, job);
@@ -167,6 +192,8 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
 
   /** Ends `slot`'s worker and starts its replacement (the spare, warm, serves meanwhile). */
   function replace(slot: Slot, cause: "cancelled" | "crashed"): void {
+    if (slot.draining !== undefined) clearTimeout(slot.draining.timer);
+    slot.draining = undefined;
     slot.dead = true;
     slots.delete(slot);
     slot.thread.terminate();
@@ -201,7 +228,7 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
     let busy = busyCount();
     for (const slot of slots) {
       if (busy >= workersMax || queue.size === 0) break;
-      if (!slot.ready || slot.job !== undefined) continue;
+      if (!slot.ready || slot.job !== undefined || slot.draining !== undefined) continue;
       const job = queue.shift()!.item;
       job.ticket = undefined;
       slot.job = job;
@@ -210,7 +237,7 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
       observer.started((performance.now() - job.queuedAtMs) / 1000);
       const { inputs } = job.body;
       const transfer = inputs.kind === "bytes" ? [inputs.bytes.buffer as ArrayBuffer] : [];
-      slot.thread.post({ ...job.body, id: job.id }, transfer);
+      slot.thread.post({ ...job.body, id: job.id, cancel: slot.cancel }, transfer);
     }
     report();
   }
@@ -225,7 +252,13 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
       const slot = job.slot;
       finish(slot, job);
       observer.cancelled("running", reason);
-      replace(slot, "cancelled");
+      Atomics.store(slot.cancel, 0, job.id);
+      // Not counted as busy while it drains: the spare takes the next job meanwhile.
+      const timer = setTimeout(() => {
+        if (slot.draining?.id === job.id) replace(slot, "cancelled");
+        pump();
+      }, cancelGraceMs);
+      slot.draining = { id: job.id, timer };
     } else {
       return; // already answered
     }
@@ -271,6 +304,7 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
     close() {
       closed = true;
       for (const slot of slots) {
+        if (slot.draining !== undefined) clearTimeout(slot.draining.timer);
         slot.dead = true;
         slot.thread.terminate();
         const job = slot.job;

@@ -19,19 +19,28 @@ interface Fake {
   finish(): void;
 }
 
-function harness(workersMax: number, limits: { queue?: number; tenant?: number } = {}) {
+function harness(
+  workersMax: number,
+  limits: { queue?: number; tenant?: number; graceMs?: number } = {},
+) {
   const fakes: Fake[] = [];
   const log: string[] = [];
+  let onReplaced: () => void = () => {};
+  const replacedOnce = new Promise<void>((resolve) => (onReplaced = resolve));
   const observer: EngineObserver = {
     queue: (d, t, m) => log.push(`queue ${d}/${t}/${m}`),
     started: () => {},
     cancelled: (state, reason) => log.push(`cancelled ${state} ${reason}`),
-    replaced: (cause) => log.push(`replaced ${cause}`),
+    replaced: (cause) => {
+      log.push(`replaced ${cause}`);
+      onReplaced();
+    },
     workers: () => {},
   };
   const pool = createEnginePool({
     workersMax,
     observer,
+    cancelGraceMs: limits.graceMs ?? 60_000,
     ...(limits.queue === undefined ? {} : { queueJobsMax: limits.queue }),
     ...(limits.tenant === undefined ? {} : { tenantQueueJobsMax: limits.tenant }),
     spawn(events) {
@@ -44,6 +53,11 @@ function harness(workersMax: number, limits: { queue?: number; tenant?: number }
         finish() {
           const job = fake.current!;
           fake.current = undefined;
+          if (job.cancel !== undefined && Atomics.load(job.cancel, 0) === job.id) {
+            // What the worker answers when it stops at a checkpoint.
+            events.answer({ id: job.id, ok: false, code: "TIMEOUT", reason: "timeout" });
+            return;
+          }
           events.answer({ id: job.id, ok: true, value: { runKey: job.epochId } as ComputeOutput });
         },
       };
@@ -69,7 +83,7 @@ function harness(workersMax: number, limits: { queue?: number; tenant?: number }
   /** The fake currently running the job of `epochId`. */
   const runningOn = (epochId: string) =>
     fakes.find((f) => !f.terminated && f.current?.epochId === epochId);
-  return { pool, fakes, log, job, runningOn };
+  return { pool, fakes, log, job, runningOn, replacedOnce };
 }
 
 const forever = () => new AbortController().signal;
@@ -97,7 +111,7 @@ Deno.test("engine pool: never more than workersMax jobs at once, the spare stays
   return Promise.all(runs).then(() => {});
 });
 
-Deno.test("engine pool: cancelling running A affects neither B on the other worker nor queued C; the spare takes C", async () => {
+Deno.test("engine pool: cancelling running A affects neither B on the other worker nor queued C; A's worker stops at a checkpoint and stays warm", async () => {
   const { pool, fakes, log, job, runningOn } = harness(2);
   for (const f of fakes) f.events.ready();
   const ctrlA = new AbortController();
@@ -108,19 +122,47 @@ Deno.test("engine pool: cancelling running A affects neither B on the other work
   const onB = runningOn("b")!;
   assert.notEqual(onA, onB);
   assert.equal(runningOn("c"), undefined, "C waits: 2 jobs at most");
+  const jobA = onA.current!;
   ctrlA.abort(new RewarderError("TIMEOUT", "client_gone"));
   await assert.rejects(a, (err: RewarderError) => err.reason === "client_gone");
-  assert.equal(onA.terminated, true, "A's worker is stopped");
-  assert.equal(onB.terminated, false, "B's worker is not");
+  assert.equal(Atomics.load(jobA.cancel!, 0), jobA.id, "A's worker is told to stop A");
+  assert.equal(fakes.some((f) => f.terminated), false, "no worker terminated");
   const onC = runningOn("c")!;
   assert.ok(onC !== undefined && onC !== onA && onC !== onB, "the warm spare runs C at once");
-  assert.equal(fakes.length, 4, "a new spare is starting");
+  onA.finish(); // A's worker reaches its checkpoint
+  const d = pool.run(job("d"), { tenant: "other", signal: forever() });
+  assert.equal(runningOn("d"), undefined, "2 jobs run (B, C): D waits");
   onB.finish();
+  assert.equal((await b).runKey, "b");
+  assert.ok(runningOn("d") !== undefined, "then D runs");
   onC.finish();
+  assert.equal((await c).runKey, "c");
+  runningOn("d")!.finish();
+  assert.equal((await d).runKey, "d");
+  assert.equal(fakes.length, 3, "no worker started beyond the first three");
+  assert.ok(log.includes("cancelled running client_gone"));
+  assert.equal(pool.replacements(), 0);
+  pool.close();
+});
+
+Deno.test("engine pool: a cancelled job's worker that does not reach a checkpoint in time is terminated and replaced; B and C are untouched", async () => {
+  const { pool, fakes, job, runningOn, replacedOnce } = harness(2, { graceMs: 0 });
+  for (const f of fakes) f.events.ready();
+  const ctrlA = new AbortController();
+  const a = pool.run(job("a"), { tenant: "attacker", signal: ctrlA.signal });
+  const b = pool.run(job("b"), { tenant: "honest", signal: forever() });
+  const c = pool.run(job("c"), { tenant: "honest", signal: forever() });
+  const onA = runningOn("a")!;
+  ctrlA.abort(new RewarderError("TIMEOUT", "timeout"));
+  await assert.rejects(a, (err: RewarderError) => err.reason === "timeout");
+  await replacedOnce; // the grace passed: A's worker only
+  assert.equal(onA.terminated, true);
+  assert.equal(fakes.filter((f) => f.terminated).length, 1);
+  assert.equal(fakes.length, 4, "a new spare is starting");
+  runningOn("b")!.finish();
+  runningOn("c")!.finish();
   assert.equal((await b).runKey, "b");
   assert.equal((await c).runKey, "c");
-  assert.ok(log.includes("cancelled running client_gone"));
-  assert.ok(log.includes("replaced cancelled"));
   assert.equal(pool.replacements(), 1);
   pool.close();
 });

@@ -81,7 +81,7 @@ Deno.test("engine runner: a job sent right after start is answered by a worker, 
   }
 });
 
-Deno.test("engine runner (real workers): cancelling the running job A stops only A's worker; B on the other worker and the queued C complete", async () => {
+Deno.test("engine runner (real workers): cancelling the running job A stops only A; B on the other worker and the queued C complete", async () => {
   const policyHash = policyHashOf(GENERATED_POLICY);
   let onStarted: () => void = () => {};
   let startedCount = 0;
@@ -124,7 +124,9 @@ Deno.test("engine runner (real workers): cancelling the running job A stops only
     const [outB, outC] = await Promise.all([b, c]);
     assert.equal(outB.manifest.epoch_id, "mid-b");
     assert.equal(outC.manifest.epoch_id, "small-c");
-    assert.equal(runner.replacements(), 1);
+    // A stops at its next checkpoint (its worker stays), or past the grace its worker alone
+    // is replaced.
+    assert.ok(runner.replacements() <= 1);
   } finally {
     runner.close();
   }

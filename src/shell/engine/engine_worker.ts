@@ -35,6 +35,11 @@ export interface EngineJob {
   policyDocument: unknown;
   policyHash: string;
   salt: string;
+  /**
+   * The worker's cancel flag (shared memory, set by the pool): the job stops at its next
+   * checkpoint once it holds this job's id.
+   */
+  cancel?: Int32Array;
 }
 
 /** A failed job, as posted back (an error object does not cross the boundary as a class). */
@@ -69,8 +74,16 @@ async function loadInputs(inputs: EngineInputs): Promise<Uint8Array> {
   return new Uint8Array(await readFile(inputs.path));
 }
 
+/** Thrown at a checkpoint of a cancelled job. */
+class JobCancelled extends Error {}
+
 /** Runs one job (the worker's body; also callable in-process by tests). */
 export async function runEngineJob(job: EngineJob): Promise<EngineAnswer> {
+  const checkpoint = () => {
+    if (job.cancel !== undefined && Atomics.load(job.cancel, 0) === job.id) {
+      throw new JobCancelled();
+    }
+  };
   const policy = parsePolicy(job.policyDocument);
   if (!policy.ok) return failure(job.id, policy.error.code, policy.error.reason);
   let inputsBytes: Uint8Array;
@@ -80,7 +93,9 @@ export async function runEngineJob(job: EngineJob): Promise<EngineAnswer> {
     if (err instanceof RewarderError) return failure(job.id, err.code, err.reason);
     return failure(job.id, "INTERNAL", "store_corrupt");
   }
+  checkpoint();
   const result = computeManifest({
+    checkpoint,
     epochId: job.epochId,
     inputsBytes,
     expectedInputsCid: job.expectedInputsCid,
@@ -108,7 +123,9 @@ export function errorOfAnswer(answer: EngineFailure): RewarderError {
 async function answerOf(job: EngineJob): Promise<EngineAnswer> {
   try {
     return await runEngineJob(job);
-  } catch {
+  } catch (err) {
+    // A cancelled job's answer is not read by anyone: it tells the pool the worker is free.
+    if (err instanceof JobCancelled) return failure(job.id, "TIMEOUT", "timeout");
     return failure(job.id, "INTERNAL", "engine");
   }
 }
