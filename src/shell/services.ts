@@ -7,7 +7,7 @@
  */
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createRateLimiter } from "./admission/rate_limiter.ts";
+import { buildAdmission } from "./admission/build.ts";
 import type { AppServices } from "./app_services.ts";
 import { createStdoutAuditSink, openFileAuditSink } from "./observe/audit.ts";
 import { createAuditTrail } from "./observe/audit_trail.ts";
@@ -23,6 +23,7 @@ import { openJournalLedgerTarget } from "./ledger/journal_ledger_target.ts";
 import type { LedgerTarget } from "./ledger/ledger_target.ts";
 import { failureStreakLog, getLogger } from "./observe/log.ts";
 import { createMetrics } from "./observe/metrics.ts";
+import { startDependencyProbes } from "./observe/probes_wiring.ts";
 import { createTracing } from "./observe/tracing.ts";
 import { openDownstreamClient } from "./sources/downstream_tls.ts";
 import { createOutboxDispatcher, type OutboxDispatcher } from "./outbox/dispatcher.ts";
@@ -243,6 +244,8 @@ export async function buildServices(
     ...(fault ? { faultHook: fault } : {}),
   });
 
+  // Readiness that proves the ledger, an http(s) inputs source and PostgreSQL (contract §10).
+  const probes = await startDependencyProbes(config, metrics.registry);
   const services: AppServices = {
     config,
     nowMs,
@@ -272,17 +275,13 @@ export async function buildServices(
     }),
     metrics,
     tracing: createTracing({ version: options.version }),
-    limiter: createRateLimiter({
-      ratePerSecondMax: config.ratePerSecondMax,
-      burstMax: config.burstMax,
-      tenantRatePerSecondMax: config.tenantRatePerSecondMax,
-      tenantBucketsMax: config.tenantBucketsMax,
-    }),
+    // Instance, tenant and anonymous peer buckets; the pre-auth budget (docs/ARCHITECTURE.md).
+    ...buildAdmission(config, metrics.registry),
     audit,
     readinessCauses: async () => {
       const causes: string[] = [];
       if (audit.status() !== "ok") causes.push("audit");
-      if (dispatcher.breakerOpen()) causes.push("dep_outage");
+      if (dispatcher.breakerOpen() || probes.outage()) causes.push("dep_outage");
       if ((await store.health()) !== "ok") causes.push("store");
       const ageMs = await dispatcher.oldestPendingAgeMs();
       metrics.setOutbox(await dispatcher.depth(), ageMs / 1000);
@@ -313,6 +312,7 @@ export async function buildServices(
       stopKeyTimer();
       signer.wipe();
       await dispatcher.stop();
+      await probes.stop();
       services.engine.close();
       await audit.close(); // the open minute's summaries, then the sink
       await store.close();

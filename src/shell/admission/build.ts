@@ -1,0 +1,33 @@
+/**
+ * The admission components of one service from its configuration: the rate limiter (instance,
+ * tenant and anonymous peer buckets) and the pre-auth budget, with their metrics
+ * (docs/ARCHITECTURE.md, "Order of the middleware").
+ *
+ * @module
+ */
+import type { Registry } from "prom-client";
+import type { Config } from "../config/config.ts";
+import { createAdmissionMetrics } from "../observe/isolation_metrics.ts";
+import { createPreAuthBudget, type PreAuthBudget } from "./preauth_budget.ts";
+import { createRateLimiter, type RateLimiter } from "./rate_limiter.ts";
+
+/** Builds the limiter and the pre-auth budget, their metrics registered on `registry`. */
+export function buildAdmission(
+  config: Pick<
+    Config,
+    "ratePerSecondMax" | "burstMax" | "tenantRatePerSecondMax" | "tenantBucketsMax"
+  >,
+  registry: Registry,
+): { limiter: RateLimiter; preAuthBudget: PreAuthBudget } {
+  const metrics = createAdmissionMetrics(registry);
+  const limiter = createRateLimiter({
+    ratePerSecondMax: config.ratePerSecondMax,
+    burstMax: config.burstMax,
+    tenantRatePerSecondMax: config.tenantRatePerSecondMax,
+    tenantBucketsMax: config.tenantBucketsMax,
+    onAnonymousRefused: metrics.anonymousRefused,
+  });
+  const preAuthBudget = createPreAuthBudget({ observer: { refused: metrics.preAuthRefused } });
+  metrics.watch(preAuthBudget, limiter);
+  return { limiter, preAuthBudget };
+}
