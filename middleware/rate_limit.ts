@@ -1,9 +1,11 @@
 /**
  * Rate limit middleware over a shared {@link RateLimiter}: `rateLimit` takes from the
- * instance bucket (place it before auth: docs/ARCHITECTURE.md), `tenantRateLimit` from the
+ * instance bucket for every request it sees, `tenantRateLimit` from the
  * authenticated tenant's bucket (place it after auth; requests without `c.get("auth")`,
  * i.e. public routes, pass). Empty bucket → 429 RATE_LIMITED `rate_limited` + Retry-After.
- * Over a Unix socket there is no client address, so tenant is the only per-caller key.
+ * The service itself wires `admitCaller` (middleware/admission.ts) instead, which charges a
+ * caller without a valid token to its peer's anonymous bucket and never to the instance's
+ * (docs/ARCHITECTURE.md, "Order of the middleware").
  *
  * @module
  */

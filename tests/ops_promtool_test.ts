@@ -11,6 +11,27 @@ import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { createMetrics } from "../src/shell/observe/metrics.ts";
+import {
+  createAdmissionMetrics,
+  createProbeMetrics,
+} from "../src/shell/observe/isolation_metrics.ts";
+import { createPreAuthBudget } from "../src/shell/admission/preauth_budget.ts";
+import { createRateLimiter } from "../src/shell/admission/rate_limiter.ts";
+
+/** The service's metrics with those registered beside them (admission, dependency probes). */
+function serviceMetrics() {
+  const m = createMetrics();
+  const admission = createAdmissionMetrics(m.registry);
+  const limiter = createRateLimiter({
+    ratePerSecondMax: 500,
+    burstMax: 200,
+    tenantRatePerSecondMax: 100,
+  });
+  const budget = createPreAuthBudget();
+  admission.watch(budget, limiter);
+  const probes = createProbeMetrics(m.registry);
+  return { m, admission, budget, probes };
+}
 
 /** Upper bound for one promtool run. */
 const PROMTOOL_TIMEOUT_MS = 30_000;
@@ -61,7 +82,11 @@ test("promtool test rules ops/alerts_test.yml", { skip }, () => {
 });
 
 test("promtool check metrics on the /metrics exposition", { skip }, async () => {
-  const m = createMetrics();
+  const { m, admission, budget, probes } = serviceMetrics();
+  budget.reserve(65_536);
+  admission.preAuthRefused();
+  admission.anonymousRefused();
+  probes.probed({ dependency: "ledger", up: false, consecutiveFailures: 3, probes: 3 }, false);
   m.recordRun("ok");
   m.recordRun("quarantined");
   m.observeComputeSeconds(0.042);
@@ -91,6 +116,8 @@ test("promtool check metrics on the /metrics exposition", { skip }, async () => 
   assert.match(text, /^audit_lines_total\{kind="decision"\} 1$/m);
   assert.match(text, /^audit_write_failures_total 1$/m);
   assert.match(text, /^readyz_degraded\{cause="audit"\} 1$/m);
+  assert.match(text, /^preauth_held_bytes 65536$/m);
+  assert.match(text, /^dependency_up\{dependency="ledger"\} 0$/m);
   const r = promtool(["check", "metrics"], text);
   assert.equal(r.status, 0, r.output);
   // The linter really runs: a broken exposition is refused.
@@ -108,7 +135,7 @@ function metricNames(expr: string): string[] {
 }
 
 test("dashboard and alerts only read metrics that /metrics exports", async () => {
-  const text = await createMetrics().render();
+  const text = await serviceMetrics().m.render();
   const exported = new Set<string>();
   for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
     exported.add(m[1]!);
