@@ -7,8 +7,6 @@
  */
 import { createFactory } from "hono/factory";
 import { canonicalJson } from "../src/core/canonical_json.ts";
-import { RewarderError } from "../src/core/errors.ts";
-import type { SealedEnvelope } from "../src/core/types.ts";
 import type { AppServices } from "../src/shell/app_services.ts";
 import type { AppEnv } from "../middleware/context.ts";
 import { paddedJsonResponse } from "../middleware/pad_response.ts";
@@ -23,6 +21,7 @@ import {
   runsQuerySchema,
 } from "../src/api/schemas.ts";
 import { validParam, validQuery } from "./validate.ts";
+import { RewarderError, type SealedEnvelope } from "../src/core/mod.ts";
 
 const factory = createFactory<AppEnv>();
 

@@ -7,15 +7,13 @@
  */
 import { createFactory } from "hono/factory";
 import { canonicalJson } from "../src/core/canonical_json.ts";
-import { RewarderError } from "../src/core/errors.ts";
 import { packedLeavesOf } from "../src/core/merkle.ts";
-import { proofDocumentOf } from "../src/core/proof.ts";
-import type { SealedEnvelope } from "../src/core/types.ts";
 import type { AppEnv } from "../middleware/context.ts";
 import { immutableResponse } from "./immutable.ts";
 import { noQuerySchema, proofParamSchema } from "../src/api/schemas.ts";
 import { validParam, validQuery } from "./validate.ts";
 import { committedOrNotFound, type InspectServices } from "./inspect.ts";
+import { proofDocumentOf, RewarderError, type SealedEnvelope } from "../src/core/mod.ts";
 
 /** Manifests whose packed Merkle leaves are kept for proofs (LRU by manifest hash). */
 export const PROOF_CACHE_MANIFESTS_MAX = 8;

@@ -7,10 +7,8 @@
 import { link, lstat, readFile } from "node:fs/promises";
 import { toBase64Url } from "../core/base64url.ts";
 import { canonicalJson } from "../core/canonical_json.ts";
-import { parsePolicy, policyHashOf } from "../core/policy.ts";
 import { POLICY_SIG_DOMAIN } from "../core/policy_envelope.ts";
 import { signStatement } from "../core/seal.ts";
-import type { Signature } from "../core/types.ts";
 import { casPut } from "../shell/sources/cas.ts";
 import {
   generateSigningKeyDocument,
@@ -20,6 +18,7 @@ import {
   writeSecretFile,
 } from "../shell/keys/key_files.ts";
 import { type CliIo, DocumentError, parseArgs, required, UsageError } from "./args.ts";
+import { parsePolicy, policyHashOf, type Signature } from "../core/mod.ts";
 
 /**
  * `keygen --kid <kid> --out <file> [--alg ed25519|ml-dsa-65] [--force]`: prints the public key.

@@ -21,10 +21,7 @@
 import { canonicalJson } from "../core/canonical_json.ts";
 import { diffManifests, type ManifestDiff } from "../core/diff.ts";
 import { badRequest, type Result } from "../core/errors.ts";
-import { manifestHashOf } from "../core/manifest.ts";
 import { manifestProblem } from "../core/manifest_check.ts";
-import { verifyEnvelope } from "../core/seal.ts";
-import type { Manifest, SealedEnvelope } from "../core/types.ts";
 import { type CliIo, DocumentError, parseArgs, UsageError } from "./args.ts";
 import {
   computeOrThrow,
@@ -36,6 +33,7 @@ import {
   readKeys,
   readPolicy,
 } from "./engine_commands.ts";
+import { type Manifest, manifestHashOf, type SealedEnvelope, verifyEnvelope } from "../core/mod.ts";
 
 /** Rows of the table when `--limit` is not given. */
 export const DIFF_TABLE_LIMIT_DEFAULT = 20;

@@ -8,15 +8,22 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { canonicalJson } from "../core/canonical_json.ts";
-import { computeManifest } from "../core/compute.ts";
-import { RewarderError } from "../core/errors.ts";
-import { parsePolicy, type Policy, policyHashOf } from "../core/policy.ts";
-import { verifyProofDocument } from "../core/proof.ts";
-import { sealManifest, type SigningKey, verifyEnvelope, type VerifyKey } from "../core/seal.ts";
 import { parseStrictJson, type StrictJsonProblem } from "../core/strict_json.ts";
-import type { SealedEnvelope } from "../core/types.ts";
 import { KeyFileError, loadSigningKey, parsePublishedKeys } from "../shell/keys/key_files.ts";
 import { type CliIo, DocumentError, parseArgs, required, UsageError } from "./args.ts";
+import {
+  computeManifest,
+  parsePolicy,
+  type Policy,
+  policyHashOf,
+  RewarderError,
+  type SealedEnvelope,
+  sealManifest,
+  type SigningKey,
+  verifyEnvelope,
+  type VerifyKey,
+  verifyProofDocument,
+} from "../core/mod.ts";
 
 /** Exit codes of `compute` (contract §11). */
 export const EXIT_SEALED = 0;

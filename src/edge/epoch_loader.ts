@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { RewarderError } from "../core/errors.ts";
 import {
   checkPublishedEpoch,
   objectPath,
@@ -16,12 +15,16 @@ import {
   pointerPath,
   verifyPointer,
 } from "../core/publication.ts";
-import type { VerifyKey, VerifyOptions } from "../core/seal.ts";
 import { parseStrictJson } from "../core/strict_json.ts";
-import type { SealedEnvelope } from "../core/types.ts";
 import { ByteLru } from "./byte_lru.ts";
 import type { EdgeMetrics } from "./edge_metrics.ts";
 import type { OriginReader } from "./origin.ts";
+import {
+  RewarderError,
+  type SealedEnvelope,
+  type VerifyKey,
+  type VerifyOptions,
+} from "../core/mod.ts";
 
 /** A published epoch that passed every check, with the exact bytes to serve. */
 export interface LoadedEpoch {

@@ -21,7 +21,7 @@ import { KID_PATTERN } from "../../core/ids.ts";
 import { formatRfc3339UtcS, parseRfc3339UtcMs } from "../caps/rfc3339.ts";
 import { writeFileAtomic } from "../files/atomic_file.ts";
 import type { GovernanceKeys } from "../../core/policy_envelope.ts";
-import type { SigningKey, VerifyKey } from "../../core/seal.ts";
+import { type SigningKey, type VerifyKey } from "../../core/mod.ts";
 
 /** Largest key file we read (bytes): key files are small; a huge one is a mistake or an attack. */
 export const KEY_FILE_BYTES_MAX = 1 << 20;

@@ -28,8 +28,8 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { SigningKey } from "../../core/seal.ts";
 import { KeyFileError, loadSigningKey, publishedKey, type StoredSigningKey } from "./key_files.ts";
+import { type SigningKey } from "../../core/mod.ts";
 
 /** Most key files in SIGNING_KEYS_DIR. */
 export const SIGNING_KEYS_MAX = 64;

@@ -16,13 +16,13 @@
  * @module
  */
 import { open, readFile, truncate } from "node:fs/promises";
-import type { LedgerIntent } from "../../core/types.ts";
 import { blake3Hex } from "../../core/blake3.ts";
 import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
 import { createKeyedMutex } from "../store/keyed_mutex.ts";
 import type { AtRestCipher } from "../store/at_rest_cipher.ts";
 import { storeUndecryptable } from "../store/run_store.ts";
 import type { LedgerAnswer, LedgerTarget } from "./ledger_target.ts";
+import { type LedgerIntent } from "../../core/mod.ts";
 
 /** Intents one journal holds before refusing (a bound on its in-memory index). */
 export const JOURNAL_ENTRIES_MAX = 10_000_000;

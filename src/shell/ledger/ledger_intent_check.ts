@@ -15,9 +15,7 @@
  * @module
  */
 import { canonicalJson } from "../../core/canonical_json.ts";
-import { cidOf, isCid } from "../../core/cid.ts";
 import { leafHash, merkleRoot, toHex } from "../../core/merkle.ts";
-import { intentKeyOf } from "../../core/run_key.ts";
 import {
   checkSignatureRule,
   MANIFEST_SIG_DOMAIN_V1,
@@ -26,6 +24,7 @@ import {
 } from "../../core/seal.ts";
 import { parseCaveat } from "../caps/caveat.ts";
 import { pathPrefixHolds } from "../caps/authorize.ts";
+import { cidOf, intentKeyOf, isCid } from "../../core/mod.ts";
 
 /** Why a ledger refuses an intent (stable snake_case; never echoes a value). */
 export type IntentProblem =

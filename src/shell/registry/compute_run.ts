@@ -8,6 +8,8 @@
  * 3. a non-dry request: the tenant's epoch committed under another run key → 409
  *    `epoch_committed`; else the inputs committed under another epoch → 409 `inputs_settled`;
  * 4. a known run key → replay (a dry run promoted by a non-dry request commits and counts);
+ *    a committed run's replay is answered from the registry's run index, and the commitments
+ *    of step 3 from its commitment cache (docs/ARCHITECTURE.md, "Caches"): no envelope read;
  * 5. inputs located and the cost guard decided from their size (before they are read), then
  *    read, verified and computed in the engine pool (fair across tenants), sealed and
  *    recorded; a breach → 409 QUARANTINED.
@@ -17,11 +19,6 @@
  *
  * @module
  */
-import { RewarderError } from "../../core/errors.ts";
-import { asCid } from "../../core/cid.ts";
-import { asEpochId } from "../../core/ids.ts";
-import { runKeyOf } from "../../core/run_key.ts";
-import { sealManifest } from "../../core/seal.ts";
 import type { CidString, RunRecord, SealedEnvelope } from "../../core/types.ts";
 import type { AuditTrail } from "../observe/audit_trail.ts";
 import type { EngineRunner } from "../engine/engine_runner.ts";
@@ -33,6 +30,7 @@ import type { InputsSource } from "../sources/sources.ts";
 import type { RunStore } from "../store/run_store.ts";
 import type { Tracing } from "../observe/tracing.ts";
 import type { RunRegistry, StoredAnswer } from "./run_registry.ts";
+import { asCid, asEpochId, RewarderError, runKeyOf, sealManifest } from "../../core/mod.ts";
 
 /**
  * Engine throughput used by the cost estimate, bytes of inputs per millisecond. Measured by
@@ -79,7 +77,7 @@ export interface ComputeDeps {
     idempotencySalt: string;
   };
   policies: PolicyRegistry;
-  store: Pick<RunStore, "getCommitment" | "getInputsCommitment" | "count" | "tryIncrement">;
+  store: Pick<RunStore, "count" | "tryIncrement">;
   registry: RunRegistry;
   inputs: InputsSource;
   engine: EngineRunner;
@@ -112,7 +110,9 @@ export async function computeRun(d: ComputeDeps, req: ComputeRequest): Promise<R
   try {
     const policy = await d.policies.get(req.body.policy_id, req.body.policy_hash, req.signal);
     if (!ctx.wantDry) await checkCommitments(ctx);
-    const existing = await d.registry.get(req.tenant, runKey);
+    const found = await d.registry.lookup(req.tenant, runKey);
+    if (found?.committed !== undefined) return plainReplay(ctx, found.committed);
+    const existing = found?.stored;
     if (existing !== undefined && !recomputes(existing, ctx.wantDry)) {
       return await replay(ctx, existing);
     }
@@ -133,10 +133,10 @@ function assertAuditable(d: ComputeDeps): void {
 
 /** Step 3 (contract §5): a non-dry request may not settle a committed epoch or inputs. */
 async function checkCommitments({ d, req, runKey }: Ctx): Promise<void> {
-  const holder = await d.store.getCommitment(req.tenant, req.epochId);
+  const holder = await d.registry.commitment(req.tenant, req.epochId);
   if (holder === runKey) return; // this very run is committed: a replay follows
   if (holder !== undefined) throw new RewarderError("CONFLICT", "epoch_committed");
-  const settled = await d.store.getInputsCommitment(req.tenant, req.body.inputs_cid);
+  const settled = await d.registry.inputsCommitment(req.tenant, req.body.inputs_cid);
   if (settled !== undefined && settled !== req.epochId) {
     throw new RewarderError("CONFLICT", "inputs_settled", { path: "inputs_cid" });
   }
@@ -171,10 +171,7 @@ async function replay(ctx: Ctx, existing: StoredAnswer): Promise<RunRecord> {
     d.audit.count("run_replayed", "quarantined", req.corrId);
     throw new RewarderError("QUARANTINED", reason, { extra: { run } });
   } else {
-    // A plain replay has no new effect: counted, never a line of its own nor a disk wait.
-    record = { ...existing.run, replayed: true };
-    d.audit.count("run_replayed", record.emission, req.corrId);
-    return record;
+    return plainReplay(ctx, existing.run);
   }
   // A concurrent identical request may have promoted it first: then this one is a replay.
   if (record.replayed) {
@@ -191,6 +188,13 @@ async function replay(ctx: Ctx, existing: StoredAnswer): Promise<RunRecord> {
     manifest_hash: record.manifest_hash,
     outcome: record.emission,
   });
+  return record;
+}
+
+/** A plain replay has no new effect: counted, never a line of its own nor a disk wait. */
+function plainReplay({ d, req }: Ctx, run: RunRecord): RunRecord {
+  const record = { ...run, replayed: true };
+  d.audit.count("run_replayed", record.emission, req.corrId);
   return record;
 }
 

@@ -16,18 +16,20 @@
  * - Quarantine-only mode: runs still commit and their intent is kept, but emission reads
  *   `suppressed` and the dispatcher holds them until the mode is lifted.
  *
+ * Committed runs, commitments and immutable answers are kept in bounded in-memory caches
+ * (`hot_cache.ts`; docs/ARCHITECTURE.md, "Caches"): a replay of a committed run and a read of
+ * a committed epoch answer without reading its envelope.
+ *
  * Concurrency: submits of one tenant+epoch are serialized in-process by a keyed mutex; across
  * processes the store's exclusive commit decides (and the loser reads the holder).
  *
  * @module
  */
 import type { CidString, Emission, RunRecord, SealedEnvelope } from "../../core/types.ts";
-import { RewarderError } from "../../core/errors.ts";
-import { intentOf } from "../../core/intent.ts";
-import { intentKeyOf } from "../../core/run_key.ts";
 import { assert } from "../../core/assert.ts";
 import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
 import { createKeyedMutex } from "../store/keyed_mutex.ts";
+import { createHotCaches, type HotCaches, type IndexedRun } from "./hot_cache.ts";
 import {
   type CommitResult,
   LIST_LIMIT_MAX,
@@ -36,6 +38,7 @@ import {
   type RunStore,
   type StoredRun,
 } from "../store/run_store.ts";
+import { intentKeyOf, intentOf, RewarderError } from "../../core/mod.ts";
 
 /** Pending outbox entries beyond which new commits are refused (OVERLOADED, retry later). */
 export const OUTBOX_PENDING_MAX = 10_000;
@@ -77,7 +80,17 @@ export interface RunRegistryOptions {
   /** Initial quarantine-only mode (QUARANTINE_ONLY=on); OR-ed with the stored flag. */
   quarantineOnly?: boolean;
   faultHook?: (step: RegistryFaultStep) => void;
+  /** The hot path's caches (default: new ones at the named limits of `hot_cache.ts`). */
+  caches?: HotCaches;
 }
+
+/**
+ * A run found by {@link RunRegistry.lookup}: a committed run's record from the run index
+ * (its envelope is not read), or any other stored run with its envelope.
+ */
+export type FoundRun =
+  | { committed: RunRecord; stored?: undefined }
+  | { committed?: undefined; stored: StoredAnswer };
 
 /** Listing filters (contract §10 `GET /rewarder/runs`). */
 export interface ListOptions {
@@ -93,7 +106,20 @@ export interface ListOptions {
 export interface RunRegistry {
   submit(req: SubmitRequest): Promise<RunRecord>;
   get(tenant: string, runKey: CidString): Promise<StoredAnswer | undefined>;
+  /**
+   * The run of a compute request (contract §5 step 4): a committed run answers from the run
+   * index (emission read fresh until it is final), any other from the store.
+   */
+  lookup(tenant: string, runKey: CidString): Promise<FoundRun | undefined>;
+  /** The run key holding the tenant's epoch, or undefined (cached once known: never moves). */
+  commitment(tenant: string, epochId: string): Promise<CidString | undefined>;
+  /** The epoch the tenant's inputs are committed under, or undefined (cached once known). */
+  inputsCommitment(tenant: string, inputsCid: CidString): Promise<string | undefined>;
+  /** The manifest hash of the tenant's committed epoch, or undefined (no envelope read). */
+  committedManifestHash(tenant: string, epochId: string): Promise<string | undefined>;
   committedEnvelope(tenant: string, epochId: string): Promise<SealedEnvelope | undefined>;
+  /** The caches (the routes keep immutable answers' bytes in `caches.artifacts`). */
+  readonly caches: HotCaches;
   list(
     tenant: string,
     options: ListOptions,
@@ -110,6 +136,45 @@ export async function createRunRegistry(options: RunRegistryOptions): Promise<Ru
   const lock = createKeyedMutex();
   let qOnly = options.quarantineOnly === true || (await store.getQuarantineOnly());
   const hook = options.faultHook ?? (() => {});
+  const caches = options.caches ?? createHotCaches();
+
+  /** A commitment, cached once known (contract §5: made once, never moved). */
+  async function commitmentOf(tenant: string, epochId: string): Promise<CidString | undefined> {
+    const key = `e\u0000${tenant}\u0000${epochId}`;
+    const hit = caches.commitments.get(key) as CidString | undefined;
+    if (hit !== undefined) return hit;
+    const holder = await store.getCommitment(tenant, epochId);
+    if (holder !== undefined) caches.commitments.set(key, holder);
+    return holder;
+  }
+
+  /** The emission of an indexed committed run: kept once final, else read from the outbox. */
+  async function indexedEmission(tenant: string, indexed: IndexedRun): Promise<Emission> {
+    if (indexed.finalEmission !== undefined) return indexed.finalEmission;
+    const entry = await store.getOutbox(tenant, indexed.record.run_key);
+    if (entry !== undefined && entry.state !== "pending") indexed.finalEmission = entry.state;
+    return emissionOf({ record: indexed.record }, entry, qOnly);
+  }
+
+  /** Indexes a committed run (sealed, not dry: its record never changes again). */
+  function indexCommitted(run: StoredRun): IndexedRun | undefined {
+    if (run.record.dry_run || run.record.status !== "sealed") return undefined;
+    const indexed: IndexedRun = { record: run.record, finalEmission: undefined };
+    caches.runs.set(`${run.tenant}\u0000${run.record.run_key}`, indexed);
+    return indexed;
+  }
+
+  /** A committed run's record from the index (undefined: not indexed). */
+  async function indexedRecord(tenant: string, runKey: CidString): Promise<RunRecord | undefined> {
+    const indexed = caches.runs.get(`${tenant}\u0000${runKey}`);
+    if (indexed === undefined) return undefined;
+    return {
+      ...indexed.record,
+      intent_key: indexed.record.intent_key ?? null,
+      replayed: false,
+      emission: await indexedEmission(tenant, indexed),
+    };
+  }
 
   async function recordOf(run: StoredRun, replayed: boolean): Promise<RunRecord> {
     const entry = run.record.dry_run || run.record.status !== "sealed"
@@ -154,6 +219,7 @@ export async function createRunRegistry(options: RunRegistryOptions): Promise<Ru
     const result = await store.commitRun(run, intent, nowMs());
     if (!result.committed) return await lostCommit(req, result);
     hook("after_commit");
+    indexCommitted(run);
     return await answer(run, false);
   }
 
@@ -225,11 +291,47 @@ export async function createRunRegistry(options: RunRegistryOptions): Promise<Ru
       if (run === undefined) return undefined;
       return { run: await recordOf(run, false), envelope: run.envelope };
     },
-    async committedEnvelope(tenant, epochId) {
-      const holder = await store.getCommitment(tenant, epochId);
-      if (holder === undefined) return undefined;
-      return (await store.getRun(tenant, holder))?.envelope;
+    async lookup(tenant, runKey) {
+      const committed = await indexedRecord(tenant, runKey);
+      if (committed !== undefined) return { committed };
+      const run = await store.getRun(tenant, runKey);
+      if (run === undefined) return undefined;
+      const indexed = indexCommitted(run);
+      if (indexed !== undefined) {
+        const record = await recordOf(run, false);
+        const e = record.emission;
+        if (e === "accepted" || e === "duplicate" || e === "failed") indexed.finalEmission = e;
+        return { committed: record };
+      }
+      return { stored: { run: await recordOf(run, false), envelope: run.envelope } };
     },
+    commitment: commitmentOf,
+    async inputsCommitment(tenant, inputsCid) {
+      const key = `i\u0000${tenant}\u0000${inputsCid}`;
+      const hit = caches.commitments.get(key);
+      if (hit !== undefined) return hit;
+      const epochId = await store.getInputsCommitment(tenant, inputsCid);
+      if (epochId !== undefined) caches.commitments.set(key, epochId);
+      return epochId;
+    },
+    async committedManifestHash(tenant, epochId) {
+      const holder = await commitmentOf(tenant, epochId);
+      if (holder === undefined) return undefined;
+      const indexed = caches.runs.get(`${tenant}\u0000${holder}`);
+      if (indexed !== undefined) return indexed.record.manifest_hash;
+      const run = await store.getRun(tenant, holder);
+      if (run === undefined) return undefined;
+      indexCommitted(run);
+      return run.record.manifest_hash;
+    },
+    async committedEnvelope(tenant, epochId) {
+      const holder = await commitmentOf(tenant, epochId);
+      if (holder === undefined) return undefined;
+      const run = await store.getRun(tenant, holder);
+      if (run !== undefined) indexCommitted(run);
+      return run?.envelope;
+    },
+    caches,
     async list(tenant, o) {
       const limit = Math.min(Math.max(1, Math.trunc(o.limit)), LIST_LIMIT_MAX);
       const after = o.cursor === undefined ? undefined : decodeCursor(o.cursor);
@@ -263,7 +365,7 @@ export async function createRunRegistry(options: RunRegistryOptions): Promise<Ru
 
 /** Emission of a run as it stands (contract §10). */
 export function emissionOf(
-  run: StoredRun,
+  run: Pick<StoredRun, "record">,
   entry: OutboxEntry | undefined,
   qOnly: boolean,
 ): Emission {
