@@ -36,6 +36,12 @@ export type SpawnEngineThread = (events: EngineThreadEvents) => EngineThread;
 // deno-lint-ignore no-explicit-any
 const scope = globalThis as any;
 
+/**
+ * The worker module's name on Node: it exists only beside the bundle (scripts/bundle.sh), since
+ * Node runs only the bundle; not an import of the source tree (tests/import_graph_test.ts).
+ */
+const NODE_WORKER_FILE = "./engine_worker.mjs";
+
 /** The runtime's worker, from the worker module beside this one (or beside the bundle). */
 export function realThreadSpawner(): SpawnEngineThread {
   const onNode = typeof scope.Deno === "undefined" && typeof scope.Bun === "undefined";
@@ -61,7 +67,7 @@ export function realThreadSpawner(): SpawnEngineThread {
       };
     };
   }
-  const url = new URL("./engine_worker.mjs", import.meta.url);
+  const url = new URL(NODE_WORKER_FILE, import.meta.url);
   return (events) => {
     const w = new NodeWorker(url);
     let closed = false;
