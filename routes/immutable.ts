@@ -67,13 +67,38 @@ export function immutableResponse(
   manifestHash: string,
   json: string,
 ): Response {
-  const headers = new Headers({
+  return notModifiedResponse(request, manifestHash) ??
+    immutableBytesResponse(manifestHash, padJsonBytes(json));
+}
+
+function immutableHeaders(manifestHash: string): Headers {
+  return new Headers({
     "etag": `"${manifestHash}"`,
     "cache-control": IMMUTABLE_CACHE_CONTROL,
   });
-  if (ifNoneMatchHolds(request.headers.get("if-none-match") ?? undefined, manifestHash)) {
-    return new Response(null, { status: 304, headers });
+}
+
+/** The 304 of an immutable resource tagged `manifestHash` when `If-None-Match` matches. */
+export function notModifiedResponse(
+  request: Request,
+  manifestHash: string,
+): Response | undefined {
+  if (!ifNoneMatchHolds(request.headers.get("if-none-match") ?? undefined, manifestHash)) {
+    return undefined;
   }
+  return new Response(null, { status: 304, headers: immutableHeaders(manifestHash) });
+}
+
+/**
+ * The 200 of an immutable resource from its bytes, already padded (a cached answer). The
+ * Response copies them (Fetch: a BufferSource body is copied), so a cached array is never
+ * handed out.
+ */
+export function immutableBytesResponse(
+  manifestHash: string,
+  bytes: Uint8Array<ArrayBuffer>,
+): Response {
+  const headers = immutableHeaders(manifestHash);
   headers.set("content-type", "application/json");
-  return new Response(padJsonBytes(json), { status: 200, headers });
+  return new Response(bytes, { status: 200, headers });
 }

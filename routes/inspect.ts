@@ -1,7 +1,8 @@
 /**
  * Read routes of contract §10: committed epoch envelope, runs by key, run listing, payout
  * policies (payout proofs: `proofs.ts`). Every answer is tenant-scoped: another tenant's data
- * is 404. The epoch envelope is an immutable answer (ETag, 304: `immutable.ts`).
+ * is 404. The epoch envelope is an immutable answer (ETag, 304: `immutable.ts`) whose padded
+ * bytes are kept in the registry's artifact cache (docs/ARCHITECTURE.md, "Caches").
  *
  * @module
  */
@@ -9,8 +10,9 @@ import { createFactory } from "hono/factory";
 import { canonicalJson } from "../src/core/canonical_json.ts";
 import type { AppServices } from "../src/shell/app_services.ts";
 import type { AppEnv } from "../middleware/context.ts";
-import { paddedJsonResponse } from "../middleware/pad_response.ts";
-import { immutableResponse } from "./immutable.ts";
+import { paddedJsonResponse, padJsonBytes } from "../middleware/pad_response.ts";
+import { immutableBytesResponse, notModifiedResponse } from "./immutable.ts";
+import { artifactKey } from "../src/shell/registry/hot_cache.ts";
 import { checkRunEpoch } from "../src/shell/caps/authorize.ts";
 import {
   epochParamSchema,
@@ -39,15 +41,40 @@ export async function committedOrNotFound(
   return envelope;
 }
 
-/** `GET /rewarder/epochs/{epoch_id}`: the sealed envelope of the committed run. */
+/** The manifest hash of a tenant's committed epoch, or 404 `unknown_epoch`. */
+export async function committedHashOrNotFound(
+  s: InspectServices,
+  tenant: string,
+  epochId: string,
+): Promise<string> {
+  const manifestHash = await s.registry.committedManifestHash(tenant, epochId);
+  if (manifestHash === undefined) throw new RewarderError("NOT_FOUND", "unknown_epoch");
+  return manifestHash;
+}
+
+/**
+ * `GET /rewarder/epochs/{epoch_id}`: the sealed envelope of the committed run, as the padded
+ * bytes first answered (cached by tenant and manifest hash: they never change; the tenant is
+ * part of the key because two tenants' envelopes of one manifest carry their own signatures).
+ */
 export function epochHandlers(s: InspectServices) {
   return factory.createHandlers(
     validParam(epochParamSchema),
     validQuery(noQuerySchema),
     async function epoch(c) {
       const { epoch_id: epochId } = c.req.valid("param");
-      const envelope = await committedOrNotFound(s, c.get("auth").tenant, epochId);
-      return immutableResponse(c.req.raw, envelope.manifest_hash, canonicalJson(envelope));
+      const tenant = c.get("auth").tenant;
+      const manifestHash = await committedHashOrNotFound(s, tenant, epochId);
+      const notModified = notModifiedResponse(c.req.raw, manifestHash);
+      if (notModified !== undefined) return notModified;
+      const key = artifactKey("envelope", manifestHash, tenant);
+      const artifacts = s.registry.caches.artifacts;
+      let bytes = artifacts.get(key);
+      if (bytes === undefined) {
+        bytes = padJsonBytes(canonicalJson(await committedOrNotFound(s, tenant, epochId)));
+        artifacts.set(key, bytes, bytes.byteLength);
+      }
+      return immutableBytesResponse(manifestHash, bytes);
     },
   );
 }

@@ -1,7 +1,9 @@
 /**
  * `GET /rewarder/epochs/{epoch_id}/proofs/{account}` (contract §6, §10): a recipient's payout
  * proof from the committed envelope, an immutable answer (ETag, 304: `immutable.ts`). The
- * packed Merkle leaves of recent manifests are kept in a bounded LRU.
+ * padded bytes of each answered proof and the packed Merkle leaves of recent manifests are
+ * kept in the registry's artifact cache, one LRU bounded by bytes (docs/ARCHITECTURE.md,
+ * "Caches"); an epoch whose leaves exceed the whole budget is rebuilt per request.
  *
  * @module
  */
@@ -9,45 +11,24 @@ import { createFactory } from "hono/factory";
 import { canonicalJson } from "../src/core/canonical_json.ts";
 import { packedLeavesOf } from "../src/core/merkle.ts";
 import type { AppEnv } from "../middleware/context.ts";
-import { immutableResponse } from "./immutable.ts";
+import { immutableBytesResponse, notModifiedResponse } from "./immutable.ts";
+import { padJsonBytes } from "../middleware/pad_response.ts";
+import { artifactKey, type HotCaches } from "../src/shell/registry/hot_cache.ts";
 import { noQuerySchema, proofParamSchema } from "../src/api/schemas.ts";
 import { validParam, validQuery } from "./validate.ts";
-import { committedOrNotFound, type InspectServices } from "./inspect.ts";
+import { committedHashOrNotFound, committedOrNotFound, type InspectServices } from "./inspect.ts";
 import { proofDocumentOf, RewarderError, type SealedEnvelope } from "../src/core/mod.ts";
-
-/** Manifests whose packed Merkle leaves are kept for proofs (LRU by manifest hash). */
-export const PROOF_CACHE_MANIFESTS_MAX = 8;
-/**
- * Bytes of packed leaves kept at most (32 B per recipient): 64 MiB holds two 1M-recipient
- * epochs, so a few large epochs cannot hold the heap.
- */
-export const PROOF_CACHE_BYTES_MAX = 64 * 1024 * 1024;
 
 const factory = createFactory<AppEnv>();
 
-/** A bounded LRU of packed leaves by manifest hash (by count and by bytes). */
-function leavesCache() {
-  const cache = new Map<string, Uint8Array>();
-  let bytes = 0;
-  return function leavesOf(envelope: SealedEnvelope): Uint8Array {
-    const key = envelope.manifest_hash;
-    const hit = cache.get(key);
-    if (hit) {
-      cache.delete(key);
-      cache.set(key, hit);
-      return hit;
-    }
-    const leaves = packedLeavesOf(envelope.manifest.payouts);
-    if (leaves.length > PROOF_CACHE_BYTES_MAX) return leaves; // too large to keep
-    cache.set(key, leaves);
-    bytes += leaves.length;
-    while (cache.size > PROOF_CACHE_MANIFESTS_MAX || bytes > PROOF_CACHE_BYTES_MAX) {
-      const [oldest, value] = cache.entries().next().value!;
-      cache.delete(oldest);
-      bytes -= value.length;
-    }
-    return leaves;
-  };
+/** The packed leaves of an envelope, kept in the artifact cache (by manifest hash). */
+function leavesOf(caches: HotCaches, envelope: SealedEnvelope): Uint8Array {
+  const key = artifactKey("leaves", envelope.manifest_hash);
+  const hit = caches.artifacts.get(key);
+  if (hit !== undefined) return hit;
+  const leaves = packedLeavesOf(envelope.manifest.payouts);
+  caches.artifacts.set(key, leaves as Uint8Array<ArrayBuffer>, leaves.byteLength);
+  return leaves;
 }
 
 /**
@@ -56,16 +37,26 @@ function leavesCache() {
  * a payout in the committed epoch.
  */
 export function proofHandlers(s: InspectServices) {
-  const leavesOf = leavesCache();
   return factory.createHandlers(
     validParam(proofParamSchema),
     validQuery(noQuerySchema),
     async function proof(c) {
       const { epoch_id: epochId, account } = c.req.valid("param");
-      const envelope = await committedOrNotFound(s, c.get("auth").tenant, epochId);
-      const doc = proofDocumentOf(envelope, account, leavesOf(envelope));
-      if (doc === undefined) throw new RewarderError("NOT_FOUND", "no_payout");
-      return immutableResponse(c.req.raw, envelope.manifest_hash, canonicalJson(doc));
+      const tenant = c.get("auth").tenant;
+      const manifestHash = await committedHashOrNotFound(s, tenant, epochId);
+      const caches = s.registry.caches;
+      const key = artifactKey("proof", manifestHash, tenant, account);
+      let bytes = caches.artifacts.get(key);
+      if (bytes === undefined) {
+        const envelope = await committedOrNotFound(s, tenant, epochId);
+        const doc = proofDocumentOf(envelope, account, leavesOf(caches, envelope));
+        if (doc === undefined) throw new RewarderError("NOT_FOUND", "no_payout");
+        bytes = padJsonBytes(canonicalJson(doc));
+        caches.artifacts.set(key, bytes, bytes.byteLength);
+      }
+      // The 404 above comes first: a matching If-None-Match never hides a missing payout.
+      return notModifiedResponse(c.req.raw, manifestHash) ??
+        immutableBytesResponse(manifestHash, bytes);
     },
   );
 }

@@ -1,0 +1,68 @@
+/**
+ * Metrics of the hot path's caches (`src/shell/registry/hot_cache.ts`; docs/ARCHITECTURE.md,
+ * "Caches"), read from the caches' own counters at scrape time: nothing is done per request
+ * beyond the caches' integer increments. The `cache` label is the closed set
+ * {@link CACHE_NAMES}.
+ *
+ * @module
+ */
+import { Counter, Gauge, type Registry } from "prom-client";
+import { CACHE_NAMES, type CacheStats, type HotCaches } from "../registry/hot_cache.ts";
+
+/** Registers `cache_*` metrics on `registry`, read from `caches` when scraped. */
+export function createCacheMetrics(registry: Registry, caches: HotCaches): void {
+  const registers = [registry];
+  const labelNames = ["cache"] as const;
+  const each = (read: (s: CacheStats) => number) =>
+    function collect(this: Gauge<"cache"> | Counter<"cache">) {
+      // A counter cannot be set: its values are re-read whole from the caches' counters.
+      if (this instanceof Counter) this.reset();
+      for (const name of CACHE_NAMES) {
+        const value = read(caches[name].stats());
+        if (this instanceof Counter) this.inc({ cache: name }, value);
+        else this.set({ cache: name }, value);
+      }
+    };
+  new Counter({
+    name: "cache_hits_total",
+    help: "Lookups answered from an in-memory cache, by cache.",
+    labelNames,
+    registers,
+    collect: each((s) => s.hits),
+  });
+  new Counter({
+    name: "cache_misses_total",
+    help: "Lookups an in-memory cache could not answer, by cache.",
+    labelNames,
+    registers,
+    collect: each((s) => s.misses),
+  });
+  new Counter({
+    name: "cache_evictions_total",
+    help: "Entries evicted to keep a cache within its bounds, by cache.",
+    labelNames,
+    registers,
+    collect: each((s) => s.evictions),
+  });
+  new Gauge({
+    name: "cache_entries",
+    help: "Entries held now, by cache.",
+    labelNames,
+    registers,
+    collect: each((s) => s.entries),
+  });
+  new Gauge({
+    name: "cache_bytes",
+    help: "Bytes of values held now, by cache (0 for caches bounded by entries only).",
+    labelNames,
+    registers,
+    collect: each((s) => s.bytes),
+  });
+  new Gauge({
+    name: "cache_bytes_max",
+    help: "The byte bound of a cache (0: bounded by entries only).",
+    labelNames,
+    registers,
+    collect: each((s) => s.bytesMax),
+  });
+}
