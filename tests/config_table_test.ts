@@ -147,8 +147,8 @@ Deno.test("CLIENT_CA_PATH on Deno.serve: one line, exit 78, naming the alternati
   );
 });
 
-Deno.test("an unimplemented variable set: one line, exit 78", async () => {
-  await assertConfigRefusal({ PUBLISH_DIR: "/tmp/publish" }, "PUBLISH_DIR");
+Deno.test("PUBLISH_DIR with AMNESIA=on (amnesia writes nothing): one line, exit 78", async () => {
+  await assertConfigRefusal({ PUBLISH_DIR: "/tmp/publish", AMNESIA: "on" }, "PUBLISH_DIR");
 });
 
 Deno.test("a partial key configuration in production names everything missing: exit 78", async () => {

@@ -25,6 +25,7 @@ import { failureStreakLog, getLogger } from "./observe/log.ts";
 import { createMetrics } from "./observe/metrics.ts";
 import { startDependencyProbes } from "./observe/probes_wiring.ts";
 import { createTracing } from "./observe/tracing.ts";
+import { startPublishing } from "./publish/publish_services.ts";
 import { openDownstreamClient } from "./sources/downstream_tls.ts";
 import { createOutboxDispatcher, type OutboxDispatcher } from "./outbox/dispatcher.ts";
 import { directoryPolicyRegistry, httpPolicyRegistry } from "./sources/policy_registry.ts";
@@ -290,6 +291,7 @@ export async function buildServices(
     version: options.version,
   };
   if (!config.readOnly) dispatcher.start(DISPATCH_INTERVAL_MS);
+  const publishing = startPublishing({ config, store, signer, metrics, nowMs }); // §13
   const sweep = createRetentionSweep({ store, nowMs, retentionDays: config.retentionDays });
   let sweepDueMs = nowMs();
   const flagLog = failureStreakLog(log, "quarantine-only flag refresh");
@@ -313,6 +315,7 @@ export async function buildServices(
       signer.wipe();
       await dispatcher.stop();
       await probes.stop();
+      await publishing.close();
       services.engine.close();
       await audit.close(); // the open minute's summaries, then the sink
       await store.close();

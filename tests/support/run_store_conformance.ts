@@ -242,8 +242,74 @@ export function runStoreConformance(name: string, target: ConformanceTarget): vo
     assert.equal(await s.health(), "ok");
   });
 
+  t(
+    "publication queue (contract §13): an entry per commit, in the commit's step, removed once",
+    async (s) => {
+      assert.deepEqual(await s.pendingPublications(10), []);
+      assert.deepEqual(await s.publicationStats(), { depth: 0, oldestEnqueuedAtMs: undefined });
+      const a = fakeRun({ variant: "a", epochId: "e-1" });
+      const b = fakeRun({ variant: "b", epochId: "e-2" });
+      const lost = fakeRun({ variant: "c", epochId: "e-1" });
+      const dry = fakeRun({ variant: "d", epochId: "e-3" });
+      const ra = storedRunOf(a, { dryRun: false, seq: await s.nextSeq(), atMs: 7 });
+      const rb = storedRunOf(b, { dryRun: false, seq: await s.nextSeq(), atMs: 9 });
+      assert.deepEqual(await s.commitRun(ra, a.queued, 7), { committed: true });
+      assert.deepEqual(await s.commitRun(rb, b.queued, 9), { committed: true });
+      // A refused commit and an uncommitted run queue nothing.
+      const rl = storedRunOf(lost, { dryRun: false, seq: await s.nextSeq(), atMs: 10 });
+      assert.equal((await s.commitRun(rl, lost.queued, 10)).committed, false);
+      await s.putRun(storedRunOf(dry, { dryRun: true, seq: await s.nextSeq(), atMs: 11 }));
+      assert.deepEqual(await s.pendingPublications(10), [
+        { tenant: "acme", runKey: a.runKey, epochId: "e-1", enqueuedAtMs: 7 },
+        { tenant: "acme", runKey: b.runKey, epochId: "e-2", enqueuedAtMs: 9 },
+      ]);
+      assert.equal((await s.pendingPublications(1)).length, 1, "bounded batch");
+      assert.deepEqual(await s.publicationStats(), { depth: 2, oldestEnqueuedAtMs: 7 });
+      await s.removePublication("acme", a.runKey);
+      await s.removePublication("acme", a.runKey); // twice: nothing more
+      assert.deepEqual((await s.pendingPublications(10)).map((e) => e.runKey), [b.runKey]);
+      assert.deepEqual(await s.publicationStats(), { depth: 1, oldestEnqueuedAtMs: 9 });
+      // Every commitment is listed, paged in (tenant, epoch) order.
+      const c = fakeRun({ tenant: "beta", variant: "a", epochId: "e-0" });
+      const rc = storedRunOf(c, { dryRun: false, seq: await s.nextSeq(), atMs: 12 });
+      assert.deepEqual(await s.commitRun(rc, c.queued, 12), { committed: true });
+      const all = await s.listCommitments(undefined, 10);
+      assert.deepEqual(all.map((x) => [x.tenant, x.epochId, x.runKey]), [
+        ["acme", "e-1", a.runKey],
+        ["acme", "e-2", b.runKey],
+        ["beta", "e-0", c.runKey],
+      ]);
+      assert.deepEqual(await s.listCommitments(all[0], 1), [all[1]]);
+      assert.deepEqual(await s.listCommitments(all[2], 10), []);
+    },
+  );
+
   if (target.reopen !== undefined) {
     const reopen = target.reopen;
+    Deno.test(`${name} conformance: the publication queue survives a reopen`, async () => {
+      let s = await target.open();
+      const a = fakeRun({ variant: "a", epochId: "e-1" });
+      const b = fakeRun({ variant: "b", epochId: "e-2" });
+      await s.commitRun(
+        storedRunOf(a, { dryRun: false, seq: await s.nextSeq(), atMs: 3 }),
+        a.queued,
+        3,
+      );
+      await s.commitRun(
+        storedRunOf(b, { dryRun: false, seq: await s.nextSeq(), atMs: 4 }),
+        b.queued,
+        4,
+      );
+      await s.removePublication("acme", a.runKey);
+      s = await reopen(s);
+      try {
+        assert.deepEqual(await s.pendingPublications(10), [
+          { tenant: "acme", runKey: b.runKey, epochId: "e-2", enqueuedAtMs: 4 },
+        ]);
+      } finally {
+        await s.close();
+      }
+    });
     Deno.test(`${name} conformance: everything survives a reopen byte for byte`, async () => {
       let s = await target.open();
       const f = fakeRun();

@@ -188,6 +188,10 @@ export const CONFIG_TABLE = {
   ),
   // Data and keys
   DATA_DIR: pathVar("./.rewarder-data", "local state: content store, policies, journal, audit"),
+  PUBLISH_DIR: pathVar(
+    "unset: nothing published",
+    "publication root (contract §13, docs/EDGE.md): each committed envelope as an object and a signed pointer, plus keys.json, written from a queue committed with the run (a crash loses nothing)",
+  ),
   STORE: wordVar(
     ["file", "memory", "postgres"] as const,
     "file",
@@ -339,10 +343,10 @@ for (const name of CONFIG_NAMES) {
 }
 
 /**
- * Variables the contract names (§13, publication and the edge) that this version does not
- * implement: set, they refuse the start rather than being ignored.
+ * Variables the contract names that this version does not implement: set, they refuse the
+ * start rather than being ignored. (None now: PUBLISH_DIR, contract §13, is implemented.)
  */
-export const NOT_IMPLEMENTED: readonly string[] = ["PUBLISH_DIR"];
+export const NOT_IMPLEMENTED: readonly string[] = [];
 
 /**
  * Variables of the edge (contract §13), read by its own table (src/edge/edge_config.ts:
@@ -370,6 +374,8 @@ export interface Config {
   bindAddr: string;
   listenEngine: "native" | "node";
   dataDir: string;
+  /** PUBLISH_DIR: the publication root (contract §13), or undefined: nothing is published. */
+  publishDir: string | undefined;
   store: "file" | "memory" | "postgres";
   /** Secret: never log. Set only when store is postgres. */
   databaseUrl: string | undefined;
@@ -513,6 +519,7 @@ export function loadConfig(env: Env, options: { runtime?: Runtime } = {}): Confi
     bindAddr,
     listenEngine: get(env, "LISTEN_ENGINE"),
     dataDir,
+    publishDir: get(env, "PUBLISH_DIR"),
     store: store(env, amnesia),
     databaseUrl: get(env, "DATABASE_URL"),
     capsKeysPath: get(env, "CAPS_KEYS_PATH"),
@@ -624,6 +631,11 @@ export function assertRelations(c: Config, runtime: Runtime = currentRuntime()):
     c.idempotencySalt.length <= 256,
     "IDEMPOTENCY_SALT",
     "IDEMPOTENCY_SALT must be at most 256 chars",
+  );
+  relation(
+    !(c.amnesia && c.publishDir !== undefined),
+    "PUBLISH_DIR",
+    "PUBLISH_DIR must be unset when AMNESIA=on (amnesia writes nothing)",
   );
   assertDownstreamTls(c);
   assertClientCa(c, runtime);

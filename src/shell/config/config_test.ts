@@ -265,6 +265,12 @@ Deno.test("variables other modules read are in the table: CAPS_RELOAD_MS, AT_RES
   );
 });
 
+Deno.test("PUBLISH_DIR (contract §13): read as a path; refused with AMNESIA=on", () => {
+  assert.equal(loadConfig({}).publishDir, undefined);
+  assert.equal(loadConfig({ PUBLISH_DIR: "/srv/pub" }).publishDir, "/srv/pub");
+  rejects({ ...KEYS, AMNESIA: "on", PUBLISH_DIR: "/srv/pub" }, "PUBLISH_DIR");
+});
+
 Deno.test("variables the contract names but this version does not implement are refused", () => {
   for (const name of NOT_IMPLEMENTED) {
     assert.match(rejects({ [name]: "x" }, name).message, /not implemented/);
@@ -272,7 +278,7 @@ Deno.test("variables the contract names but this version does not implement are 
 });
 
 Deno.test("the edge's variables (contract §13) refuse the service's start, naming the edge", () => {
-  assert.deepEqual([...NOT_IMPLEMENTED], ["PUBLISH_DIR"]);
+  assert.deepEqual([...NOT_IMPLEMENTED], []);
   for (const name of EDGE_ONLY) {
     assert.match(rejects({ [name]: "x" }, name).message, /configures the edge \(deno task edge/);
   }

@@ -434,7 +434,9 @@ export async function openPostgresRunStore(options: PostgresRunStoreOptions): Pr
       const rows = await sql<{ tenant: string; epoch_id: string; run_key: string }[]>`
         SELECT tenant, epoch_id, run_key FROM commitments
         ${
-        after === undefined ? sql`` : sql`WHERE (tenant, epoch_id) > (${after.tenant}, ${after.epochId})`
+        after === undefined
+          ? sql``
+          : sql`WHERE (tenant, epoch_id) > (${after.tenant}, ${after.epochId})`
       }
         ORDER BY tenant, epoch_id
         LIMIT ${n}`;

@@ -197,7 +197,7 @@ await withTestDatabase("postgres store", (url) => {
     const sql = postgres(url, { max: 1, onnotice: () => {} });
     try {
       const rows = await sql`SELECT version FROM ${sql(schema)}.schema_migrations`;
-      assert.deepEqual(rows.map((r) => r.version), [1, 2]);
+      assert.deepEqual(rows.map((r) => r.version).sort(), [1, 2, 3]);
       await sql`UPDATE ${sql(schema)}.schema_migrations SET checksum = 'x' WHERE version = 1`;
       await assert.rejects(openIn(schema), /changed after it was applied/);
       await sql`DELETE FROM ${sql(schema)}.schema_migrations WHERE version = 1`;

@@ -130,6 +130,11 @@ await withTestDatabase("postgres upgrade", (url) => {
       assert.equal(await s.getInputsCommitment("acme", c.pending.inputsCid), "v1-pending");
       assert.equal(await s.getInputsCommitment("acme", c.twinA.inputsCid), "v1-twin-a");
       assert.equal(await s.getCommitment("acme", "v1-twin-b"), c.twinB.runKey, "both kept");
+      // Migration 003 queues every committed run for publication (contract §13).
+      assert.deepEqual(
+        (await s.pendingPublications(10)).map((e) => [e.epochId, e.enqueuedAtMs]),
+        [["v1-delivered", 100], ["v1-twin-a", 101], ["v1-twin-b", 102], ["v1-pending", 103]],
+      );
       assert.equal(await s.getInputsCommitment("acme", c.dry.inputsCid), undefined);
       assert.equal((await s.getRun("acme", c.dry.runKey))?.record.dry_run, true);
       // The pending v1 intent: its run key and the JCS of the v1 object, as v1 sent it.
