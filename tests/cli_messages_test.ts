@@ -47,6 +47,7 @@ const EXPECTED: Readonly<Record<string, readonly string[]>> = {
   "audit-verify": ["--file", "--expect-head", "--expect-lines"],
   "key-rotate": ["--dir", "--kid", "--alg", "--overlap-s"],
   "key-status": ["--dir", "--kid", "--status"],
+  publish: ["--out", "--data-dir", "--at-rest-key", "--signing-keys"],
   "rotate-at-rest-key": ["--data-dir", "--old-key", "--new-key"],
 };
 
@@ -107,6 +108,7 @@ Deno.test("a missing file is one line naming it, for every command that reads on
     ["token-attenuate", ["token-attenuate", "--token-file", nope, "--caveat", "method = GET"]],
     ["audit-verify", ["audit-verify", "--file", nope]],
     ["rotate-at-rest-key", ["rotate-at-rest-key", "--old-key", nope, "--new-key", nope]],
+    ["publish", ["publish", "--out", "/tmp", "--at-rest-key", nope]],
   ];
   for (const [name, argv] of cases) {
     const out = await runCliCaptured(argv);

@@ -31,6 +31,7 @@ import {
 import { keyRotateCommand, keyStatusCommand, rotateAtRestKeyCommand } from "./rotate_commands.ts";
 import { runAuditVerify } from "./audit_verify.ts";
 import { diffCommand } from "./diff_command.ts";
+import { publishCommand } from "./publish_command.ts";
 import { runTokenCommand } from "./token_commands.ts";
 
 async function readStdin(): Promise<string> {
@@ -447,6 +448,43 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
     files: ["rewrites the key file of --kid in --dir", "writes the new status to stdout"],
     exits: EXITS_PLAIN,
     run: keyStatusCommand,
+  },
+  publish: {
+    summary: "write the publication (contract §13) of everything committed into a directory",
+    options: [
+      {
+        flag: "--out",
+        value: "<dir>",
+        required: true,
+        text: "the publication root (created if needed); existing identical files are skipped",
+      },
+      {
+        flag: "--data-dir",
+        value: "<dir>",
+        text: "the data directory of STORE=file (default $DATA_DIR, else ./.rewarder-data)",
+      },
+      {
+        flag: "--at-rest-key",
+        value: "<file>",
+        reads: true,
+        text: "the store's at-rest key (default $AT_REST_KEY_PATH, else the development key)",
+      },
+      {
+        flag: "--signing-keys",
+        value: "<dir>",
+        text: "the manifest signing keys that sign pointers (default $SIGNING_KEYS_DIR, else " +
+          "the development keys)",
+      },
+    ],
+    files: [
+      "reads the store: STORE=file (DATA_DIR) or STORE=postgres (DATABASE_URL), with the at-rest key",
+      "writes <dir>/tenants/<tenant>/objects/…, …/epochs/<epoch_id>.json and <dir>/keys.json " +
+      "(docs/EDGE.md); never overwrites a different object or pointer",
+      "writes a summary to stdout, each conflicting file to stderr",
+    ],
+    exits: "0 done, 1 some file exists with other content (the rest is written), " +
+      "2 bad command line or input",
+    run: publishCommand,
   },
   "rotate-at-rest-key": {
     summary: "re-encrypt the file store under a new at-rest key (service stopped; resumable)",
