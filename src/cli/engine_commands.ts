@@ -6,10 +6,14 @@
  *
  * @module
  */
-import { readFile, stat } from "node:fs/promises";
 import { canonicalJson } from "../core/canonical_json.ts";
-import { parseStrictJson, type StrictJsonProblem } from "../core/strict_json.ts";
 import { KeyFileError, loadSigningKey, parsePublishedKeys } from "../shell/keys/key_files.ts";
+import {
+  FILE_READ_PROBLEM_TEXT,
+  FileReadError,
+  readFileBounded,
+  readJsonDocument,
+} from "../shell/files/read_file.ts";
 import { type CliIo, DocumentError, parseArgs, required, UsageError } from "./args.ts";
 import {
   computeManifest,
@@ -34,32 +38,28 @@ export const EXIT_QUARANTINED = 3;
 /** Largest inputs or envelope file the CLI reads (bytes): a 1M-recipient epoch is ~100 MB. */
 const DOCUMENT_FILE_BYTES_MAX = 512 * 1024 * 1024;
 
-/** What each strict-reader problem means, for the one-line message. */
-const PROBLEM_TEXT: Readonly<Record<StrictJsonProblem, string>> = {
-  bom: "not I-JSON (byte-order mark)",
-  duplicate_key: "not I-JSON (duplicate member name)",
-  depth: "not I-JSON (nested too deep)",
-  surrogate: "not I-JSON (lone surrogate)",
-  noncharacter: "not I-JSON (noncharacter)",
-  utf8: "not I-JSON (invalid UTF-8)",
-  syntax: "not JSON",
-};
+/** A refused file as the CLI's one-line error (`error: <file>: <rule>`). */
+function documentError(err: unknown): unknown {
+  if (!(err instanceof FileReadError)) return err;
+  return new DocumentError(err.path, FILE_READ_PROBLEM_TEXT[err.problem]);
+}
 
-/** Reads a file's bytes, refusing oversize files; errors name the file. */
+/** Reads a file's bytes (src/shell/files/read_file.ts), refusing oversize files. */
 export async function readBytes(path: string): Promise<Uint8Array> {
-  const info = await stat(path).catch(() => {
-    throw new DocumentError(path, "cannot be read");
-  });
-  if (!info.isFile()) throw new DocumentError(path, "is not a file");
-  if (info.size > DOCUMENT_FILE_BYTES_MAX) throw new DocumentError(path, "is too large");
-  return new Uint8Array(await readFile(path));
+  try {
+    return (await readFileBounded(path, { maxBytes: DOCUMENT_FILE_BYTES_MAX })).bytes;
+  } catch (err) {
+    throw documentError(err);
+  }
 }
 
 /** Reads and strictly parses a JSON document (contract §1). */
 export async function readDocument(path: string): Promise<unknown> {
-  const parsed = parseStrictJson(await readBytes(path));
-  if (!parsed.ok) throw new DocumentError(path, PROBLEM_TEXT[parsed.problem]);
-  return parsed.value;
+  try {
+    return await readJsonDocument(path, { maxBytes: DOCUMENT_FILE_BYTES_MAX });
+  } catch (err) {
+    throw documentError(err);
+  }
 }
 
 /** Reads `--keys` (a published keys document, contract §10). */

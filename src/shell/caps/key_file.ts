@@ -4,14 +4,15 @@
  *
  * File: `{"current_epoch":1,"epochs":{"1":"<base64url 32 bytes>"},"revoked":[]}`, strictly
  * validated (no other keys; canonical epoch numbers; the current epoch present and not
- * revoked). Mode: no group/other permission bits (0600, or the stricter 0400); checked on
- * the open file handle with `node:fs`, so it works on Deno, Bun and Node and has no
- * stat/read race.
+ * revoked), parsed strictly (I-JSON). Mode: no group/other permission bits (0600, or the
+ * stricter 0400), checked on the open handle by the shell's one secret reader
+ * (`readFileBounded` of src/shell/files/read_file.ts), so there is no stat/read race.
  *
  * @module
  */
-import { open } from "node:fs/promises";
 import { fromBase64Url } from "../../core/base64url.ts";
+import { parseStrictJson } from "../../core/strict_json.ts";
+import { FileReadError, readFileBounded } from "../files/read_file.ts";
 import { KEY_EPOCHS_MAX, KEY_FILE_BYTES_MAX, KEY_RELOAD_INTERVAL_MS_MAX } from "./limits.ts";
 
 /** A validated caps key file. */
@@ -25,15 +26,21 @@ export interface CapsKeys {
 /** Reads a key file: its permission bits and text. Injectable for tests. */
 export type KeyFileReader = (path: string) => Promise<{ mode: number; text: string }>;
 
-/** Reads with `node:fs` through one handle (mode and bytes from the same inode). */
+/** Reads through one handle (mode and bytes from the same inode), refusing a loose mode. */
 export const readKeyFileWithMode: KeyFileReader = async (path) => {
-  const handle = await open(path, "r");
   try {
-    const st = await handle.stat();
-    if (st.size > KEY_FILE_BYTES_MAX) throw new Error("Cannot read caps key file: too large");
-    return { mode: Number(st.mode) & 0o777, text: await handle.readFile({ encoding: "utf8" }) };
-  } finally {
-    await handle.close();
+    const { bytes, mode } = await readFileBounded(path, {
+      maxBytes: KEY_FILE_BYTES_MAX,
+      secret: true,
+    });
+    const text = new TextDecoder().decode(bytes);
+    bytes.fill(0);
+    return { mode, text };
+  } catch (err) {
+    if (err instanceof FileReadError && err.problem === "loose_mode") {
+      fail(`its mode ${err.mode?.toString(8)} is looser than 0600`);
+    }
+    throw err;
   }
 };
 
@@ -49,12 +56,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** Validates key file text; throws Error naming the rule broken (never a secret). */
 export function parseCapsKeys(text: string): CapsKeys {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    fail("it is not JSON");
-  }
+  const parsed = parseStrictJson(text);
+  if (!parsed.ok) fail("it is not JSON, or not I-JSON (a duplicate member, a BOM)");
+  const doc = parsed.value;
   if (!isPlainObject(doc)) fail("it is not an object");
   const keys = Object.keys(doc).sort().join(",");
   if (keys !== "current_epoch,epochs,revoked") {

@@ -86,3 +86,23 @@ Deno.test("KeyRing: a reload tells onChange about a new current epoch and new re
   await ring.reload();
   assert.equal(changes.length, 2, "a failed reload changes nothing");
 });
+
+Deno.test("caps key file: I-JSON only (a duplicate member is refused, not last-wins)", () => {
+  const twice = `{"current_epoch":1,"epochs":{"1":"${S}"},"revoked":[],"revoked":[1]}`;
+  assert.throws(() => parseCapsKeys(twice), /not I-JSON/);
+  assert.equal(parseCapsKeys(JSON.stringify(good)).currentEpoch, 1);
+});
+
+Deno.test("caps key file: the default reader refuses a loose mode on the handle it reads", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "caps-mode-"));
+  try {
+    const path = join(dir, "caps.json");
+    await writeFile(path, JSON.stringify(good));
+    await chmod(path, 0o644);
+    await assert.rejects(loadCapsKeys(path), /mode 644 is looser than 0600/);
+    await chmod(path, 0o600);
+    assert.equal((await loadCapsKeys(path)).currentEpoch, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

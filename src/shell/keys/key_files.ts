@@ -1,6 +1,7 @@
 /**
- * Reading and writing key files (contract §12): JSON, mode 0600, refused when looser.
- * Uses `node:fs` so the same code runs on Deno, Bun and Node.
+ * Reading and writing key files (contract §12): strict JSON (I-JSON), mode 0600, refused when
+ * looser. Read through the shell's one reader (src/shell/files/read_file.ts: one handle, the
+ * mode and size judged on it), written through its one atomic writer.
  *
  * Formats:
  * - signing key: `{"kid":"k1","alg":"ed25519","private_key":"<b64url 32-byte seed>"}`
@@ -12,7 +13,6 @@
  *
  * @module
  */
-import { readFile, stat } from "node:fs/promises";
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { z } from "zod";
 import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
@@ -20,6 +20,13 @@ import { ED25519_KEY_BYTES, publicKeyOf } from "../../core/ed25519.ts";
 import { KID_PATTERN } from "../../core/ids.ts";
 import { formatRfc3339UtcS, parseRfc3339UtcMs } from "../caps/rfc3339.ts";
 import { writeFileAtomic } from "../files/atomic_file.ts";
+import {
+  FILE_READ_PROBLEM_TEXT,
+  FileReadError,
+  readFileBounded,
+  type ReadFileOptions,
+  readJsonDocument,
+} from "../files/read_file.ts";
 import type { GovernanceKeys } from "../../core/policy_envelope.ts";
 import { type SigningKey, type VerifyKey } from "../../core/mod.ts";
 
@@ -34,32 +41,43 @@ export class KeyFileError extends Error {
   }
 }
 
-/** Reads a secret file, refusing any mode looser than 0600 (group/other bits set). */
-export async function readSecretFile(path: string): Promise<Uint8Array> {
-  const info = await stat(path).catch(() => {
-    throw new KeyFileError(`Cannot read key file: ${path} does not exist or is unreadable`);
-  });
-  if ((info.mode & 0o077) !== 0) {
-    throw new KeyFileError(
-      `Cannot use key file ${path}: mode is ${(info.mode & 0o777).toString(8)}, must be 0600`,
+/** A {@link FileReadError} as the key files' {@link KeyFileError}, naming the file and the rule. */
+function keyFileError(err: unknown, path: string): unknown {
+  if (!(err instanceof FileReadError)) return err;
+  if (err.problem === "loose_mode") {
+    return new KeyFileError(
+      `Cannot use key file ${path}: mode is ${err.mode?.toString(8)}, must be 0600`,
     );
   }
-  if (info.size > KEY_FILE_BYTES_MAX) {
-    throw new KeyFileError(`Cannot use key file ${path}: too large`);
-  }
-  return new Uint8Array(await readFile(path));
+  return new KeyFileError(`Cannot use key file ${path}: ${FILE_READ_PROBLEM_TEXT[err.problem]}`);
 }
 
-/** Reads a public (non-secret) JSON file with a size bound. */
-export async function readPublicJson(path: string): Promise<unknown> {
-  const info = await stat(path).catch(() => {
-    throw new KeyFileError(`Cannot read ${path}: does not exist or is unreadable`);
-  });
-  if (info.size > KEY_FILE_BYTES_MAX) throw new KeyFileError(`Cannot use ${path}: too large`);
+const SECRET: ReadFileOptions = { maxBytes: KEY_FILE_BYTES_MAX, secret: true };
+
+/** Reads a secret file, refusing any mode looser than 0600 (group/other bits set). */
+export async function readSecretFile(path: string): Promise<Uint8Array> {
   try {
-    return JSON.parse(await readFile(path, "utf8"));
-  } catch {
-    throw new KeyFileError(`Cannot use ${path}: not valid JSON`);
+    return (await readFileBounded(path, SECRET)).bytes;
+  } catch (err) {
+    throw keyFileError(err, path);
+  }
+}
+
+/** Reads and strictly parses a secret JSON file (mode 0600); its bytes are zeroed once parsed. */
+async function readSecretJson(path: string): Promise<unknown> {
+  try {
+    return await readJsonDocument(path, SECRET);
+  } catch (err) {
+    throw keyFileError(err, path);
+  }
+}
+
+/** Reads a public (non-secret) strict JSON file with a size bound. */
+export async function readPublicJson(path: string): Promise<unknown> {
+  try {
+    return await readJsonDocument(path, { maxBytes: KEY_FILE_BYTES_MAX });
+  } catch (err) {
+    throw keyFileError(err, path);
   }
 }
 
@@ -93,15 +111,7 @@ export type StoredSigningKey = SigningKey & {
 
 /** Parses a signing key file (see module doc). */
 export async function loadSigningKey(path: string): Promise<StoredSigningKey> {
-  const bytes = await readSecretFile(path);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    throw new KeyFileError(`Cannot use key file ${path}: not valid JSON`);
-  } finally {
-    bytes.fill(0);
-  }
+  const doc = await readSecretJson(path);
   const parsed = signingKeySchema.safeParse(doc);
   if (!parsed.success) throw new KeyFileError(`Cannot use key file ${path}: malformed signing key`);
   const seed = fromBase64Url(parsed.data.private_key);
@@ -148,15 +158,7 @@ export async function updateSigningKeyFile(
   path: string,
   change: { status?: KeyFileStatus; notBeforeMs?: number | null },
 ): Promise<void> {
-  const bytes = await readSecretFile(path);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    throw new KeyFileError(`Cannot use key file ${path}: not valid JSON`);
-  } finally {
-    bytes.fill(0);
-  }
+  const doc = await readSecretJson(path);
   const parsed = signingKeySchema.safeParse(doc);
   if (!parsed.success) throw new KeyFileError(`Cannot use key file ${path}: malformed signing key`);
   const next: Record<string, string> = {
