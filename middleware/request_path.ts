@@ -58,12 +58,19 @@ function isRawPathChar(code: number): boolean {
 const HEX2 = /^[0-9A-Fa-f]{2}$/;
 
 /**
+ * The auditor's page directory (routes/audit_page.ts): the one path kept with its trailing
+ * `/`, so the page's relative asset URLs resolve under it. It is a static page, not an API
+ * route; every other trailing `/` is refused (contract §9).
+ */
+export const AUDIT_PAGE_DIR = "/audit/";
+
+/**
  * Normalises a raw path (no query) per the module rules; undefined when it must be refused
  * with 400 `path`.
  */
 export function normaliseRequestPath(raw: string): string | undefined {
   if (raw.length === 0 || raw.length > REQUEST_PATH_CHARS_MAX || raw[0] !== "/") return undefined;
-  if (raw === "/") return "/";
+  if (raw === "/" || raw === AUDIT_PAGE_DIR) return raw;
   let out = "";
   for (let i = 0; i < raw.length; i++) {
     const code = raw.charCodeAt(i);

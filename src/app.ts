@@ -22,6 +22,7 @@ import { admitCaller, preAuthHold } from "../middleware/admission.ts";
 import { createPreAuthBudget } from "./shell/admission/preauth_budget.ts";
 import { secureHeaders } from "../middleware/secure_headers.ts";
 import { timeout } from "../middleware/timeout.ts";
+import { auditPage } from "../routes/audit_page.ts";
 import { computeHandlers } from "../routes/compute.ts";
 import { IMMUTABLE_PATH_PATTERN } from "../routes/immutable.ts";
 import { epochHandlers, policyHandlers, runHandlers, runsHandlers } from "../routes/inspect.ts";
@@ -248,6 +249,8 @@ export function buildApp(
   app.use(corrId());
   app.use(normalisedPath.middleware); // 400 `path` before any authorisation, on every route
   app.use("/rewarder/*", accessLog({ logger: getLogger("access") }));
+  // The auditor's page sets its own CSP: mounted before secureHeaders() (routes/audit_page.ts).
+  app.route("/", auditPage());
   app.use(secureHeaders());
   // Immutable answers are never content-coded (contract §10): their ETag names the bytes.
   const compress = compression();

@@ -18,10 +18,15 @@ import {
   vectorSigningKey,
   writePublication,
 } from "./support/publication_fixture.ts";
+import {
+  bunPath,
+  START_MS_MAX,
+  startProcess,
+  staticServer,
+  stop,
+} from "./support/edge_processes.ts";
 
 const REPO = new URL("../", import.meta.url).pathname;
-/** Longest a process may take to bind, or a bundle to build (a loaded 2-core machine). */
-const START_MS_MAX = 60_000;
 
 interface Publication {
   dir: string;
@@ -63,75 +68,6 @@ async function makePublication(): Promise<Publication> {
     join(dir, objectPath("acme", thirds.manifest_hash)),
   );
   return { dir, alabama, water, fixed };
-}
-
-/** A plain static file server over `dir` (what a bucket or CDN does). */
-function staticServer(dir: string): { url: string; server: Deno.HttpServer } {
-  let port = 0;
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: (a) => (port = a.port) },
-    async (req) => {
-      const segments = new URL(req.url).pathname.split("/").slice(1).map(decodeURIComponent);
-      if (segments.some((s) => s === ".." || s === "." || s.includes("/"))) {
-        return new Response(null, { status: 404 });
-      }
-      try {
-        return new Response(await Deno.readFile(join(dir, ...segments)));
-      } catch {
-        return new Response(null, { status: 404 });
-      }
-    },
-  );
-  return { url: `http://127.0.0.1:${port}`, server };
-}
-
-/** Starts `cmd`, waits for the line announcing its port (stdout or stderr), returns the base URL. */
-async function startProcess(
-  cmd: string,
-  args: string[],
-  env: Record<string, string>,
-  portLine: RegExp,
-): Promise<{ base: string; child: Deno.ChildProcess; output: () => string }> {
-  const child = new Deno.Command(cmd, {
-    args,
-    env,
-    cwd: REPO,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let seen = "";
-  let announced: (port: string) => void = () => {};
-  const port = new Promise<string>((resolve) => (announced = resolve));
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      seen += chunk;
-      const m = portLine.exec(seen);
-      if (m) announced(m[1]!);
-    }
-  };
-  const ended = Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => undefined);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), START_MS_MAX);
-  });
-  const got = await Promise.race([port, ended, timedOut]);
-  clearTimeout(timer);
-  if (typeof got === "string") {
-    return { base: `http://127.0.0.1:${got}`, child, output: () => seen };
-  }
-  try {
-    child.kill("SIGKILL");
-  } catch { /* already gone */ }
-  await child.status;
-  throw new Error(`${cmd} did not announce a port; output: ${seen}`);
-}
-
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* already gone */ }
-  await child.status;
 }
 
 async function json(res: Response): Promise<Record<string, unknown>> {
@@ -322,16 +258,6 @@ Deno.test("edge: the launcher refuses a keys document holding a private key (exi
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-function bunPath(): string {
-  const local = join(REPO, ".tools/node_modules/.bin/bun");
-  try {
-    Deno.statSync(local);
-    return local;
-  } catch {
-    return "bun";
-  }
-}
 
 Deno.test("edge: the same edge.ts bundled, on Bun and on Node", async () => {
   const pub = await makePublication();

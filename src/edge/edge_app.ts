@@ -25,6 +25,7 @@ import { packedLeavesOf } from "../core/merkle.ts";
 import { proofDocumentOf } from "../core/proof.ts";
 import type { VerifyKey } from "../core/seal.ts";
 import { normaliseRequestPath, rawPathOf } from "../../middleware/request_path.ts";
+import { auditPage } from "../../routes/audit_page.ts";
 import { ifNoneMatchHolds } from "../../routes/immutable.ts";
 import { ByteLru } from "./byte_lru.ts";
 import { EdgeMetrics, type EdgeMetrics as Metrics, type EdgeRoute } from "./edge_metrics.ts";
@@ -188,8 +189,9 @@ export function createEdgeApp(options: EdgeOptions): EdgeApp {
       : crypto.randomUUID();
     try {
       if (c.req.path === "//") throw new RewarderError("BAD_REQUEST", "path");
-      // No route takes a query: an unknown member's parent is the top level (§8: "").
-      if (new URL(c.req.url).search !== "") {
+      // No API route takes a query: an unknown member's parent is the top level (§8: "").
+      // The auditor's page takes `?epoch=…&account=…` (read by its script, in the browser).
+      if (new URL(c.req.url).search !== "" && !/^\/audit(\/|$)/.test(c.req.path)) {
         throw new RewarderError("BAD_REQUEST", "schema", { path: "" });
       }
       await next();
@@ -206,6 +208,9 @@ export function createEdgeApp(options: EdgeOptions): EdgeApp {
   app.notFound(() => {
     throw new RewarderError("NOT_FOUND", "no_route");
   });
+  // The auditor's page (static files, its own CSP; `/audit/` is the one path kept with its
+  // trailing `/`, middleware/request_path.ts).
+  app.route("/", auditPage());
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get(
     "/metrics",
