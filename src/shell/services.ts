@@ -22,6 +22,7 @@ import { createHttpLedgerTarget, ledgerIntentsPathOf } from "./ledger/http_ledge
 import { openJournalLedgerTarget } from "./ledger/journal_ledger_target.ts";
 import type { LedgerTarget } from "./ledger/ledger_target.ts";
 import { failureStreakLog, getLogger } from "./observe/log.ts";
+import { createCacheMetrics } from "./observe/cache_metrics.ts";
 import { createMetrics } from "./observe/metrics.ts";
 import { startDependencyProbes } from "./observe/probes_wiring.ts";
 import { createTracing } from "./observe/tracing.ts";
@@ -180,6 +181,7 @@ export async function buildServices(
     quarantineOnly: config.quarantineOnly,
     ...(fault ? { faultHook: fault } : {}),
   });
+  createCacheMetrics(metrics.registry, registry.caches); // docs/ARCHITECTURE.md, "Caches"
 
   let target: LedgerTarget;
   if (config.ledgerUrl) {
