@@ -132,7 +132,11 @@ async function main(): Promise<number> {
         }
         : {}),
       // The listener's own body cap stays above REQ_BODY_MAX so the app's 413 answers first.
-      limits: { bodyBytesMax: Math.max(LISTENER_BODY_BYTES_MAX, 2 * config.reqBodyBytesMax) },
+      limits: {
+        bodyBytesMax: Math.max(LISTENER_BODY_BYTES_MAX, 2 * config.reqBodyBytesMax),
+        headersTimeoutMs: config.headerDeadlineMs,
+        keepAliveTimeoutMs: config.keepAliveIdleMs,
+      },
       onListen: (addr) => {
         const where = addr.transport === "unix"
           ? `unix ${addr.path}`

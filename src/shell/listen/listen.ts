@@ -25,6 +25,7 @@ export type {
 } from "./types.ts";
 export { ListenError } from "./types.ts";
 export { DEFAULT_LISTEN_LIMITS, DRAIN_MS_MAX, type ListenLimits } from "./limits.ts";
+export type { GuardCloseReason } from "./conn_guard.ts";
 
 /** Which runtime is running this code. */
 export type RuntimeName = "deno" | "bun" | "node";
@@ -37,13 +38,23 @@ export function detectRuntime(): RuntimeName {
 }
 
 /**
- * Serve `fetch` on the current runtime (Deno.serve, Bun.serve or @hono/node-server).
+ * Serve `fetch` on the current runtime (Deno's HTTP engine under the connection guard,
+ * Bun.serve or @hono/node-server). Every default listener closes a connection whose request
+ * headers do not arrive within `limits.headersTimeoutMs` and bounds idle keep-alive.
  * @throws {ListenError} see the runtime listeners.
  */
 export async function listen(fetch: FetchHandler, opts: ListenOptions): Promise<ListenHandle> {
   switch (detectRuntime()) {
     case "deno": {
       if (opts.engine === "node") {
+        const { serveNode } = await import("./listen_node.ts");
+        return serveNode(fetch, opts);
+      }
+      const { connectionServer } = await import("./conn_guard.ts");
+      if (opts.unguarded !== true && connectionServer() === undefined) {
+        // No per-connection server on this Deno: the guard cannot run, and plain Deno.serve
+        // would hold slow clients forever; node:http has its own header and idle timeouts.
+        opts.logger?.warn("Deno connection guard unavailable: serving through node:http", {});
         const { serveNode } = await import("./listen_node.ts");
         return serveNode(fetch, opts);
       }

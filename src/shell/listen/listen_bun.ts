@@ -10,7 +10,7 @@ import process from "node:process";
 import type { PeerInfo } from "./types.ts";
 import { type BindTarget, parseBindAddr } from "./bind_addr.ts";
 import { type DrainSignal, settlesWithin, type SignalHooks, wireShutdown } from "./drain.ts";
-import type { ListenLimits } from "./limits.ts";
+import { bunIdleTimeoutS, type ListenLimits } from "./limits.ts";
 import { readTlsFiles } from "./tls_files.ts";
 import {
   type BoundAddr,
@@ -114,7 +114,10 @@ function serveOptions(
   limits: ListenLimits,
 ): BunServeOptions {
   const common = {
-    idleTimeout: limits.idleTimeoutS,
+    // Bun's one idle timer (limits.ts): from the header deadline and the keep-alive bound,
+    // unless idleTimeoutS is given itself.
+    idleTimeout: opts.limits?.idleTimeoutS ??
+      bunIdleTimeoutS(limits.headersTimeoutMs, limits.keepAliveTimeoutMs),
     maxRequestBodySize: limits.bodyBytesMax,
     // Never Bun's HTML error page with stack traces, whatever NODE_ENV says.
     development: false,

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { GuardCloseReason } from "./conn_guard.ts";
 import { DEFAULT_LISTEN_LIMITS, type ListenLimits } from "./limits.ts";
 
 /** How the request reached us; filled by the listener (main.ts), never from headers. */
@@ -54,9 +55,15 @@ export interface ListenOptions {
   limits?: Partial<ListenLimits>;
   logger?: ListenLogger;
   /** Deno only: `"node"` serves through Deno's node:http compat (serveNode) instead of
-   * Deno.serve, which buys header/request timeouts and TLS 1.3 minimum (measured in
-   * docs/RUNTIMES.md). Default `"native"`. Ignored on Bun and Node. */
+   * Deno's own HTTP engine, which buys TLS 1.3 minimum and client certificates (measured in
+   * docs/RUNTIMES.md). Default `"native"`: Deno's engine under the connection guard
+   * (conn_guard.ts). Ignored on Bun and Node. */
   engine?: "native" | "node";
+  /** Deno native engine only, benchmarks only: plain `Deno.serve`, without the connection
+   * guard, so no header deadline and no idle bound (docs/RESULTS.md "Listener"). */
+  unguarded?: boolean;
+  /** Called once for each connection the Deno connection guard closes, with the reason. */
+  onGuardClose?: (reason: GuardCloseReason) => void;
 }
 
 /** A running listener. */
