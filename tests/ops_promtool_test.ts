@@ -4,6 +4,7 @@
  * exposition of `createMetrics()` passes `promtool check metrics`. Without promtool the tests
  * skip with a visible message, except under CI=true where a missing promtool fails.
  */
+import { createPublicationMetrics } from "../src/shell/publish/publish_services.ts";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -30,6 +31,10 @@ function serviceMetrics() {
   const budget = createPreAuthBudget();
   admission.watch(budget, limiter);
   const probes = createProbeMetrics(m.registry);
+  createPublicationMetrics(m.registry, {
+    lagMs: () => Promise.resolve(0),
+    depth: () => Promise.resolve(0),
+  });
   return { m, admission, budget, probes };
 }
 

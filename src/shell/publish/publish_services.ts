@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { Counter, Gauge } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { Config } from "../config/config.ts";
 import type { Signer } from "../keys/signer.ts";
 import { parsePublishedKeys } from "../keys/key_files.ts";
@@ -26,6 +26,45 @@ export interface Publishing {
   close(): Promise<void>;
 }
 
+/** What the publication metrics read at scrape time. */
+export interface PublicationSource {
+  lagMs(): Promise<number>;
+  depth(): Promise<number>;
+}
+
+/**
+ * Registers the publication metrics on `registry` (see the module's list); the gauges read
+ * `source` at each scrape. Answers the failure counter's increment.
+ */
+export function createPublicationMetrics(
+  registry: Registry,
+  source: PublicationSource,
+): { failed(): void } {
+  const registers = [registry];
+  const failures = new Counter({
+    name: "publication_failures_total",
+    help: "Publications (contract §13) that failed and stay queued, keys.json writes included.",
+    registers,
+  });
+  new Gauge({
+    name: "publication_lag_seconds",
+    help: "Age of the oldest committed envelope not yet published under PUBLISH_DIR (0: none).",
+    registers,
+    async collect() {
+      this.set((await source.lagMs().catch(() => 0)) / 1000);
+    },
+  });
+  new Gauge({
+    name: "publication_queue_entries",
+    help: "Committed envelopes waiting to be published under PUBLISH_DIR.",
+    registers,
+    async collect() {
+      this.set(await source.depth().catch(() => 0));
+    },
+  });
+  return { failed: () => failures.inc() };
+}
+
 /** Starts publishing when the configuration asks for it. */
 export function startPublishing(input: {
   config: Config;
@@ -38,12 +77,6 @@ export function startPublishing(input: {
   if (config.publishDir === undefined || config.readOnly) {
     return { publisher: undefined, close: () => Promise.resolve() };
   }
-  const registers = [metrics.registry];
-  const failures = new Counter({
-    name: "publication_failures_total",
-    help: "Publications (contract §13) that failed and stay queued, keys.json writes included.",
-    registers,
-  });
   const loopLog = failureStreakLog(getLogger("service"), "publication");
   const publisher = createPublisher({
     store,
@@ -51,25 +84,13 @@ export function startPublishing(input: {
     signingKeys: () => signer.active(),
     publishedKeys: () => parsePublishedKeys({ keys: signer.published() }),
     nowMs,
-    onFailure: () => failures.inc(),
+    onFailure: () => counted.failed(),
     onLoopError: (err) => loopLog.failed(err),
     onLoopOk: () => loopLog.succeeded(),
   });
-  new Gauge({
-    name: "publication_lag_seconds",
-    help: "Age of the oldest committed envelope not yet published under PUBLISH_DIR (0: none).",
-    registers,
-    async collect() {
-      this.set((await publisher.lagMs().catch(() => 0)) / 1000);
-    },
-  });
-  new Gauge({
-    name: "publication_queue_entries",
-    help: "Committed envelopes waiting to be published under PUBLISH_DIR.",
-    registers,
-    async collect() {
-      this.set(await store.publicationStats().then((s) => s.depth, () => 0));
-    },
+  const counted = createPublicationMetrics(metrics.registry, {
+    lagMs: () => publisher.lagMs(),
+    depth: () => store.publicationStats().then((st) => st.depth),
   });
   publisher.start();
   return { publisher, close: () => publisher.stop() };
