@@ -14,8 +14,10 @@ export const ACCOUNT_PATTERN: RegExp = /^(?!\.\.?$)[A-Za-z0-9._:/-]{1,160}$/;
 export const POLICY_ID_PATTERN: RegExp = /^(?!\.\.?$)[A-Za-z0-9._:-]{1,128}$/;
 /** `kid`: 1..64 chars of `[A-Za-z0-9._-]`. */
 export const KID_PATTERN: RegExp = /^(?!\.\.?$)[A-Za-z0-9._-]{1,64}$/;
+/** The `tenant` grammar (contract §1), unanchored, for patterns that embed it (§9 identifiers). */
+export const TENANT_GRAMMAR = "[a-z0-9_-]{1,64}";
 /** `tenant`: 1..64 chars of `[a-z0-9_-]`. */
-export const TENANT_PATTERN: RegExp = /^[a-z0-9_-]{1,64}$/;
+export const TENANT_PATTERN: RegExp = new RegExp(`^${TENANT_GRAMMAR}$`);
 /** Metric names (contract §2): `[a-z][a-z0-9_]{0,63}`. */
 export const METRIC_PATTERN: RegExp = /^[a-z][a-z0-9_]{0,63}$/;
 /** `asset`: 1..64 chars of `[A-Za-z0-9._:-]` (contract §1), e.g. `roc` or `ibc:uatom`. */

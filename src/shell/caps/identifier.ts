@@ -13,7 +13,10 @@
  */
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { TENANT_GRAMMAR, TENANT_PATTERN } from "../../core/ids.ts";
 import { CAVEAT_INT_MAX } from "./limits.ts";
+
+export { TENANT_PATTERN };
 
 /** The scopes a token can grant (contract §10). */
 export const SCOPES = ["rewarder.run", "rewarder.inspect", "rewarder.quarantine"] as const;
@@ -35,11 +38,13 @@ export interface TokenIdentifier {
   nonceHex: string;
 }
 
-/** Tenant syntax (contract §1). */
-export const TENANT_PATTERN = /^[a-z0-9_-]{1,64}$/;
-/** The whole identifier grammar of contract §9, verbatim. */
-const IDENTIFIER_PATTERN =
-  /^v2:([a-z0-9_-]{1,64}):([1-9][0-9]{0,8}):(rewarder\.(?:run|inspect|quarantine)(?:,rewarder\.(?:run|inspect|quarantine)){0,2}):((?:[0-9a-f]{2}){8,32})$/;
+/** The whole identifier grammar of contract §9 (the module doc spells it out), on the tenant's. */
+const IDENTIFIER_PATTERN = new RegExp(
+  `^v2:(${TENANT_GRAMMAR}):([1-9][0-9]{0,8}):` +
+    String
+      .raw`(rewarder\.(?:run|inspect|quarantine)(?:,rewarder\.(?:run|inspect|quarantine)){0,2})` +
+    ":((?:[0-9a-f]{2}){8,32})$",
+);
 const ROOT_KEY_CONTEXT = "svc-rewarder/macaroon-root/v2";
 const encoder = new TextEncoder();
 

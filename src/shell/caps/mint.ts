@@ -19,6 +19,7 @@ import {
 import { newMacaroonV2, withFirstPartyCaveat } from "./macaroon_v2.ts";
 import { assertWellFormedCaveat, type Caveat } from "./caveat.ts";
 import { CAVEATS_MAX } from "./limits.ts";
+import { TENANT_GRAMMAR } from "../../core/ids.ts";
 
 const encoder = new TextEncoder();
 
@@ -121,7 +122,7 @@ export function inspectToken(token: string): TokenInspection {
   const m = decodeToken(token);
   const utf8 = new TextDecoder("utf-8", { fatal: true });
   const identifier = utf8.decode(m.identifier);
-  const tenant = /^v2:([a-z0-9_-]{1,64}):/.exec(identifier)?.[1];
+  const tenant = new RegExp(`^v2:(${TENANT_GRAMMAR}):`).exec(identifier)?.[1];
   const id = parseIdentifier(identifier, tenant === undefined ? {} : { operatorTenant: tenant });
   const firstParty = m.caveats.filter((c) => c.vid === undefined);
   return {

@@ -46,6 +46,7 @@ import { join } from "node:path";
 import type { CidString } from "../../core/types.ts";
 import { toBase64Url } from "../../core/base64url.ts";
 import { assert } from "../../core/assert.ts";
+import { TENANT_PATTERN } from "../../core/ids.ts";
 import { type AtRestCipher } from "./at_rest_cipher.ts";
 import { createFileExclusive, TEMP_SUFFIX, writeFileAtomic } from "../files/atomic_file.ts";
 import { createKeyedMutex } from "./keyed_mutex.ts";
@@ -105,7 +106,6 @@ export interface FileRunStoreOptions {
 const enc = (s: string) => new TextEncoder().encode(s);
 const hexOf = (runKey: CidString) => runKey.slice(3);
 const b64 = (s: string) => toBase64Url(enc(s));
-const TENANT_RE = /^[a-z0-9_-]{1,64}$/;
 const slotName = (n: number) => String(n).padStart(12, "0");
 
 /** Per-tenant view of the commitments (epoch → run key, inputs → epoch) and the log's end. */
@@ -484,7 +484,7 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
     const v1Commits: CommitFile[] = [];
     const tenants = await readdir(join(root, "tenants")).catch(() => [] as string[]);
     for (const tenant of tenants) {
-      if (!TENANT_RE.test(tenant)) continue;
+      if (!TENANT_PATTERN.test(tenant)) continue;
       for (const f of await listBins(`tenants/${tenant}/runs`)) {
         const run = await readJson<StoredRun>(f).catch(skipBad);
         if (run !== undefined) indexRun(upgradeRun(run));
@@ -557,6 +557,6 @@ function skipBad(err: unknown): undefined {
 }
 
 function tenantDir(tenant: string): string {
-  assert(TENANT_RE.test(tenant), "tenant must match [a-z0-9_-]{1,64} (contract §1)");
+  assert(TENANT_PATTERN.test(tenant), "tenant must match [a-z0-9_-]{1,64} (contract §1)");
   return tenant;
 }
