@@ -28,6 +28,14 @@ import {
 import { RATE_LIMIT_MAX } from "../admission/rate_limiter.ts";
 import { KEY_RELOAD_INTERVAL_MS_MAX } from "../caps/limits.ts";
 import {
+  HEADERS_TIMEOUT_MS,
+  HEADERS_TIMEOUT_MS_MIN,
+  KEEP_ALIVE_TIMEOUT_MS,
+  KEEP_ALIVE_TIMEOUT_MS_MAX,
+  KEEP_ALIVE_TIMEOUT_MS_MIN,
+  REQUEST_RECEIVE_TIMEOUT_MS,
+} from "../listen/limits.ts";
+import {
   bool,
   ConfigError,
   type Env,
@@ -171,7 +179,19 @@ export const CONFIG_TABLE = {
   LISTEN_ENGINE: wordVar(
     ["native", "node"] as const,
     "native",
-    "Deno only: node serves through node:http (header/body timeouts, client certificates); see docs/RUNTIMES.md",
+    "Deno only: native is Deno's HTTP engine under the connection guard; node serves through node:http (client certificates, TLS 1.3 minimum, slower); see docs/RUNTIMES.md",
+  ),
+  HEADER_DEADLINE_MS: intVar(
+    HEADERS_TIMEOUT_MS,
+    HEADERS_TIMEOUT_MS_MIN,
+    REQUEST_RECEIVE_TIMEOUT_MS,
+    "a connection whose request headers have not arrived this long after it opened is closed, ms (Deno, Node; Bun's is fixed at 10 s, docs/RUNTIMES.md)",
+  ),
+  KEEPALIVE_IDLE_MS: intVar(
+    KEEP_ALIVE_TIMEOUT_MS,
+    KEEP_ALIVE_TIMEOUT_MS_MIN,
+    KEEP_ALIVE_TIMEOUT_MS_MAX,
+    "a kept-alive connection with no request in progress is closed after this, ms (Bun: the larger of this and HEADER_DEADLINE_MS, whole seconds)",
   ),
   TLS_CERT_PATH: pathVar(
     "unset: plain HTTP",
@@ -374,6 +394,10 @@ export interface Config {
   /** BIND_ADDR as given (validated into `bind`), handed to the listener. */
   bindAddr: string;
   listenEngine: "native" | "node";
+  /** HEADER_DEADLINE_MS: request headers must arrive within this of the connection's start. */
+  headerDeadlineMs: number;
+  /** KEEPALIVE_IDLE_MS: an idle kept-alive connection is closed after this. */
+  keepAliveIdleMs: number;
   dataDir: string;
   /** PUBLISH_DIR: the publication root (contract §13), or undefined: nothing is published. */
   publishDir: string | undefined;
@@ -519,6 +543,8 @@ export function loadConfig(env: Env, options: { runtime?: Runtime } = {}): Confi
     bind: parseBindAddrVariable(bindAddr),
     bindAddr,
     listenEngine: get(env, "LISTEN_ENGINE"),
+    headerDeadlineMs: get(env, "HEADER_DEADLINE_MS"),
+    keepAliveIdleMs: get(env, "KEEPALIVE_IDLE_MS"),
     dataDir,
     publishDir: get(env, "PUBLISH_DIR"),
     store: store(env, amnesia),
