@@ -148,3 +148,10 @@ Deno.test("a listener's raw request-target (Node adapter) wins over the resolved
   assert.equal(res.status, 400);
   assert.equal(await reason(res), "path");
 });
+
+Deno.test("the auditor's page directory /audit/ is the one trailing-slash path (CONTRACT-NOTES 25)", () => {
+  assert.equal(normaliseRequestPath("/audit/"), "/audit/");
+  for (const raw of ["/audit//", "/audit/x/", "/rewarder/epochs/e1/", "/rewarder/", "/%61udit/"]) {
+    assert.equal(normaliseRequestPath(raw), undefined, raw);
+  }
+});
