@@ -160,6 +160,8 @@ Deno.test({
               untilAllClosed: true,
               mode: "body",
               path: compute,
+              // Authenticated: a request without a token is refused before its body is read.
+              headers: { Authorization: `Macaroon ${srv.token}` },
             }));
           // The body cap's read timeout (REQUEST_TIMEOUT_MS = 5 s) answers 503 TIMEOUT.
           assert.equal(value.heldAtEnd, 0, "slow bodies must be cut by the body read timeout");

@@ -77,6 +77,8 @@ export async function slowClients(
     mode: "headers" | "body";
     path: string;
     untilAllClosed?: boolean;
+    /** Extra request header lines (e.g. an Authorization, so the body is read at all). */
+    headers?: Record<string, string>;
   },
 ): Promise<SlowResult> {
   const t0 = performance.now();
@@ -102,7 +104,8 @@ export async function slowClients(
       if (!entry.closed && entry.status === undefined) ended();
       entry.closed = true;
     });
-    const head = `POST ${opts.path} HTTP/1.1\r\nHost: ${host}\r\n`;
+    const extra = Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    const head = `POST ${opts.path} HTTP/1.1\r\nHost: ${host}\r\n${extra}`;
     entry.s.write(
       opts.mode === "body"
         ? `${head}Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n`
