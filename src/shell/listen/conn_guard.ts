@@ -86,6 +86,11 @@ interface Tracked {
   server: Deno.HttpServer;
   inFlight: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** performance.now() since when no request has been in progress (accept, or last response). */
+  idleSince: number;
+  /** How long it may stay so: the header deadline, then the keep-alive idle bound, ms. */
+  idleLimitMs: number;
+  idleReason: GuardCloseReason;
   /** performance.now() of the last response sent; undefined before the first. */
   lastSentAt: number | undefined;
   /** Deno's graceful shutdown was asked for: the connection can no longer be aborted. */
@@ -124,8 +129,14 @@ export function serveGuarded(
     hooks.onClose?.(reason);
     t.abort.abort(); // Deno cancels this connection's server: the socket is closed
   };
-  const arm = (t: Tracked, ms: number, reason: GuardCloseReason) => {
-    t.timer = setTimeout(() => close(t, reason), ms);
+  // One timer per connection, not re-armed per request: when it fires it closes the
+  // connection if it has been without a request for its limit, else waits for the rest.
+  const check = (t: Tracked) => {
+    t.timer = undefined;
+    if (t.inFlight > 0 || t.abort.signal.aborted || t.graceful) return; // `settled` re-arms
+    const left = t.idleLimitMs - (performance.now() - t.idleSince);
+    if (left <= 0) close(t, t.idleReason);
+    else t.timer = setTimeout(check, left, t);
   };
 
   const serve = (conn: Deno.Conn) => {
@@ -134,23 +145,28 @@ export function serveGuarded(
       server: undefined as unknown as Deno.HttpServer,
       inFlight: 0,
       timer: undefined,
+      idleSince: performance.now(),
+      idleLimitMs: limits.headerDeadlineMs,
+      idleReason: "header_deadline",
       lastSentAt: undefined,
       graceful: false,
     };
     const settled = () => {
       t.lastSentAt = performance.now();
-      if (--t.inFlight > 0 || t.abort.signal.aborted || t.graceful) return;
-      arm(t, limits.keepAliveIdleMs, "keepalive_idle");
+      if (--t.inFlight > 0) return;
+      t.idleSince = t.lastSentAt;
+      t.idleLimitMs = limits.keepAliveIdleMs;
+      t.idleReason = "keepalive_idle";
+      if (t.timer === undefined && !t.abort.signal.aborted && !t.graceful) {
+        t.timer = setTimeout(check, limits.keepAliveIdleMs, t);
+      }
     };
-    arm(t, limits.headerDeadlineMs, "header_deadline");
+    t.timer = setTimeout(check, limits.headerDeadlineMs, t);
     t.server = serveOn(
       conn,
       t.abort.signal,
       (request, info) => {
-        if (t.inFlight++ === 0 && t.timer !== undefined) {
-          clearTimeout(t.timer);
-          t.timer = undefined;
-        }
+        t.inFlight++;
         info.completed.then(settled, settled);
         return handler(request, conn);
       },
