@@ -39,6 +39,8 @@ export interface Service {
   origin: string;
   /** The socket path over UDS. */
   socketPath?: string;
+  /** The child process's id (e.g. to read its memory from /proc). */
+  pid: number;
   /** fetch() against the service (path starts with `/`). */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Everything the process wrote so far (stdout then stderr interleaved as read). */
@@ -148,6 +150,7 @@ export async function startService(options: StartOptions): Promise<Service> {
     dataDir: options.dataDir,
     transport: options.transport,
     origin,
+    pid: child.pid,
     ...(socketPath === undefined ? {} : { socketPath }),
     fetch(path, init = {}) {
       return fetch(origin + path, {
