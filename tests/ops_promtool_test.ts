@@ -18,8 +18,12 @@ import {
 } from "../src/shell/observe/isolation_metrics.ts";
 import { createPreAuthBudget } from "../src/shell/admission/preauth_budget.ts";
 import { createRateLimiter } from "../src/shell/admission/rate_limiter.ts";
+import { createEngineMetrics } from "../src/shell/engine/engine_metrics.ts";
 
-/** The service's metrics with those registered beside them (admission, dependency probes). */
+/**
+ * The service's metrics with those registered beside them (admission, dependency probes, the
+ * engine pool, publication).
+ */
 function serviceMetrics() {
   const m = createMetrics();
   const admission = createAdmissionMetrics(m.registry);
@@ -31,11 +35,12 @@ function serviceMetrics() {
   const budget = createPreAuthBudget();
   admission.watch(budget, limiter);
   const probes = createProbeMetrics(m.registry);
+  const engine = createEngineMetrics(m.registry);
   createPublicationMetrics(m.registry, {
     lagMs: () => Promise.resolve(0),
     depth: () => Promise.resolve(0),
   });
-  return { m, admission, budget, probes };
+  return { m, admission, budget, probes, engine };
 }
 
 /** Upper bound for one promtool run. */
@@ -87,7 +92,12 @@ test("promtool test rules ops/alerts_test.yml", { skip }, () => {
 });
 
 test("promtool check metrics on the /metrics exposition", { skip }, async () => {
-  const { m, admission, budget, probes } = serviceMetrics();
+  const { m, admission, budget, probes, engine } = serviceMetrics();
+  engine.queue(3, 2, 2);
+  engine.started(0.012);
+  engine.cancelled("running", "client_gone");
+  engine.replaced("cancelled");
+  engine.workers(1, 1);
   budget.reserve(65_536);
   admission.preAuthRefused();
   admission.anonymousRefused();
@@ -123,6 +133,11 @@ test("promtool check metrics on the /metrics exposition", { skip }, async () => 
   assert.match(text, /^readyz_degraded\{cause="audit"\} 1$/m);
   assert.match(text, /^preauth_held_bytes 65536$/m);
   assert.match(text, /^dependency_up\{dependency="ledger"\} 0$/m);
+  assert.match(text, /^engine_queue_jobs 3$/m);
+  assert.match(
+    text,
+    /^engine_jobs_cancelled_total\{state="running",reason="client_gone"\} 1$/m,
+  );
   const r = promtool(["check", "metrics"], text);
   assert.equal(r.status, 0, r.output);
   // The linter really runs: a broken exposition is refused.
