@@ -412,6 +412,8 @@ Deno.test({
     const log: string[] = [];
     // What is known so far, printed whatever step fails.
     const progress: Record<string, unknown> = { seed: SEED };
+    const samples: LoadSample[] = [];
+    const phases: Phase[] = [];
     try {
       const d = await prepareDataDir(dataDir);
       ledger = await startLedger(dir, d.ledgerKeys);
@@ -471,8 +473,6 @@ Deno.test({
       service = await startService(env);
       const spikeScript = SPIKE_SHARES.map((f) => `delay:${Math.round(f * calibration.attemptMs)}`);
 
-      const samples: LoadSample[] = [];
-      const phases: Phase[] = [];
       const restartWindows: { startMs: number; listeningMs: number }[] = [];
       const phaseEvents: Record<string, unknown> = {};
       progress.phaseEvents = phaseEvents;
@@ -736,6 +736,19 @@ Deno.test({
       assert.ok(stats.deliveries > committed.size, "failed deliveries were retried");
       console.log(log.join("\n"));
     } catch (err) {
+      // Answers per phase so far (the failing phase included), by status and error code.
+      progress.answers = [...phases, { name: "(after the last phase)", startMs: 0, endMs: 0 }]
+        .map((p, i, all) => {
+          const from = p.startMs || (all[i - 1]?.endMs ?? 0);
+          const to = p.endMs || Infinity;
+          const mine = samples.filter((x) => x.sentAtMs >= from && x.sentAtMs < to);
+          const by: Record<string, number> = {};
+          for (const x of mine) {
+            const k = `${x.kind} ${x.status}${x.code ? ` ${x.code}` : ""}`;
+            by[k] = (by[k] ?? 0) + 1;
+          }
+          return { phase: p.name, by };
+        });
       console.error(
         `chaos failed — CHAOS_SEED=${SEED}\n${JSON.stringify(progress, null, 2)}\n${
           log.join("\n")

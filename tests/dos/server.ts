@@ -3,11 +3,11 @@
  * on 127.0.0.1:0, read its address and development token from stdout, and watch it meanwhile:
  * a normal client's `/healthz` latency (p50/max) and the server's VmRSS.
  *
- * The latency a probe is judged by is measured against its own baseline: each `/healthz` probe
- * goes out together with a probe of a control server (a bare `Deno.serve` in its own process,
- * no app), and the excess of the first over the second is what the attack costs. On a quiet
+ * The latency is measured against its own baseline: each `/healthz` probe goes out together
+ * with a probe of a control server (a bare `Deno.serve` in its own process, no app). On a quiet
  * machine the control answers in a millisecond or two; on a busy one both wait for a core, and
- * that wait is not the attack's.
+ * that wait is not the attack's. The suite compares the slowest answers of the two; the largest
+ * excess of one probe over its own control pair is reported too.
  *
  * Runtimes: `deno` (Deno.serve, the default listener) and `bun` (Bun runs main.ts from source).
  *
