@@ -34,7 +34,7 @@ import { TEMP_SUFFIX, writeFileAtomic } from "../files/atomic_file.ts";
 
 /** Name of the rotation marker under DATA_DIR. */
 export const ROTATION_MARKER_FILE = "at-rest-rotation.json";
-/** The settlement journal under DATA_DIR (services.ts). */
+/** The settlement journal under DATA_DIR (src/shell/ledger/build_ledger.ts). */
 export const JOURNAL_FILE = "settlement-journal.log";
 /** Most files one rotation visits (bounds the walk). */
 export const REKEY_FILES_MAX = 10_000_000;
