@@ -18,6 +18,7 @@ import {
   type MasterSecretSource,
   type Verifier,
 } from "../src/shell/caps/verifier.ts";
+import type { VerifiedTokenCache } from "../src/shell/caps/verified_tokens.ts";
 
 /** What the route names, for `epoch_id` / `account` caveats (contract §9). */
 export interface RequestFacts {
@@ -41,6 +42,11 @@ export interface AuthOptions {
   nowMs?: () => number;
   /** Called on every rejection, for `auth_failures_total{scope}` and `rejected_total`. */
   onFailure?: (scope: string, reason: string, corrId?: string) => void;
+  /**
+   * Verified tokens shared by every route (src/shell/caps/verified_tokens.ts): their caveats
+   * are still evaluated per request. Ignored when `verifier` is given.
+   */
+  tokenCache?: VerifiedTokenCache;
   /** Replaces the macaroon verifier (e.g. the edge JWT converter wrapping it). */
   verifier?: Verifier;
   /** Extracts epoch/account; default {@link paramFacts}. Build one with {@link routeFacts}. */
@@ -76,10 +82,10 @@ export function routeFacts(honoPath: string): (c: Context<AppEnv>) => RequestFac
 /** Builds the auth middleware. */
 export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
   const verify = options.verifier ??
-    macaroonVerifier(
-      options.keyRing,
-      options.operatorTenant === undefined ? {} : { operatorTenant: options.operatorTenant },
-    );
+    macaroonVerifier(options.keyRing, {
+      ...(options.operatorTenant === undefined ? {} : { operatorTenant: options.operatorTenant }),
+      ...(options.tokenCache === undefined ? {} : { cache: options.tokenCache }),
+    });
   const nowMs = options.nowMs ?? Date.now;
   const factsFor = options.factsFor ?? paramFacts;
   return async function macaroonAuth(c, next) {

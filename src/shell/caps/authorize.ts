@@ -123,13 +123,26 @@ export function authorize(
   caveats: readonly string[],
   req: RequestDescription,
 ): AuthContext {
+  return authorizeParsed(identifierText, id, caveats.map(parseCaveat), req);
+}
+
+/**
+ * {@link authorize} over caveats already parsed ({@link parseCaveat}, in chain order): what the
+ * verified tokens cache keeps. Every caveat is still evaluated against `req` here, on every
+ * request: parsing depends on the token only, holding on the request and the clock.
+ */
+export function authorizeParsed(
+  identifierText: string,
+  id: TokenIdentifier,
+  caveats: readonly Caveat[],
+  req: RequestDescription,
+): AuthContext {
   // The grant is the identifier's; nothing a caveat says can add to it (§9).
   if (!(id.scopes as readonly string[]).includes(req.scope)) throw deny("scope");
   let granted: string[] = [...id.scopes];
   const maxRuns: MaxRunsCaveat[] = [];
   const pendingEpochIds: string[] = [];
-  for (const [position, text] of caveats.entries()) {
-    const c = parseCaveat(text);
+  for (const [position, c] of caveats.entries()) {
     if (c.kind === "scope") {
       if (!c.scopes.includes(req.scope)) throw deny("caveat_scope");
       granted = granted.filter((s) => c.scopes.includes(s));

@@ -145,6 +145,28 @@ export interface KeyRing {
   reload(): Promise<void>;
   /** Starts a background timer reloading every interval (unref'd); returns its stopper. */
   startTimer(): () => void;
+  /**
+   * Calls `listener` after every reload that changed the keys in any way (current epoch, a
+   * secret, an epoch added or removed, a revocation); returns its remover. What derives from
+   * the keys (the verified tokens cache, src/shell/caps/verified_tokens.ts) forgets itself there.
+   */
+  subscribe(listener: () => void): () => void;
+}
+
+/** True when two key sets are the same: current epoch, secrets (bytes) and revocations. */
+export function sameCapsKeys(a: CapsKeys, b: CapsKeys): boolean {
+  if (a.currentEpoch !== b.currentEpoch || a.epochs.size !== b.epochs.size) return false;
+  if (a.revoked.size !== b.revoked.size || [...a.revoked].some((r) => !b.revoked.has(r))) {
+    return false;
+  }
+  for (const [epoch, secret] of a.epochs) {
+    const other = b.epochs.get(epoch);
+    if (other === undefined || other.length !== secret.length) return false;
+    let diff = 0;
+    for (let i = 0; i < secret.length; i++) diff |= secret[i]! ^ other[i]!;
+    if (diff !== 0) return false;
+  }
+  return true;
 }
 
 /**
@@ -164,6 +186,7 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   let loadedAtMs = nowMs();
   let healthy = true;
   let inflight: Promise<void> | undefined;
+  const listeners = new Set<() => void>();
 
   function reload(): Promise<void> {
     inflight ??= (async () => {
@@ -171,6 +194,7 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
         const previous = keys;
         keys = await loadCapsKeys(options.path, reader);
         healthy = true;
+        if (!sameCapsKeys(previous, keys)) { for (const listener of listeners) listener(); }
         if (keys.currentEpoch !== previous.currentEpoch) {
           options.onChange?.({ kind: "current", keyEpoch: keys.currentEpoch });
         }
@@ -200,6 +224,10 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       const timer = setInterval(() => void reload(), intervalMs);
       (timer as unknown as { unref?: () => void }).unref?.();
       return () => clearInterval(timer);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
     },
   };
 }

@@ -37,3 +37,15 @@ export const EGRESS_TTL_MS_MAX = 30 * 24 * 3600 * 1000;
 
 /** Entries the in-memory max_runs counter keeps before refusing new keys. */
 export const MAX_RUNS_COUNTER_KEYS_MAX = 100_000;
+
+/**
+ * Verified tokens kept (src/shell/caps/verified_tokens.ts): one per live token of the tenants'
+ * clients; 10,000 tokens of a typical 200–400 characters hold about 4 MiB.
+ */
+export const VERIFIED_TOKENS_ENTRIES_MAX = 10_000;
+
+/**
+ * Characters of token text kept by the verified tokens cache (its parsed caveats are
+ * proportional): bounds its memory when tokens are long (up to {@link TOKEN_TEXT_CHARS_MAX}).
+ */
+export const VERIFIED_TOKENS_CHARS_MAX = 8 * 1024 * 1024;

@@ -17,8 +17,10 @@ import { type Reason, RewarderError } from "../../core/errors.ts";
 import type { AuthContext } from "./auth_context.ts";
 import { decodeTokenBundle, tokenFromAuthorization } from "./token_codec.ts";
 import { deriveRootKey, type IdentifierOptions, parseIdentifier } from "./identifier.ts";
-import { authorize, type RequestDescription } from "./authorize.ts";
+import { authorizeParsed, type RequestDescription } from "./authorize.ts";
+import { parseCaveat } from "./caveat.ts";
 import { verifyChainV2 } from "./macaroon_v2.ts";
+import { type VerifiedTokenCache, verifiedUnder } from "./verified_tokens.ts";
 
 /** Where master secrets come from: undefined for an unknown or revoked key epoch. */
 export interface MasterSecretSource {
@@ -59,7 +61,14 @@ function caveatText(bytes: Uint8Array): string {
 }
 
 /** Options of {@link verifyToken} and {@link macaroonVerifier}. */
-export type VerifyOptions = IdentifierOptions;
+export interface VerifyOptions extends IdentifierOptions {
+  /**
+   * Verified tokens (src/shell/caps/verified_tokens.ts): a token verified before under the
+   * same secret skips decoding, the identifier and the HMAC chain; its caveats are still
+   * evaluated against this request. Share one per key ring and operator tenant.
+   */
+  cache?: VerifiedTokenCache;
+}
 
 /** Verifies token text against the key source and the request. */
 export async function verifyToken(
@@ -68,6 +77,20 @@ export async function verifyToken(
   keys: MasterSecretSource,
   options: VerifyOptions = {},
 ): Promise<AuthContext> {
+  const { cache } = options;
+  const hit = cache?.get(tokenText);
+  if (hit !== undefined) {
+    // The ring is asked every time (it reloads when due): a revoked epoch stops a cached token.
+    const secretNow = await keys.masterSecretFor(hit.id.keyEpoch);
+    if (secretNow === undefined) {
+      cache!.delete(tokenText);
+      throw unauthenticated("key_epoch");
+    }
+    if (verifiedUnder(hit, secretNow)) {
+      return authorizeParsed(hit.identifierText, hit.id, hit.caveats, req);
+    }
+    cache!.delete(tokenText); // another secret under that epoch now: verify again
+  }
   const { token: m, discharges } = decodeTokenBundle(tokenText);
   const identifierText = utf8Text(m.identifier);
   const id = parseIdentifier(identifierText, options);
@@ -82,7 +105,9 @@ export async function verifyToken(
   if (discharges > 0 || m.caveats.some((c) => c.vid !== undefined)) {
     throw new RewarderError("UNAUTHORIZED", "third_party_caveat");
   }
-  return authorize(identifierText, id, m.caveats.map((c) => caveatText(c.identifier)), req);
+  const caveats = m.caveats.map((c) => parseCaveat(caveatText(c.identifier)));
+  cache?.set(tokenText, { identifierText, id, caveats, secret });
+  return authorizeParsed(identifierText, id, caveats, req);
 }
 
 /** The macaroon verifier over a key source (normally the caps {@link KeyRing}). */
