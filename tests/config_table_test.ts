@@ -142,6 +142,7 @@ Deno.test("CLIENT_CA_PATH on Deno.serve: one line, exit 78, naming the alternati
       TLS_CERT_PATH: "/nonexistent/c.pem",
       TLS_KEY_PATH: "/nonexistent/k.pem",
       CLIENT_CA_PATH: "/x",
+      LISTEN_ENGINE: "native",
     },
     "CLIENT_CA_PATH",
   );

@@ -11,9 +11,13 @@
  * Deno (the default listener: Deno's HTTP engine under the connection guard) always runs; Bun
  * runs where `bun` is on PATH; Node (dist/main.mjs, built by scripts/bundle.sh) when named in
  * SLOW_HEADERS_RUNTIMES. A control case shows what the test catches: plain `Deno.serve`
- * (`unguarded: true`) holds every slow socket past the same bound.
+ * (`unguarded: true`) holds every slow socket past the same bound. With TLS the Deno default is
+ * node:https (Deno's engine cannot close a connection stalled in its TLS handshake): a last case
+ * checks that handshake deadline.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadConfig } from "../src/shell/config/config.ts";
 import { BUN_HEADERS_TIMEOUT_MS } from "../src/shell/listen/limits.ts";
 import { listen } from "../src/shell/listen/listen.ts";
 import { freshDataDir, startService } from "./support/service.ts";
@@ -337,5 +341,42 @@ Deno.test("guarded listener: the peer address and a kept-alive connection's seco
     assert.deepEqual(peers, ["127.0.0.1", "127.0.0.1", "127.0.0.1"]);
   } finally {
     await handle.shutdown();
+  }
+});
+
+Deno.test("TLS on Deno: the default (node:https) closes a socket stalled in its handshake", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "slowhdr_tls_" });
+  const made = await new Deno.Command("openssl", {
+    args: ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+      .concat(["-keyout", "key.pem", "-out", "cert.pem", "-days", "1", "-subj", "/CN=localhost"]),
+    cwd: dir,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(made.success, new TextDecoder().decode(made.stderr));
+  await Deno.chmod(join(dir, "key.pem"), 0o600);
+  const env = { TLS_CERT_PATH: join(dir, "cert.pem"), TLS_KEY_PATH: join(dir, "key.pem") };
+  // The engine main.ts picks for TLS without LISTEN_ENGINE.
+  const engine = loadConfig(env, { runtime: "deno" }).listenEngine;
+  assert.equal(engine, "node");
+  const handle = await listen(() => new Response("ok"), {
+    bindAddr: "127.0.0.1:0",
+    engine,
+    handleSignals: false,
+    tls: { certPath: env.TLS_CERT_PATH, keyPath: env.TLS_KEY_PATH },
+    limits: { headersTimeoutMs: DEADLINE_MS },
+  });
+  try {
+    const port = handle.addr.transport === "tcp" ? handle.addr.port : 0;
+    const outcomes = await Promise.all(
+      // Silent: plaintext bytes would end the handshake at once with an alert.
+      [1, 2, 3].map(() => slowSocket(port, "silent", DEADLINE_MS + SLACK_MS.node)),
+    );
+    const s = summary(outcomes);
+    assert.equal(s.closed, outcomes.length, JSON.stringify(s));
+    assert.ok(s.minMs >= EARLY_SHARE * DEADLINE_MS, `closed after ${s.minMs} ms`);
+  } finally {
+    await handle.shutdown();
+    await Deno.remove(dir, { recursive: true });
   }
 });

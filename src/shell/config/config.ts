@@ -176,11 +176,12 @@ export const CONFIG_TABLE = {
     "host:port | [v6]:port | unix:///abs/path.sock",
     "where the service listens (a Unix socket directory must be 0700)",
   ),
-  LISTEN_ENGINE: wordVar(
-    ["native", "node"] as const,
-    "native",
-    "Deno only: native is Deno's HTTP engine under the connection guard; node serves through node:http (client certificates, TLS 1.3 minimum, slower); see docs/RUNTIMES.md",
-  ),
+  LISTEN_ENGINE: {
+    ...wordVar(["native", "node"] as const, "native", ""),
+    dflt: "native (node when TLS_CERT_PATH is set)",
+    meaning:
+      "Deno only: native is Deno's HTTP engine under the connection guard; node serves through node:http(s) (TLS handshake deadline, client certificates, TLS 1.3 minimum, slower); see docs/RUNTIMES.md",
+  },
   HEADER_DEADLINE_MS: intVar(
     HEADERS_TIMEOUT_MS,
     HEADERS_TIMEOUT_MS_MIN,
@@ -542,7 +543,11 @@ export function loadConfig(env: Env, options: { runtime?: Runtime } = {}): Confi
   const config: Config = {
     bind: parseBindAddrVariable(bindAddr),
     bindAddr,
-    listenEngine: get(env, "LISTEN_ENGINE"),
+    // Deno's engine cannot close a connection stalled in its TLS handshake (docs/RUNTIMES.md
+    // "Slow clients and timeouts"), node:https can: with TLS the default engine is node.
+    listenEngine: raw(env, "LISTEN_ENGINE") === undefined && raw(env, "TLS_CERT_PATH") !== undefined
+      ? "node"
+      : get(env, "LISTEN_ENGINE"),
     headerDeadlineMs: get(env, "HEADER_DEADLINE_MS"),
     keepAliveIdleMs: get(env, "KEEPALIVE_IDLE_MS"),
     dataDir,

@@ -322,7 +322,9 @@ Deno.test("CLIENT_CA_PATH: needs TLS, and a listener that can check client certi
   assert.match(err.message, /needs TLS_CERT_PATH/);
   let caught: unknown;
   try {
-    loadConfig({ ...tls, CLIENT_CA_PATH: "/t/ca.pem" }, { runtime: "deno" });
+    loadConfig({ ...tls, CLIENT_CA_PATH: "/t/ca.pem", LISTEN_ENGINE: "native" }, {
+      runtime: "deno",
+    });
   } catch (e) {
     caught = e;
   }
@@ -334,6 +336,8 @@ Deno.test("CLIENT_CA_PATH: needs TLS, and a listener that can check client certi
     loadConfig({ ...env, LISTEN_ENGINE: "node" }, { runtime: "deno" }).clientCaPath,
     "/t/ca.pem",
   );
+  // TLS without LISTEN_ENGINE is served by node:https on Deno (TLS handshake deadline).
+  assert.equal(loadConfig(env, { runtime: "deno" }).listenEngine, "node");
   assert.equal(loadConfig(env, { runtime: "node" }).clientCaPath, "/t/ca.pem");
   assert.equal(loadConfig(env, { runtime: "bun" }).clientCaPath, "/t/ca.pem");
 });

@@ -77,7 +77,7 @@ export interface GuardedServer {
   shutdown(drainMs: number): Promise<boolean>;
   /** Settles once the accept loop has ended and every connection is closed. */
   finished: Promise<void>;
-  /** Connections open now. */
+  /** Connections open now (TLS handshakes under way included). */
   openConnections(): number;
 }
 
@@ -139,13 +139,47 @@ export function serveGuarded(
     else t.timer = setTimeout(check, left, t);
   };
 
-  const serve = (conn: Deno.Conn) => {
+  // TLS: Deno's engine cannot be aborted while it waits for a handshake, so the guard runs the
+  // handshake itself under the header deadline, and the connection is handed over after it.
+  const handshaking = new Set<Deno.Conn>();
+  const closeConn = (conn: Deno.Conn) => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+  const handshakeThenServe = async (conn: Deno.TlsConn) => {
+    const acceptedAt = performance.now();
+    handshaking.add(conn);
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      hooks.onClose?.("header_deadline");
+      closeConn(conn);
+    }, limits.headerDeadlineMs);
+    try {
+      await conn.handshake();
+    } catch {
+      if (!late) closeConn(conn); // a failed handshake: nothing to serve
+      return;
+    } finally {
+      clearTimeout(timer);
+      handshaking.delete(conn);
+      if (handshaking.size === 0 && open.size === 0) noneOpen?.();
+    }
+    if (late || draining) {
+      if (!late) closeConn(conn);
+      return;
+    }
+    serve(conn, acceptedAt);
+  };
+
+  const serve = (conn: Deno.Conn, acceptedAt = performance.now()) => {
     const t: Tracked = {
       abort: new AbortController(),
       server: undefined as unknown as Deno.HttpServer,
       inFlight: 0,
       timer: undefined,
-      idleSince: performance.now(),
+      idleSince: acceptedAt,
       idleLimitMs: limits.headerDeadlineMs,
       idleReason: "header_deadline",
       lastSentAt: undefined,
@@ -161,7 +195,11 @@ export function serveGuarded(
         t.timer = setTimeout(check, limits.keepAliveIdleMs, t);
       }
     };
-    t.timer = setTimeout(check, limits.headerDeadlineMs, t);
+    t.timer = setTimeout(
+      check,
+      Math.max(0, acceptedAt + limits.headerDeadlineMs - performance.now()),
+      t,
+    );
     t.server = serveOn(
       conn,
       t.abort.signal,
@@ -178,7 +216,7 @@ export function serveGuarded(
     t.server.finished.catch(() => {}).finally(() => {
       if (t.timer !== undefined) clearTimeout(t.timer);
       open.delete(t);
-      if (open.size === 0) noneOpen?.();
+      if (open.size === 0 && handshaking.size === 0) noneOpen?.();
     });
   };
 
@@ -199,19 +237,22 @@ export function serveGuarded(
         continue;
       }
       acceptFailures = 0;
-      if (open.size >= limits.connectionsMax) {
+      if (open.size + handshaking.size >= limits.connectionsMax) {
         hooks.onClose?.("connections_max");
         try {
           conn.close();
         } catch { /* already closed */ }
         continue;
       }
-      serve(conn);
+      if ("handshake" in conn) void handshakeThenServe(conn as Deno.TlsConn);
+      else serve(conn);
     }
   })();
 
   const allClosed = () =>
-    open.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (noneOpen = resolve));
+    open.size === 0 && handshaking.size === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => (noneOpen = resolve));
 
   let stopping: Promise<boolean> | undefined;
   const shutdown = (drainMs: number): Promise<boolean> => {
@@ -224,6 +265,7 @@ export function serveGuarded(
       // A connection with no request in progress (slow headers, idle keep-alive) is cut now;
       // one serving a request, or whose last response may not be flushed yet, gets Deno's
       // graceful shutdown (finish the response, then close).
+      for (const conn of handshaking) closeConn(conn);
       const now = performance.now();
       for (const t of open) {
         const flushed = t.lastSentAt === undefined || now - t.lastSentAt > FLUSH_GRACE_MS;
@@ -249,5 +291,5 @@ export function serveGuarded(
   };
 
   const finished = acceptLoop.then(() => stopping ?? shutdown(0)).then(() => {});
-  return { shutdown, finished, openConnections: () => open.size };
+  return { shutdown, finished, openConnections: () => open.size + handshaking.size };
 }

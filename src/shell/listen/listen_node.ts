@@ -104,6 +104,8 @@ function createServer(
         serverOptions: {
           ...timeouts,
           ...tls,
+          // headersTimeout starts after the handshake; Node's own handshake bound is 120 s.
+          handshakeTimeout: limits.headersTimeoutMs,
           minVersion: TLS_MIN_VERSION,
           // CLIENT_CA_PATH: no handshake completes without a certificate chaining to `ca`.
           ...(tls.ca !== undefined ? { requestCert: true, rejectUnauthorized: true } : {}),
