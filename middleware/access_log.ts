@@ -3,22 +3,33 @@
  * path, which carries epoch ids and accounts), status, duration, tenant, corr_id, scope and
  * peer address. Probes (/healthz, /readyz, /metrics) are not logged.
  *
+ * With a `buffer` (src/shell/observe/line_buffer.ts: the service's), the request only appends
+ * its record; formatting, redaction and the write happen in batches off the request path, and
+ * a full buffer drops the line (counted in `access_log_dropped_total`) rather than wait.
+ *
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import type { Logger } from "@logtape/logtape";
+import type { Logger, LogRecord } from "@logtape/logtape";
 import type { AppEnv } from "./context.ts";
+import type { LineBuffer } from "../src/shell/observe/line_buffer.ts";
 
 /** Options of {@link accessLog}. */
 export interface AccessLogOptions {
+  /** Writes each line at once when there is no `buffer`; its category names the buffered ones. */
   logger: Logger;
+  /** Batches the lines (the service's access log buffer); none: one logger call per request. */
+  buffer?: LineBuffer<LogRecord> | undefined;
   /** Monotonic clock in ms (injectable for tests). */
   nowMs?: () => number;
 }
 
+const MESSAGE = "{method} {route} {status}";
+
 /** Creates the access-log middleware. */
 export function accessLog(options: AccessLogOptions): MiddlewareHandler<AppEnv> {
   const nowMs = options.nowMs ?? (() => performance.now());
+  const { buffer, logger } = options;
   return async function accessLogger(c, next) {
     const started = nowMs();
     try {
@@ -26,7 +37,7 @@ export function accessLog(options: AccessLogOptions): MiddlewareHandler<AppEnv> 
     } finally {
       const auth = c.get("auth");
       const peer = c.env?.peer;
-      options.logger.info("{method} {route} {status}", {
+      const properties = {
         method: c.req.method,
         route: c.req.routePath,
         status: c.res.status,
@@ -39,7 +50,18 @@ export function accessLog(options: AccessLogOptions): MiddlewareHandler<AppEnv> 
           : peer.transport === "unix"
           ? "unix"
           : peer.address ?? null,
-      });
+      };
+      if (buffer === undefined) logger.info(MESSAGE, properties);
+      else {
+        buffer.push({
+          category: logger.category,
+          level: "info",
+          message: [MESSAGE],
+          rawMessage: MESSAGE,
+          timestamp: Date.now(),
+          properties,
+        });
+      }
     }
   };
 }

@@ -248,7 +248,7 @@ export function buildApp(
   app.use(countResponses(s));
   app.use(corrId());
   app.use(normalisedPath.middleware); // 400 `path` before any authorisation, on every route
-  app.use("/rewarder/*", accessLog({ logger: getLogger("access") }));
+  app.use("/rewarder/*", accessLog({ logger: getLogger("access"), buffer: s.accessLog }));
   // The auditor's page sets its own CSP: mounted before secureHeaders() (routes/audit_page.ts).
   app.route("/", auditPage());
   app.use(secureHeaders());
@@ -287,6 +287,7 @@ export function buildApp(
           keyRing: s.keyRing,
           operatorTenant: c.operatorTenant,
           factsFor: routeFacts(r.honoPath),
+          ...(s.tokenCache === undefined ? {} : { tokenCache: s.tokenCache }),
           // Edge instance (EDGE_JWT_KEYS): JWT-then-macaroon; otherwise the macaroon verifier.
           ...(s.edgeJwtVerifier === undefined ? {} : { verifier: s.edgeJwtVerifier }),
           scopeFor: () => scope,

@@ -5,6 +5,8 @@
  * @module
  */
 import type { MasterSecretSource, Verifier } from "./caps/verifier.ts";
+import type { VerifiedTokenCache } from "./caps/verified_tokens.ts";
+import type { AccessLogBuffer } from "./observe/line_buffer.ts";
 import type { Config } from "./config/config.ts";
 import type { EngineRunner } from "./engine/engine_runner.ts";
 import type { Metrics } from "./observe/metrics.ts";
@@ -23,6 +25,10 @@ export interface AppServices {
   config: Config;
   nowMs: () => number;
   keyRing: MasterSecretSource & { status(): "ok" | "unreadable" };
+  /** Verified tokens, shared by every route (docs/ARCHITECTURE.md, "Caches"); none: no cache. */
+  tokenCache?: VerifiedTokenCache;
+  /** Access lines batched off the request path (flushed at shutdown); none: written at once. */
+  accessLog?: AccessLogBuffer;
   /** Edge instances only (EDGE_JWT_KEYS): gateway JWT → internal macaroon, then macaroons. */
   edgeJwtVerifier?: Verifier;
   registry: RunRegistry;

@@ -12,6 +12,7 @@ import { buildAdmission } from "./admission/build.ts";
 import type { AppServices } from "./app_services.ts";
 import type { Config } from "./config/config.ts";
 import { buildEngine } from "./engine/build_engine.ts";
+import { buildHotPath } from "./hot_path.ts";
 import { buildKeys, type KeyPaths } from "./keys/build_keys.ts";
 import { buildLedger, DISPATCH_INTERVAL_MS } from "./ledger/build_ledger.ts";
 import { buildObserve, readinessCausesOf } from "./observe/build_observe.ts";
@@ -70,6 +71,7 @@ export async function buildServices(
     tracing: createTracing({ version: options.version }),
     // Instance, tenant and anonymous peer buckets; the pre-auth budget (docs/ARCHITECTURE.md).
     ...buildAdmission(config, metrics.registry),
+    ...buildHotPath({ keyRing, metrics: metrics.registry }), // verified tokens, access log buffer
     audit,
     readinessCauses: readinessCausesOf({ audit, dispatcher, probes, store, metrics }),
     version: options.version,
@@ -81,6 +83,7 @@ export async function buildServices(
     services,
     dispatcher,
     close: async () => {
+      services.accessLog?.close(); // the lines still buffered (the listener has drained)
       stopHousekeeping();
       stopKeyTimer();
       signer.wipe();

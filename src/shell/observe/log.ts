@@ -108,9 +108,31 @@ export interface LoggingOptions {
   sink?: LineSink;
 }
 
+/** The configured sink and level (none before {@link configureLogging}: nothing is written). */
+let configured: { sink: LineSink; level: LogLevel } | undefined;
+const LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
+
+/**
+ * Writes records formatted by {@link formatRecord} off the logger, in one go: one stdout write
+ * for the default sink, for batched writers (the access log's buffer, src/shell/observe/
+ * line_buffer.ts). Lines below the configured level, or before any configuration, are not
+ * written; answers how many were.
+ */
+export function writeRecords(records: readonly LogRecord[]): number {
+  if (configured === undefined || records.length === 0) return 0;
+  const lowest = LEVELS.indexOf(configured.level);
+  const lines: string[] = [];
+  for (const r of records) if (LEVELS.indexOf(r.level) >= lowest) lines.push(formatRecord(r));
+  if (lines.length === 0) return 0;
+  if (configured.sink === stdoutSink) process.stdout.write(lines.join("\n") + "\n");
+  else for (const line of lines) configured.sink(line);
+  return lines.length;
+}
+
 /** (Re)configures LogTape: every `svc-rewarder.*` logger writes redacted JSON lines to `sink`. */
 export async function configureLogging(options: LoggingOptions = {}): Promise<void> {
   const sink = options.sink ?? stdoutSink;
+  configured = { sink, level: options.level ?? "info" };
   await configure({
     reset: true,
     sinks: { json: (record: LogRecord) => sink(formatRecord(record)) },
