@@ -55,7 +55,6 @@ export function timeout(options: TimeoutOptions): MiddlewareHandler<AppEnv> {
     const onClientAbort = () => controller.abort(new RewarderError("TIMEOUT", "client_gone"));
     clientSignal.addEventListener("abort", onClientAbort, { once: true });
     c.set("deadline", controller.signal);
-    const expiry = new RewarderError("TIMEOUT", "timeout", { retryAfterS });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<"expired">((resolve) => {
       timer = setTimeout(() => resolve("expired"), timeoutMs);
@@ -66,6 +65,8 @@ export function timeout(options: TimeoutOptions): MiddlewareHandler<AppEnv> {
     try {
       const winner = await Promise.race([work.then(() => "done" as const), expired]);
       if (winner === "expired") {
+        // Built only on expiry: an Error captures a stack (a share of a GET, docs/PROFILE.md).
+        const expiry = new RewarderError("TIMEOUT", "timeout", { retryAfterS });
         controller.abort(expiry);
         onReject?.("timeout");
         throw expiry;

@@ -13,6 +13,7 @@ import { computeBodySchema, epochParamSchema, noQuerySchema } from "../src/api/s
 import { strictJsonBody, validJson, validParam, validQuery } from "./validate.ts";
 
 const factory = createFactory<AppEnv>();
+const log = getLogger("compute");
 
 /** The compute route's handlers: validators, then the handler; given the use case's services. */
 export function computeHandlers(s: ComputeDeps) {
@@ -33,7 +34,7 @@ export function computeHandlers(s: ComputeDeps) {
         signal: c.get("deadline"),
         maxRuns: auth.maxRuns,
       });
-      getLogger("compute").info("run {outcome}", {
+      const fields = () => ({
         tenant: auth.tenant,
         corr_id: c.get("corrId"),
         run_key: record.run_key,
@@ -41,6 +42,10 @@ export function computeHandlers(s: ComputeDeps) {
         inputs_cid: body.inputs_cid,
         outcome: `${record.status}/${record.emission}${record.replayed ? "/replayed" : ""}`,
       });
+      // A decision is a line; a replay decides nothing (it is counted by the audit trail's
+      // per-minute summary, docs/RUNBOOK.md "Audit log"), so its line is debug-level only.
+      if (record.replayed) log.debug("run {outcome}", fields);
+      else log.info("run {outcome}", fields());
       return c.json(record);
     },
   );
