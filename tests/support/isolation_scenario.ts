@@ -404,7 +404,8 @@ export async function runIsolationScenario(
         text = a.text;
         retryAfterS = Number(a.headers.get("retry-after") ?? "1");
       } catch (err) {
-        text = String(err);
+        const cause = (err as { cause?: unknown }).cause;
+        text = cause === undefined ? String(err) : `${err} (${cause})`;
       }
       const retryable = status === 503 || status === 0;
       if (!retryable || retries >= 1) {
@@ -595,6 +596,8 @@ export function slowSummary(r: ScenarioResult) {
     byKind: Object.fromEntries(
       SLOW_KINDS.map((k) => [k, closed.filter((s) => s.kind === k).length]),
     ) as Record<SlowKind, number>,
+    refused: r.slow.filter((s) => s.refused !== undefined).length,
+    refusedWhy: [...new Set(r.slow.flatMap((s) => s.refused ?? []))].slice(0, 3),
     minMs: Math.round(ms[0] ?? Number.NaN),
     medianMs: Math.round(quantile(ms, 0.5)),
     maxMs: Math.round(ms.at(-1) ?? Number.NaN),
