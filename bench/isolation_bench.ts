@@ -1,5 +1,5 @@
 /**
- * Isolation under hostile load, absolute figures: the scenario of tests/isolation_test.ts
+ * Isolation under hostile load, absolute figures: the scenario of tests/isolation_acceptance.ts
  * (tests/support/isolation_scenario.ts: the real service on loopback; one tenant abandoning big
  * computes, anonymous 1 MiB bodies trickled, an anonymous GET flood, 300 slow-header sockets
  * held; another tenant's 20 fresh small computes, alone first, then under the attack) with the

@@ -1,5 +1,5 @@
 /**
- * The hostile-load scenario shared by tests/isolation_test.ts (which asserts facts) and
+ * The hostile-load scenario shared by tests/isolation_acceptance.ts (which asserts facts) and
  * bench/isolation_bench.ts (which writes the absolute figures): the REAL service (`main.ts`) on
  * loopback, an honest tenant's fresh small computes measured first alone (the baseline), then
  * again while, at the same time,
