@@ -34,7 +34,7 @@ export const CHECK_ROUNDS_MIN = 5;
 /** wrk's shape for every point. */
 export const CHECK_WRK = { threads: 1, connections: 16, warmS: 1 };
 /** Caps lifted so the limiters are not what is measured (as bench/load/run.ts). */
-const UNCAPPED = {
+export const UNCAPPED = {
   MAX_RPS: "1000000",
   RATE_BURST: "1000000",
   TENANT_RPS_MAX: "1000000",
@@ -110,7 +110,7 @@ async function cli(cmd: string[]): Promise<string> {
 }
 
 /** A data directory with dev keys, a signed policy and one epoch's inputs. */
-async function prepare(dataDir: string) {
+export async function prepare(dataDir: string) {
   await rm(dataDir, { recursive: true, force: true });
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { paths } = await ensureDevMaterial(dataDir, join(ROOT, "vectors"));
