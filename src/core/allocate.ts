@@ -10,6 +10,7 @@
  */
 import { assert } from "./assert.ts";
 import { blake3Hex } from "./blake3.ts";
+import { type Checkpoint, CHECKPOINT_MASK, NEVER_CANCELLED } from "./checkpoint.ts";
 import { badRequest, type Result } from "./errors.ts";
 import type { InputEntry, ParsedInputs } from "./inputs.ts";
 import { BPS_DENOMINATOR, I128_MAX, WATERFILL_ROUNDS_MAX } from "./limits.ts";
@@ -55,12 +56,14 @@ function bounded(value: bigint): bigint {
 /**
  * Allocates the pool of `inputs` under `policy`. Bad requests (no pool when the policy wants
  * the inputs' pool) are returned as errors; invariant breaches are never thrown: they yield
- * a quarantined allocation (contract §4.9).
+ * a quarantined allocation (contract §4.9). `checkpoint` is called every CHECKPOINT_EVERY
+ * iterations of each loop (src/core/checkpoint.ts); what it throws propagates unchanged.
  */
 export function allocate(
   policy: Policy,
   inputs: ParsedInputs,
   inputsCid: string,
+  checkpoint: Checkpoint = NEVER_CANCELLED,
 ): Result<Allocation> {
   let poolMinor: bigint;
   if (policy.pool.source === "fixed") {
@@ -76,7 +79,10 @@ export function allocate(
   const feeMinor = policy.fee === null ? 0n : (poolMinor * policy.fee.bps) / BPS_DENOMINATOR;
   const netMinor = poolMinor - feeMinor;
   try {
-    return { ok: true, value: allocateNet(policy, inputs.entries, inputsCid, poolMinor, feeMinor) };
+    return {
+      ok: true,
+      value: allocateNet(policy, inputs.entries, inputsCid, poolMinor, feeMinor, checkpoint),
+    };
   } catch (err) {
     if (!(err instanceof Breach)) throw err;
     return { ok: true, value: quarantined(poolMinor, feeMinor, netMinor, err.reason) };
@@ -110,21 +116,32 @@ function allocateNet(
   inputsCid: string,
   poolMinor: bigint,
   feeMinor: bigint,
+  checkpoint: Checkpoint,
 ): Allocation {
   const netMinor = poolMinor - feeMinor;
-  const scored = scoreEntries(policy, entries);
+  const scored = scoreEntries(policy, entries, checkpoint);
   const amounts = new Array<bigint>(scored.length).fill(0n);
   let cappedMinor = 0n;
   let roundingMinor = netMinor;
 
   if (policy.capMinor !== null && policy.capExcess === "redistribute") {
-    const result = waterFill(policy, scored, inputsCid, netMinor, policy.capMinor, amounts);
+    const result = waterFill(
+      policy,
+      scored,
+      inputsCid,
+      netMinor,
+      policy.capMinor,
+      amounts,
+      checkpoint,
+    );
     cappedMinor = result.cappedMinor;
     roundingMinor = result.roundingMinor;
   } else {
-    roundingMinor = netMinor - apportion(policy, scored, inputsCid, netMinor, null, amounts);
+    roundingMinor = netMinor -
+      apportion(policy, scored, inputsCid, netMinor, null, amounts, checkpoint);
     if (policy.capMinor !== null) {
       for (let i = 0; i < amounts.length; i++) {
+        if ((i & CHECKPOINT_MASK) === 0) checkpoint();
         if (amounts[i]! > policy.capMinor) {
           cappedMinor += amounts[i]! - policy.capMinor;
           amounts[i] = policy.capMinor;
@@ -137,6 +154,7 @@ function allocateNet(
   const payouts: Allocated[] = [];
   let payoutSumMinor = 0n;
   for (let i = 0; i < scored.length; i++) {
+    if ((i & CHECKPOINT_MASK) === 0) checkpoint();
     const amount = amounts[i]!;
     if (amount < 0n) throw new Breach("negative");
     if (amount === 0n) continue;
@@ -153,6 +171,7 @@ function allocateNet(
     belowMinMinor,
     cappedMinor,
   };
+  checkpoint();
   checkInvariants(poolMinor, feeMinor, payoutSumMinor, residual, payouts);
   return { poolMinor, feeMinor, payouts, residual, quarantine: null };
 }
@@ -190,10 +209,15 @@ interface Scored {
 }
 
 /** `score_i = Σ floor(metric * mul / div)`, each score ≤ I128_MAX (contract §4.3). */
-function scoreEntries(policy: Policy, entries: readonly InputEntry[]): Scored[] {
+function scoreEntries(
+  policy: Policy,
+  entries: readonly InputEntry[],
+  checkpoint: Checkpoint,
+): Scored[] {
   const threshold = policy.minScore > 1n ? policy.minScore : 1n;
   const out: Scored[] = new Array(entries.length);
   for (let i = 0; i < entries.length; i++) {
+    if ((i & CHECKPOINT_MASK) === 0) checkpoint();
     const entry = entries[i]!;
     if (i > 0) assert(entries[i - 1]!.account < entry.account, "entries sorted and unique");
     let score = 0n;
@@ -219,10 +243,12 @@ function apportion(
   amountMinor: bigint,
   excluded: ReadonlySet<number> | null,
   amounts: bigint[],
+  checkpoint: Checkpoint,
 ): bigint {
   const members: number[] = [];
   let weight = 0n;
   for (let i = 0; i < scored.length; i++) {
+    if ((i & CHECKPOINT_MASK) === 0) checkpoint();
     if (!scored[i]!.eligible || excluded?.has(i)) continue;
     members.push(i);
     weight = bounded(weight + scored[i]!.score);
@@ -234,6 +260,7 @@ function apportion(
   let sum = 0n;
   const remainders = new Array<bigint>(members.length);
   for (let k = 0; k < members.length; k++) {
+    if ((k & CHECKPOINT_MASK) === 0) checkpoint();
     const product = amountMinor * scored[members[k]!]!.score;
     const share = product / weight;
     amounts[members[k]!] = share;
@@ -243,7 +270,15 @@ function apportion(
   if (policy.allocation === "largest_remainder") {
     const leftover = amountMinor - sum;
     assert(leftover >= 0n && leftover < BigInt(members.length), "leftover below member count");
-    for (const k of largestRemainders(members, remainders, scored, inputsCid, Number(leftover))) {
+    const picked = largestRemainders(
+      members,
+      remainders,
+      scored,
+      inputsCid,
+      Number(leftover),
+      checkpoint,
+    );
+    for (const k of picked) {
       amounts[members[k]!] = amounts[members[k]!]! + 1n;
     }
     sum += leftover;
@@ -262,6 +297,7 @@ function largestRemainders(
   scored: readonly Scored[],
   inputsCid: string,
   count: number,
+  checkpoint: Checkpoint,
 ): number[] {
   if (count === 0) return [];
   // Selection on float approximations, exact bigint order only where they tie: Number() on a
@@ -270,8 +306,13 @@ function largestRemainders(
   // remainders: ~150 ms against ~1 s for a full bigint sort (bench/engine_bench.ts).
   const n = members.length;
   const approx = new Float64Array(n);
-  for (let k = 0; k < n; k++) approx[k] = Number(remainders[k]!);
+  for (let k = 0; k < n; k++) {
+    if ((k & CHECKPOINT_MASK) === 0) checkpoint();
+    approx[k] = Number(remainders[k]!);
+  }
+  checkpoint();
   const cut = approx.slice().sort()[n - count]!;
+  checkpoint();
   const chosen: number[] = [];
   const group: number[] = [];
   for (let k = 0; k < n; k++) {
@@ -285,7 +326,9 @@ function largestRemainders(
   ) => (remainders[a]! > remainders[b]! ? -1 : remainders[a]! < remainders[b]! ? 1 : 0));
   const boundary = remainders[group[count - chosen.length - 1]!]!;
   const ties: { k: number; key: string }[] = [];
-  for (const k of group) {
+  for (let g = 0; g < group.length; g++) {
+    if ((g & CHECKPOINT_MASK) === 0) checkpoint();
+    const k = group[g]!;
     const r = remainders[k]!;
     if (r > boundary) chosen.push(k);
     else if (r === boundary) {
@@ -311,6 +354,7 @@ function waterFill(
   netMinor: bigint,
   capMinor: bigint,
   amounts: bigint[],
+  checkpoint: Checkpoint,
 ): { cappedMinor: bigint; roundingMinor: bigint } {
   const capped = new Set<number>();
   let eligibleCount = 0;
@@ -318,9 +362,10 @@ function waterFill(
   for (let round = 0; round < WATERFILL_ROUNDS_MAX; round++) {
     const roundMinor = netMinor - capMinor * BigInt(capped.size);
     assert(roundMinor >= 0n, "water-filling round amount is non-negative");
-    const allocated = apportion(policy, scored, inputsCid, roundMinor, capped, amounts);
+    const allocated = apportion(policy, scored, inputsCid, roundMinor, capped, amounts, checkpoint);
     let added = 0;
     for (let i = 0; i < scored.length; i++) {
+      if ((i & CHECKPOINT_MASK) === 0) checkpoint();
       if (scored[i]!.eligible && !capped.has(i) && amounts[i]! > capMinor) {
         capped.add(i);
         added++;

@@ -14,6 +14,8 @@
  */
 import { createBLAKE3 } from "hash-wasm";
 
+import type { Checkpoint } from "./checkpoint.ts";
+
 const hasher = await createBLAKE3(256);
 const encoder = new TextEncoder();
 
@@ -28,5 +30,23 @@ export function blake3(...parts: (Uint8Array | string)[]): Uint8Array {
 export function blake3Hex(...parts: (Uint8Array | string)[]): string {
   hasher.init();
   for (const part of parts) hasher.update(typeof part === "string" ? encoder.encode(part) : part);
+  return hasher.digest("hex");
+}
+
+/**
+ * BLAKE3-256 hex of `bytes`, fed `chunkBytes` at a time with `checkpoint()` between chunks (it
+ * throws to abandon; the shared hasher is re-initialised by its next use). Same digest as
+ * {@link blake3Hex}: BLAKE3 is a stream, chunking does not change it.
+ */
+export function blake3HexChunked(
+  bytes: Uint8Array,
+  chunkBytes: number,
+  checkpoint: Checkpoint,
+): string {
+  hasher.init();
+  for (let at = 0; at < bytes.length; at += chunkBytes) {
+    if (at > 0) checkpoint();
+    hasher.update(bytes.subarray(at, Math.min(bytes.length, at + chunkBytes)));
+  }
   return hasher.digest("hex");
 }

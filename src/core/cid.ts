@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { blake3Hex } from "./blake3.ts";
+import { blake3Hex, blake3HexChunked } from "./blake3.ts";
+import { type Checkpoint, CHECKPOINT_HASH_BYTES } from "./checkpoint.ts";
 import { badRequest } from "./errors.ts";
 
 /** Matches a well-formed CID. Uppercase is rejected, never re-cased (contract §1). */
@@ -18,6 +19,14 @@ export type Cid = string & { readonly __brand: "Cid" };
 /** The CID of `bytes` (or of the UTF-8 of a string). */
 export function cidOf(bytes: Uint8Array | string): Cid {
   return ("b3:" + blake3Hex(bytes)) as Cid;
+}
+
+/**
+ * The CID of large `bytes`, hashed CHECKPOINT_HASH_BYTES at a time with `checkpoint()` between
+ * chunks (it throws to abandon); the same CID as {@link cidOf}.
+ */
+export function cidOfChecked(bytes: Uint8Array, checkpoint: Checkpoint): Cid {
+  return ("b3:" + blake3HexChunked(bytes, CHECKPOINT_HASH_BYTES, checkpoint)) as Cid;
 }
 
 /** True when `value` is a well-formed CID string. */

@@ -5,7 +5,8 @@
  * @module
  */
 import { allocate } from "./allocate.ts";
-import { cidOf, isCid } from "./cid.ts";
+import { type Checkpoint, NEVER_CANCELLED } from "./checkpoint.ts";
+import { cidOfChecked, isCid } from "./cid.ts";
 import { badRequest, type Result } from "./errors.ts";
 import { isEpochId } from "./ids.ts";
 import { parseInputs } from "./inputs.ts";
@@ -26,10 +27,11 @@ export interface ComputeInput {
   policyHash: string;
   salt?: string;
   /**
-   * Called between the pipeline's phases (after hashing, parsing and allocating); it may
-   * throw to abandon the run (the engine worker does when the run's request was cancelled).
+   * Called between the pipeline's phases and every CHECKPOINT_EVERY iterations of their long
+   * loops (src/core/checkpoint.ts); it may throw to abandon the run (the engine worker does
+   * when the run's request was cancelled). What it throws propagates unchanged.
    */
-  checkpoint?: () => void;
+  checkpoint?: Checkpoint;
 }
 
 /** The unsealed outcome of a run. */
@@ -48,14 +50,15 @@ export function computeManifest(input: ComputeInput): Result<ComputeOutput> {
   if (!isEpochId(epochId)) return { ok: false, error: badRequest("schema", "epoch_id") };
   const policyHash = input.policyHash;
   if (!isCid(policyHash)) return { ok: false, error: badRequest("schema", "policy_hash") };
-  const inputsCid = cidOf(input.inputsBytes);
+  const checkpoint = input.checkpoint ?? NEVER_CANCELLED;
+  const inputsCid = cidOfChecked(input.inputsBytes, checkpoint);
   if (input.expectedInputsCid !== undefined && input.expectedInputsCid !== inputsCid) {
     return { ok: false, error: badRequest("cid_mismatch", "inputs_cid") };
   }
-  input.checkpoint?.();
-  const inputs = parseInputs(input.inputsBytes);
+  checkpoint();
+  const inputs = parseInputs(input.inputsBytes, checkpoint);
   if (!inputs.ok) return inputs;
-  input.checkpoint?.();
+  checkpoint();
   if (inputs.value.epochId !== undefined && inputs.value.epochId !== input.epochId) {
     return { ok: false, error: badRequest("stale", "inputs.epoch_id") };
   }
@@ -68,13 +71,14 @@ export function computeManifest(input: ComputeInput): Result<ComputeOutput> {
     inputsCid,
     ...(input.salt === undefined ? {} : { salt: input.salt }),
   });
-  const allocation = allocate(input.policy, inputs.value, inputsCid);
+  const allocation = allocate(input.policy, inputs.value, inputsCid, checkpoint);
   if (!allocation.ok) return allocation;
-  input.checkpoint?.();
+  checkpoint();
   const manifest = buildManifest(
     { epochId: input.epochId, runKey, inputsCid, policyHash: input.policyHash },
     input.policy,
     allocation.value,
+    checkpoint,
   );
   return {
     ok: true,

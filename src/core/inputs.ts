@@ -7,6 +7,7 @@
  * @module
  */
 import { z } from "zod";
+import { type Checkpoint, CHECKPOINT_MASK, NEVER_CANCELLED } from "./checkpoint.ts";
 import { badRequest, type Result } from "./errors.ts";
 import { ACCOUNT_PATTERN, ASSET_PATTERN, EPOCH_ID_PATTERN, METRIC_PATTERN } from "./ids.ts";
 import { ENTRIES_MAX, JSON_INT_MAX, METRICS_PER_ENTRY_MAX } from "./limits.ts";
@@ -90,18 +91,23 @@ const ROOT = "inputs";
 /**
  * Parses inputs bytes (UTF-8 JSON, read as I-JSON: a bad document is 400 `json`). The two
  * shapes are told apart by the presence of a top-level `schema` key (contract §2). Errors
- * name the field as `inputs.<path>` (§8), never its value.
+ * name the field as `inputs.<path>` (§8), never its value. `checkpoint` is called every
+ * CHECKPOINT_EVERY entries (and while scanning the text); it throws to abandon the parse.
  */
-export function parseInputs(input: Uint8Array | string): Result<ParsedInputs> {
+export function parseInputs(
+  input: Uint8Array | string,
+  checkpoint: Checkpoint = NEVER_CANCELLED,
+): Result<ParsedInputs> {
   const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
-  const parsed = parseStrictJson(bytes);
+  const parsed = parseStrictJson(bytes, checkpoint);
   if (!parsed.ok) return { ok: false, error: badRequest("json", ROOT) };
   const doc = parsed.value;
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     return { ok: false, error: badRequest("schema", ROOT) };
   }
-  if ("schema" in doc) return parseNative(doc);
-  const compat = parseCompat(doc);
+  checkpoint();
+  if ("schema" in doc) return parseNative(doc, checkpoint);
+  const compat = parseCompat(doc, checkpoint);
   // Compat counters are JSON integer literals (contract §2): `1e2`, `100.0` and `-0` parse
   // to integers, so only the literal shows them. Every number of a valid compat document is
   // a counter, so any non-integer literal is one.
@@ -112,19 +118,21 @@ export function parseInputs(input: Uint8Array | string): Result<ParsedInputs> {
   return compat;
 }
 
-function parseNative(doc: object): Result<ParsedInputs> {
+function parseNative(doc: object, checkpoint: Checkpoint): Result<ParsedInputs> {
   const parsed = nativeEnvelopeSchema.safeParse(doc);
   if (!parsed.success) return { ok: false, error: schemaError(parsed.error, ROOT) };
   const value = parsed.data;
   const entries: InputEntry[] = new Array(value.entries.length);
   for (let i = 0; i < value.entries.length; i++) {
+    if ((i & CHECKPOINT_MASK) === 0) checkpoint();
     const entry = parseNativeEntry(value.entries[i]);
     if (typeof entry === "string") {
       return { ok: false, error: badRequest("schema", `${ROOT}.entries[${i}]${entry}`) };
     }
     entries[i] = entry;
   }
-  const sorted = sortUnique(entries, "entries");
+  checkpoint();
+  const sorted = sortUnique(entries, "entries", checkpoint);
   if (!sorted.ok) return sorted;
   return {
     ok: true,
@@ -138,19 +146,21 @@ function parseNative(doc: object): Result<ParsedInputs> {
   };
 }
 
-function parseCompat(doc: object): Result<ParsedInputs> {
+function parseCompat(doc: object, checkpoint: Checkpoint): Result<ParsedInputs> {
   const parsed = compatEnvelopeSchema.safeParse(doc);
   if (!parsed.success) return { ok: false, error: schemaError(parsed.error, ROOT) };
   const value = parsed.data;
   const entries: InputEntry[] = new Array(value.contributions.length);
   for (let i = 0; i < value.contributions.length; i++) {
+    if ((i & CHECKPOINT_MASK) === 0) checkpoint();
     const entry = parseCompatContribution(value.contributions[i]);
     if (typeof entry === "string") {
       return { ok: false, error: badRequest("schema", `${ROOT}.contributions[${i}]${entry}`) };
     }
     entries[i] = entry;
   }
-  const sorted = sortUnique(entries, "contributions");
+  checkpoint();
+  const sorted = sortUnique(entries, "contributions", checkpoint);
   if (!sorted.ok) return sorted;
   return {
     ok: true,
@@ -169,15 +179,21 @@ function parseCompat(doc: object): Result<ParsedInputs> {
  * grammar) and rejects duplicates. Sorting doubles as the duplicate check: measured, a 1M
  * `Set` costs more than the sort we need anyway for order independence (contract §4.10).
  */
-function sortUnique(entries: readonly InputEntry[], field: string): Result<InputEntry[]> {
+function sortUnique(
+  entries: readonly InputEntry[],
+  field: string,
+  checkpoint: Checkpoint,
+): Result<InputEntry[]> {
   const order = Array.from({ length: entries.length }, (_, i) => i);
   order.sort((a, b) => {
     const x = entries[a]!.account;
     const y = entries[b]!.account;
     return x < y ? -1 : x > y ? 1 : a - b;
   });
+  checkpoint();
   const out: InputEntry[] = new Array(entries.length);
   for (let i = 0; i < order.length; i++) {
+    if ((i & CHECKPOINT_MASK) === 0) checkpoint();
     const entry = entries[order[i]!]!;
     if (i > 0 && out[i - 1]!.account === entry.account) {
       return {

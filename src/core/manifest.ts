@@ -10,6 +10,7 @@
  */
 import type { Allocation } from "./allocate.ts";
 import { canonicalJson } from "./canonical_json.ts";
+import { type Checkpoint, CHECKPOINT_MASK, NEVER_CANCELLED } from "./checkpoint.ts";
 import { type Cid, cidOf } from "./cid.ts";
 import { formatMinor } from "./money.ts";
 import { merkleRootPacked, packedLeavesOf, toHex } from "./merkle.ts";
@@ -29,20 +30,28 @@ export interface RunIdentity {
   policyHash: string;
 }
 
-/** Builds the manifest of an allocation. */
+/**
+ * Builds the manifest of an allocation. `checkpoint` is called every CHECKPOINT_EVERY payouts
+ * and between the leaf hashing and the Merkle fold (src/core/checkpoint.ts).
+ */
 export function buildManifest(
   header: RunIdentity,
   policy: Policy,
   allocation: Allocation,
+  checkpoint: Checkpoint = NEVER_CANCELLED,
 ): Manifest {
   const payouts: Payout[] = new Array(allocation.payouts.length);
   let payoutMinor = 0n;
   for (let i = 0; i < allocation.payouts.length; i++) {
+    if ((i & CHECKPOINT_MASK) === 0) checkpoint();
     const p = allocation.payouts[i]!;
     payouts[i] = { account: p.account, amount_minor: formatMinor(p.amountMinor) };
     payoutMinor += p.amountMinor;
   }
-  const leaves = packedLeavesOf(payouts);
+  checkpoint();
+  const leaves = packedLeavesOf(payouts, checkpoint);
+  checkpoint();
+  const root = merkleRootPacked(leaves, payouts.length);
   const r = allocation.residual;
   return {
     schema: MANIFEST_SCHEMA_V2,
@@ -73,7 +82,7 @@ export function buildManifest(
       capped_minor: formatMinor(r.cappedMinor),
     },
     payouts,
-    payouts_root: "b3:" + toHex(merkleRootPacked(leaves, payouts.length)),
+    payouts_root: "b3:" + toHex(root),
     quarantine: allocation.quarantine === null ? null : { reason: allocation.quarantine },
   };
 }

@@ -15,6 +15,7 @@ import {
   merkleLevelPacked,
   merkleRootPacked as kernelRootPacked,
 } from "./blake3_batch/mod.ts";
+import { type Checkpoint, NEVER_CANCELLED } from "./checkpoint.ts";
 import type { ProofStep } from "./types.ts";
 
 export type { ProofStep };
@@ -25,6 +26,12 @@ const SEPARATOR = new Uint8Array([0x00]);
 
 /** Digest size in bytes. */
 const DIGEST_BYTES = 32;
+
+/**
+ * Payouts packed and hashed per slice in {@link packedLeavesOf}, with a checkpoint between
+ * slices (each leaf is hashed alone, so slicing does not change a byte).
+ */
+const LEAVES_SLICE = 65_536;
 
 /**
  * The Merkle root over `count` packed 32-byte leaves (same rules as {@link merkleRoot}),
@@ -134,14 +141,25 @@ export function expectedProofSides(index: number, count: number): ("L" | "R")[] 
 /**
  * Packed leaf hashes (32 bytes each, payout order) of a payout list: every preimage is packed
  * into one buffer and hashed by the batch kernel in a few WebAssembly calls (the per-leaf
- * {@link leafHash} is the reference it is tested against).
+ * {@link leafHash} is the reference it is tested against). Large lists go LEAVES_SLICE payouts
+ * at a time with `checkpoint()` between slices (it throws to abandon; src/core/checkpoint.ts).
  *
  * @throws {RangeError} when a leaf preimage exceeds 255 bytes (ids are far shorter, §1).
  */
 export function packedLeavesOf(
   payouts: readonly { account: string; amount_minor: string }[],
+  checkpoint: Checkpoint = NEVER_CANCELLED,
 ): Uint8Array {
-  return blake3LeavesPacked(leafPreimagesPacked(payouts), payouts.length);
+  if (payouts.length <= LEAVES_SLICE) {
+    return blake3LeavesPacked(leafPreimagesPacked(payouts), payouts.length);
+  }
+  const out = new Uint8Array(DIGEST_BYTES * payouts.length);
+  for (let at = 0; at < payouts.length; at += LEAVES_SLICE) {
+    checkpoint();
+    const slice = payouts.slice(at, at + LEAVES_SLICE);
+    out.set(blake3LeavesPacked(leafPreimagesPacked(slice), slice.length), DIGEST_BYTES * at);
+  }
+  return out;
 }
 
 /** Folds a proof from `leaf` (hex) and returns the root it implies (hex). */

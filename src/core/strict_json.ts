@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { type Checkpoint, CHECKPOINT_HASH_BYTES, NEVER_CANCELLED } from "./checkpoint.ts";
 
 /** Deepest nesting of objects and arrays accepted (our documents nest at most 4 deep). */
 export const JSON_DEPTH_MAX = 64;
@@ -62,7 +63,7 @@ export function strictJsonProblem(bytes: Uint8Array): StrictJsonProblem | null {
   return scan(bytes).problem;
 }
 
-function scan(bytes: Uint8Array): ScanResult {
+function scan(bytes: Uint8Array, checkpoint: Checkpoint = NEVER_CANCELLED): ScanResult {
   if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
     return { problem: "bom", nonIntegerAt: -1 };
   }
@@ -72,7 +73,12 @@ function scan(bytes: Uint8Array): ScanResult {
   let expectKey = false;
   let nonIntegerAt = -1;
   const n = bytes.length;
+  let checkAt = CHECKPOINT_HASH_BYTES;
   for (let i = 0; i < n; i++) {
+    if (i >= checkAt) {
+      checkpoint();
+      checkAt = i + CHECKPOINT_HASH_BYTES;
+    }
     const b = bytes[i]!;
     if (b === QUOTE) {
       const start = i + 1;
@@ -251,7 +257,9 @@ export interface StrictJson {
 /**
  * Parses UTF-8 JSON strictly (contract §1, I-JSON): invalid UTF-8, a BOM, duplicate keys,
  * excessive depth, lone surrogates and noncharacters are refused, as is anything
- * `JSON.parse` refuses. Every problem maps to 400 reason `json` (CLI exit 2).
+ * `JSON.parse` refuses. Every problem maps to 400 reason `json` (CLI exit 2). `checkpoint`
+ * is called every CHECKPOINT_HASH_BYTES scanned and before the decode and the parse (which
+ * cannot be interrupted); it throws to abandon the parse (src/core/checkpoint.ts).
  *
  * @example
  * ```ts
@@ -261,16 +269,19 @@ export interface StrictJson {
  */
 export function parseStrictJson(
   input: Uint8Array | string,
+  checkpoint: Checkpoint = NEVER_CANCELLED,
 ): { ok: true; value: unknown; nonIntegerAt: number } | { ok: false; problem: StrictJsonProblem } {
   const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
-  const scanned = scan(bytes);
+  const scanned = scan(bytes, checkpoint);
   if (scanned.problem !== null) return { ok: false, problem: scanned.problem };
+  checkpoint();
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     return { ok: false, problem: "utf8" };
   }
+  checkpoint();
   try {
     return { ok: true, value: JSON.parse(text), nonIntegerAt: scanned.nonIntegerAt };
   } catch {
