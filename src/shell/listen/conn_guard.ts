@@ -107,6 +107,26 @@ function internalError(): Response {
 }
 
 /**
+ * True while the guard aborts one connection's server. Deno closes the connection's resource in
+ * an abort listener; when the peer closed it at the same instant, that listener throws
+ * BadResource, and an exception thrown in an event listener is reported as uncaught (it is not
+ * thrown to `abort()`'s caller), which would end the process. The hook below swallows exactly
+ * that error, raised synchronously during the guard's own abort, and nothing else.
+ */
+let abortingConnection = false;
+let abortErrorHookInstalled = false;
+
+function installAbortErrorHook(): void {
+  if (abortErrorHookInstalled) return;
+  abortErrorHookInstalled = true;
+  globalThis.addEventListener("error", (event) => {
+    if (abortingConnection && event.error instanceof Deno.errors.BadResource) {
+      event.preventDefault(); // the connection is gone already: what the abort wanted
+    }
+  });
+}
+
+/**
  * Accept connections on `listener` and serve each through Deno's HTTP engine under the guard.
  * @param onClose called once per connection the guard closes, with the reason (for metrics).
  */
@@ -117,6 +137,7 @@ export function serveGuarded(
   limits: GuardLimits,
   hooks: { logger?: ListenLogger; onClose?: (reason: GuardCloseReason) => void } = {},
 ): GuardedServer {
+  installAbortErrorHook();
   const open = new Set<Tracked>();
   let draining = false;
   let noneOpen: (() => void) | undefined;
@@ -127,7 +148,12 @@ export function serveGuarded(
     if (t.timer !== undefined) clearTimeout(t.timer);
     t.timer = undefined;
     hooks.onClose?.(reason);
-    t.abort.abort(); // Deno cancels this connection's server: the socket is closed
+    abortingConnection = true;
+    try {
+      t.abort.abort(); // Deno cancels this connection's server: the socket is closed
+    } finally {
+      abortingConnection = false;
+    }
   };
   // One timer per connection, not re-armed per request: when it fires it closes the
   // connection if it has been without a request for its limit, else waits for the rest.
