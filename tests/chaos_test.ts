@@ -104,6 +104,12 @@ const NETWORK_GRACE_MS = 1_000;
  * connection, which is the client's race, not the service's), ms.
  */
 const GRACEFUL_RECEIVED_MS = 500;
+/**
+ * Bound on a graceful stop before the test's SIGKILL, ms: the listener drains up to 10 s, then
+ * the dispatcher finishes its running delivery cycle (up to 3 attempts of the calibrated
+ * deadline, up to 10 s each, with backoff), all slower on a busy machine.
+ */
+const GRACEFUL_STOP_MS_MAX = 90_000;
 
 /** /readyz poll interval and one poll's bound, and the fault script top-up interval, ms. */
 const READYZ_POLL_MS = 250;
@@ -469,7 +475,11 @@ Deno.test({
         DOWNSTREAM_CONNECT_MS: String(Math.min(calibration.attemptMs, CONNECT_MS_MAX)),
       };
       const calibrated = service;
-      assert.equal((await calibrated.child.stop()).code, 0, "the calibration service stops");
+      assert.equal(
+        (await calibrated.child.stop(GRACEFUL_STOP_MS_MAX)).code,
+        0,
+        "the calibration service stops",
+      );
       service = await startService(env);
       const spikeScript = SPIKE_SHARES.map((f) => `delay:${Math.round(f * calibration.attemptMs)}`);
 
@@ -593,7 +603,7 @@ Deno.test({
       await phase("SIGTERM restart", async () => {
         const startMs = Date.now();
         const old = service!;
-        gracefulExit = (await old.child.stop()).code;
+        gracefulExit = (await old.child.stop(GRACEFUL_STOP_MS_MAX)).code;
         service = await startService(env);
         restartWindows.push({ startMs, listeningMs: Date.now() });
       });

@@ -2,8 +2,9 @@
  * Denial-of-service suite (issue 9 item 2) against the real server (`main.ts`, embedded
  * default) on 127.0.0.1, bounded in connections, bytes and time (~1 min on Deno). For each
  * attack: the bad requests get the contract's status, a normal client's `/healthz` keeps
- * answering, its slowest answer never more than HEALTHZ_MS_MAX slower than the slowest answer of
- * a control server probed at the same moments (its own baseline: a busy machine delays both), and the server's VmRSS stays under
+ * answering, with never more than HEALTHZ_MS_MAX of the service's own event-loop work (its main
+ * thread's CPU time) while one probe is out: wall time on a busy machine also counts waits for
+ * a core, so it is reported next to a control server's, not judged, and the server's VmRSS stays under
  * RSS_MIB_MAX. No step waits for a fixed time where it waits for something to happen (probes
  * taken, connections cut), and every such wait is bounded. Figures are printed
  * (`dos <attack>: {...}`) and recorded in docs/RESULTS.md "Hostile input".
@@ -32,8 +33,8 @@ import {
 } from "./dos/server.ts";
 
 /**
- * A normal client's slowest /healthz answer may exceed the slowest control answer of the same
- * window by less than this, during every attack (ms).
+ * Most CPU time the service's event loop may spend while one /healthz probe is out, during
+ * every attack (ms): the stall a normal client sees on a quiet machine.
  */
 const HEALTHZ_MS_MAX = 2_000;
 /** Probe rounds of the baseline step before its compute. */
@@ -59,21 +60,16 @@ function check(name: string, w: Watch, extra: Record<string, unknown>): void {
   console.log(`dos ${runtime} ${name}: ${JSON.stringify({ ...extra, ...w })}`);
   assert.ok(w.healthzCount > 0, `${name}: no healthz probe ran`);
   assert.equal(w.healthzFailed, 0, `${name}: healthz failed ${w.healthzFailed} times`);
-  // The slowest healthz answer against the slowest control answer of the same window: on a
-  // machine with more runnable work than cores the two processes do not get a core at the same
-  // moments, so one probe's excess over its own control pair is noise there (2.3 s seen at a
-  // load average of 21 with no attack effect); a stall of the service's own loop still shows.
+  // What the attack costs the service's own loop: the CPU time its main thread used while one
+  // probe was out. Wall time is reported, not judged: on a machine with more runnable work than
+  // cores it also counts the waits for a core (a 2.1 s probe next to a 0.25 s control was seen
+  // at a load average of 22 during the first compute, with no attack running).
   assert.ok(
-    w.healthzMaxMs - w.controlMaxMs < HEALTHZ_MS_MAX,
-    `${name}: healthz took ${w.healthzMaxMs} ms, ${
-      round(w.healthzMaxMs - w.controlMaxMs)
-    } ms more than the slowest control probe (${w.controlMaxMs} ms)`,
+    w.loopCpuMaxMs < HEALTHZ_MS_MAX,
+    `${name}: the event loop ran ${w.loopCpuMaxMs} ms of CPU while one healthz probe was out ` +
+      `(healthz max ${w.healthzMaxMs} ms, control max ${w.controlMaxMs} ms)`,
   );
   assert.ok(w.rssMaxMib < RSS_MIB_MAX, `${name}: RSS reached ${w.rssMaxMib} MiB`);
-}
-
-function round(x: number): number {
-  return Math.round(x * 10) / 10;
 }
 
 function statusOf(o: Awaited<ReturnType<typeof rawRequest>>): string {

@@ -6,8 +6,11 @@
  * The latency is measured against its own baseline: each `/healthz` probe goes out together
  * with a probe of a control server (a bare `Deno.serve` in its own process, no app). On a quiet
  * machine the control answers in a millisecond or two; on a busy one both wait for a core, and
- * that wait is not the attack's. The suite compares the slowest answers of the two; the largest
- * excess of one probe over its own control pair is reported too.
+ * that wait is not the attack's. What the attack costs the service's own event loop is read
+ * from the kernel: the CPU time its main (JS) thread used while each probe was out
+ * (`/proc/<pid>/task/<pid>/stat`, utime + stime). On a quiet machine a probe that waits for a
+ * busy loop takes as long as the loop's CPU time; on a busy one it also waits for a core, and
+ * only the first is the attack's.
  *
  * Runtimes: `deno` (Deno.serve, the default listener) and `bun` (Bun runs main.ts from source).
  *
@@ -151,6 +154,23 @@ async function startControl(): Promise<{ url: string; stop(): Promise<void> }> {
   };
 }
 
+/** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU time (ms) the main thread of `pid` has used so far; undefined once it is gone. */
+export async function mainThreadCpuMs(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/task/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces, inside parentheses).
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const utime = Number(rest[11]);
+    const stime = Number(rest[12]);
+    return ((utime + stime) * 1000) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resident memory of a process (KiB), from /proc/<pid>/status; undefined once it is gone. */
 export async function rssKib(pid: number): Promise<number | undefined> {
   try {
@@ -173,6 +193,8 @@ export interface Watch {
   controlMaxMs: number;
   /** Largest excess of a healthz probe over the control probe sent with it. */
   healthzExcessMaxMs: number;
+  /** Most CPU time the service's main thread used while one healthz probe was out (ms). */
+  loopCpuMaxMs: number;
   rssStartMib: number;
   rssMaxMib: number;
 }
@@ -195,6 +217,7 @@ export async function watch<T>(
   const latencies: number[] = [];
   const controls: number[] = [];
   let excessMax = 0;
+  let loopCpuMax = 0;
   let failed = 0;
   const rssStart = (await rssKib(srv.pid)) ?? 0;
   let rssMax = rssStart;
@@ -212,10 +235,15 @@ export async function watch<T>(
   };
   const prober = (async () => {
     while (running) {
+      const cpuBefore = await mainThreadCpuMs(srv.pid);
       const [h, c] = await Promise.all([
         probe(`http://${srv.host}:${srv.port}/healthz`),
         probe(srv.controlUrl),
       ]);
+      const cpuAfter = await mainThreadCpuMs(srv.pid);
+      if (cpuBefore !== undefined && cpuAfter !== undefined) {
+        loopCpuMax = Math.max(loopCpuMax, cpuAfter - cpuBefore);
+      }
       if (!h.ok) failed++;
       latencies.push(h.ms);
       controls.push(c.ms);
@@ -248,6 +276,7 @@ export async function watch<T>(
       controlP50Ms: round(ctl[Math.floor(ctl.length / 2)] ?? 0),
       controlMaxMs: round(ctl[ctl.length - 1] ?? 0),
       healthzExcessMaxMs: round(excessMax),
+      loopCpuMaxMs: round(loopCpuMax),
       rssStartMib: round(rssStart / 1024),
       rssMaxMib: round(rssMax / 1024),
     };

@@ -139,8 +139,11 @@ export interface Child {
   exitedYet(): boolean;
   output(): string;
   kill(signal: Deno.Signal): void;
-  /** SIGTERM, then SIGKILL after {@link CHILD_STOP_TIMEOUT_MS}; resolves with the status. */
-  stop(): Promise<Deno.CommandStatus>;
+  /**
+   * SIGTERM, then SIGKILL after `timeoutMs` (default {@link CHILD_STOP_TIMEOUT_MS}); resolves
+   * with the status.
+   */
+  stop(timeoutMs?: number): Promise<Deno.CommandStatus>;
 }
 
 function spawnChild(
@@ -186,9 +189,9 @@ function spawnChild(
         // raced with its exit
       }
     },
-    async stop() {
+    async stop(timeoutMs = CHILD_STOP_TIMEOUT_MS) {
       child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), CHILD_STOP_TIMEOUT_MS);
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
       try {
         return await status;
       } finally {
