@@ -20,8 +20,6 @@
  */
 import { canonicalJson } from "../core/canonical_json.ts";
 import { diffManifests, type ManifestDiff } from "../core/diff.ts";
-import { badRequest, type Result } from "../core/errors.ts";
-import { manifestProblem } from "../core/manifest_check.ts";
 import { type CliIo, DocumentError, parseArgs, UsageError } from "./args.ts";
 import {
   computeOrThrow,
@@ -33,7 +31,12 @@ import {
   readKeys,
   readPolicy,
 } from "./engine_commands.ts";
-import { type Manifest, manifestHashOf, type SealedEnvelope, verifyEnvelope } from "../core/mod.ts";
+import {
+  checkEnvelopeUnsigned,
+  type Manifest,
+  type SealedEnvelope,
+  verifyEnvelope,
+} from "../core/mod.ts";
 
 /** Rows of the table when `--limit` is not given. */
 export const DIFF_TABLE_LIMIT_DEFAULT = 20;
@@ -45,30 +48,6 @@ const COMPUTE_FLAGS = ["inputs", "inputs-b", "policy", "policy-b", "epoch"] as c
 interface Side {
   manifest: Manifest;
   label: string;
-}
-
-/**
- * The envelope checks of contract §6 without the signatures: the three members, a valid
- * manifest, and `manifest_hash` recomputed (what `verifyEnvelope` checks before signatures).
- */
-function envelopeProblemUnsigned(envelope: unknown): Result<void> {
-  if (
-    typeof envelope !== "object" || envelope === null || Array.isArray(envelope) ||
-    Object.keys(envelope).length !== 3 || !Object.hasOwn(envelope, "manifest") ||
-    !Object.hasOwn(envelope, "manifest_hash") || !Object.hasOwn(envelope, "signatures")
-  ) {
-    return { ok: false, error: badRequest("schema", "$") };
-  }
-  const e = envelope as SealedEnvelope;
-  const problem = manifestProblem(e.manifest);
-  if (problem !== null) {
-    const path = problem.path === undefined ? undefined : problem.path.replace(/^\$/, "manifest");
-    return { ok: false, error: badRequest(problem.reason, path) };
-  }
-  if (manifestHashOf(e.manifest) !== e.manifest_hash) {
-    return { ok: false, error: badRequest("manifest_hash", "manifest_hash") };
-  }
-  return { ok: true, value: undefined };
 }
 
 /** Reads and checks both envelopes; undefined (after `invalid:` lines) when one is invalid. */
@@ -86,7 +65,7 @@ async function envelopeSides(
   if (keys === undefined) io.stderr("warning: no --keys given; signatures are not checked\n");
   let valid = true;
   docs.forEach((doc, i) => {
-    const checked = keys === undefined ? envelopeProblemUnsigned(doc) : verifyEnvelope(doc, keys);
+    const checked = keys === undefined ? checkEnvelopeUnsigned(doc) : verifyEnvelope(doc, keys);
     if (checked.ok) return;
     const at = checked.error.path ? ` at ${checked.error.path}` : "";
     io.stderr(`invalid: ${checked.error.reason}${at} (${paths[i]})\n`);

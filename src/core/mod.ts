@@ -164,6 +164,20 @@ export { sealManifest } from "./seal.ts";
 export { verifyEnvelope } from "./seal.ts";
 
 /**
+ * The envelope checks without the signatures (members, manifest, hash): for tools that compare
+ * envelopes without the published keys. Use {@link verifyEnvelope} to trust one.
+ *
+ * @example
+ * ```ts
+ * import { checkEnvelopeUnsigned } from "./mod.ts";
+ *
+ * const checked = checkEnvelopeUnsigned({ manifest: {}, manifest_hash: "b3:00", signatures: [] });
+ * if (checked.ok) throw new Error("a malformed envelope never passes");
+ * ```
+ */
+export { checkEnvelopeUnsigned } from "./seal.ts";
+
+/**
  * The proof document of one account's payout in an envelope, in the envelope's schema
  * (`svc-rewarder.proof.v2` for v2: the header, the leaf, its index and the Merkle path;
  * contract §6), or `undefined` when the account is not paid.

@@ -166,6 +166,31 @@ export function checkSignatureRule(
 }
 
 /**
+ * The envelope checks of contract §6 without the signatures: exactly the three members, a
+ * valid manifest in its own schema, and `manifest_hash` recomputed. {@link verifyEnvelope} runs
+ * these first; a tool comparing envelopes without the keys (`rewarder diff`) runs only these.
+ */
+export function checkEnvelopeUnsigned(envelope: unknown): Result<SealedEnvelope> {
+  if (
+    typeof envelope !== "object" || envelope === null || Array.isArray(envelope) ||
+    Object.keys(envelope).length !== 3 || !Object.hasOwn(envelope, "manifest") ||
+    !Object.hasOwn(envelope, "manifest_hash") || !Object.hasOwn(envelope, "signatures")
+  ) {
+    return { ok: false, error: badRequest("schema", "$") };
+  }
+  const e = envelope as SealedEnvelope;
+  const problem = manifestProblem(e.manifest);
+  if (problem !== null) {
+    const path = problem.path === undefined ? undefined : problem.path.replace(/^\$/, "manifest");
+    return { ok: false, error: badRequest(problem.reason, path) };
+  }
+  if (manifestHashOf(e.manifest) !== e.manifest_hash) {
+    return { ok: false, error: badRequest("manifest_hash", "manifest_hash") };
+  }
+  return { ok: true, value: e };
+}
+
+/**
  * Verifies a sealed envelope in its own schema (contract §6 "Validity of an envelope"): the
  * envelope has exactly `manifest`, `manifest_hash`, `signatures`; the manifest is valid
  * (exact members, ascending payouts with canonical amounts > 0, `payouts_root` rebuilt,
@@ -185,22 +210,9 @@ export function verifyEnvelope(
   keys: readonly VerifyKey[],
   options: VerifyOptions = {},
 ): Result<void> {
-  if (
-    typeof envelope !== "object" || envelope === null || Array.isArray(envelope) ||
-    Object.keys(envelope).length !== 3 || !Object.hasOwn(envelope, "manifest") ||
-    !Object.hasOwn(envelope, "manifest_hash") || !Object.hasOwn(envelope, "signatures")
-  ) {
-    return { ok: false, error: badRequest("schema", "$") };
-  }
-  const e = envelope as SealedEnvelope;
-  const problem = manifestProblem(e.manifest);
-  if (problem !== null) {
-    const path = problem.path === undefined ? undefined : problem.path.replace(/^\$/, "manifest");
-    return { ok: false, error: badRequest(problem.reason, path) };
-  }
-  if (manifestHashOf(e.manifest) !== e.manifest_hash) {
-    return { ok: false, error: badRequest("manifest_hash", "manifest_hash") };
-  }
+  const unsigned = checkEnvelopeUnsigned(envelope);
+  if (!unsigned.ok) return unsigned;
+  const e = unsigned.value;
   const domain = manifestSigDomainOf(e.manifest.schema);
   return checkSignatureRule(domain, e.manifest_hash, e.signatures, keys, options);
 }
