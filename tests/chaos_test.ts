@@ -40,7 +40,9 @@ import {
 import {
   type ComputeJob,
   type LoadSample,
+  type LoadTotals,
   type MixedLoad,
+  type MixedLoadOptions,
   percentile,
   round1,
   startMixedLoad,
@@ -82,6 +84,14 @@ const CALIBRATION_ATTEMPTS_MAX = 20;
  * reads, the deliveries, the ledger, the restarts and this client (all on the same cores).
  */
 const CAPACITY_SHARE = 0.25;
+/**
+ * The machine can get busier after the calibration (other work starting): when more than half of
+ * the computes sent in the last SHED_WINDOW_MS were shed (503 with Retry-After), the client backs
+ * off as a client honouring Retry-After would: the open-loop rate is halved (never below
+ * LOAD_RPS_MIN; it is never raised again).
+ */
+const SHED_WINDOW_MS = 5_000;
+const SHED_COMPUTES_MIN = 5;
 /** Bounds of the offered rate, RPS (the upper one just under MAX_RPS, as on a quiet machine). */
 const LOAD_RPS_MAX = 90;
 const LOAD_RPS_MIN = 2;
@@ -391,6 +401,79 @@ async function calibrate(url: string, token: string, jobs: ComputeJob[]): Promis
   };
 }
 
+/**
+ * The open-loop load as segments of {@link startMixedLoad} at a falling rate: a new segment at
+ * half the rate replaces the current one while most computes are being shed (see
+ * SHED_WINDOW_MS). Acknowledged and sent computes are the union over the segments; each new
+ * segment replays and reads what the earlier ones had acknowledged.
+ */
+function adaptiveLoad(
+  base: Omit<MixedLoadOptions, "rateRps" | "seed" | "initialRuns">,
+  rateRps: number,
+  initialRuns: readonly ComputeJob[],
+  samples: readonly LoadSample[],
+): MixedLoad & { rates: { atMs: number; rps: number }[] } {
+  const segments: MixedLoad[] = [];
+  const stopping: Promise<LoadTotals>[] = [];
+  const rates = [{ atMs: Date.now(), rps: rateRps }];
+  const acknowledgedJobs = () => {
+    const acked = new Map<string, ComputeJob>();
+    for (const seg of segments) {
+      const keys = seg.acknowledged();
+      for (const job of seg.sentJobs()) if (keys.has(job.runKey)) acked.set(job.runKey, job);
+    }
+    return [...acked.values()];
+  };
+  const start = (rps: number, runs: readonly ComputeJob[]) =>
+    segments.push(
+      startMixedLoad({ ...base, rateRps: rps, seed: SEED + segments.length, initialRuns: runs }),
+    );
+  start(rateRps, initialRuns);
+  let running = true;
+  const guard = (async () => {
+    let checkedAtMs = Date.now();
+    while (running) {
+      await sleep(PHASE_POLL_MS);
+      const now = Date.now();
+      if (now - checkedAtMs < SHED_WINDOW_MS) continue;
+      checkedAtMs = now;
+      const computes = samples.filter((x) =>
+        x.kind === "compute" && x.sentAtMs >= now - SHED_WINDOW_MS
+      );
+      const shed = computes.filter((x) => x.status === 503 && x.retryAfter !== null);
+      const rps = rates.at(-1)!.rps;
+      if (computes.length >= SHED_COMPUTES_MIN && shed.length * 2 > computes.length) {
+        const next = Math.max(LOAD_RPS_MIN, Math.floor(rps / 2));
+        if (next === rps) continue;
+        rates.push({ atMs: now, rps: next });
+        const old = segments.at(-1)!;
+        start(next, acknowledgedJobs());
+        stopping.push(old.stop());
+      }
+    }
+  })();
+  return {
+    rates,
+    acknowledged: () => new Map(acknowledgedJobs().map((j) => [j.runKey, j.epochId])),
+    sentJobs: () => {
+      const all = new Map<string, ComputeJob>();
+      for (const seg of segments) for (const j of seg.sentJobs()) all.set(j.runKey, j);
+      return [...all.values()];
+    },
+    async stop() {
+      running = false;
+      await guard;
+      // Totals over every segment.
+      const all = await Promise.all([...stopping, segments.at(-1)!.stop()]);
+      return all.reduce((a, t) => ({
+        scheduled: a.scheduled + t.scheduled,
+        dropped: a.dropped + t.dropped,
+        computesSent: a.computesSent + t.computesSent,
+      }), { scheduled: 0, dropped: 0, computesSent: 0 });
+    },
+  };
+}
+
 /** Polls `cond` every PHASE_POLL_MS until it holds, at most PHASE_MS_MAX (or `maxMs`). */
 async function until(cond: () => boolean, maxMs = PHASE_MS_MAX): Promise<boolean> {
   const deadline = Date.now() + maxMs;
@@ -518,18 +601,22 @@ Deno.test({
           : undefined;
       };
 
-      load = startMixedLoad({
-        baseUrl: () => service!.url,
-        token: () => token,
-        rateRps: calibration.loadRps,
-        mix: MIX,
-        nextJob,
-        outstandingMax: OUTSTANDING_MAX,
-        requestTimeoutMs: REQUEST_TIMEOUT_MS,
-        seed: SEED,
-        onSample: (s) => samples.push(s),
-        initialRuns: calibrationJobs,
-      });
+      const adaptive = adaptiveLoad(
+        {
+          baseUrl: () => service!.url,
+          token: () => token,
+          mix: MIX,
+          nextJob,
+          outstandingMax: OUTSTANDING_MAX,
+          requestTimeoutMs: REQUEST_TIMEOUT_MS,
+          onSample: (s) => samples.push(s),
+        },
+        calibration.loadRps,
+        calibrationJobs,
+        samples,
+      );
+      load = adaptive;
+      progress.rates = adaptive.rates;
 
       await phase("warm", () => acknowledgedPhase("warm", Date.now()));
 
@@ -656,6 +743,7 @@ Deno.test({
       const summary = {
         seed: SEED,
         calibration,
+        rates: adaptive.rates,
         totals: { ...totals, samples: samples.length, acknowledged: load.acknowledged().size },
         all: statsOf(samples),
         perPhase,
