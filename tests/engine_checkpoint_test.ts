@@ -3,10 +3,10 @@
  * only between phases, and changes no byte of the manifest.
  */
 import assert from "node:assert/strict";
-import { CHECKPOINT_EVERY } from "./checkpoint.ts";
-import { computeManifest } from "./compute.ts";
-import { parsePolicy, policyHashOf } from "./policy.ts";
-import { GENERATED_POLICY, generateEpochInputs } from "../../vectors/generate_epoch.ts";
+import { CHECKPOINT_EVERY } from "../src/core/checkpoint.ts";
+import { computeManifest } from "../src/core/compute.ts";
+import { parsePolicy, policyHashOf } from "../src/core/policy.ts";
+import { GENERATED_POLICY, generateEpochInputs } from "../vectors/generate_epoch.ts";
 
 const RECIPIENTS = 20_000;
 const parsed = parsePolicy(GENERATED_POLICY);
