@@ -8,6 +8,7 @@
  * @module
  */
 import { RewarderError } from "../core/errors.ts";
+import { readBodyCapped } from "../shell/http/read_body_capped.ts";
 
 /** What the origin holds at a path: its bytes, or nothing (404/410 or no such file). */
 export type OriginAnswer = { found: true; bytes: Uint8Array } | { found: false };
@@ -41,27 +42,7 @@ export async function readCapped(response: Response, bytesMax: number): Promise<
     await response.body?.cancel();
     throw unavailable("source_oversize");
   }
-  if (response.body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > bytesMax) {
-      await reader.cancel();
-      throw unavailable("source_oversize");
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return await readBodyCapped(response.body, bytesMax, () => unavailable("source_oversize"));
 }
 
 /**

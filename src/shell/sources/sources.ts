@@ -10,6 +10,7 @@ import { isCid } from "../../core/cid.ts";
 import { RewarderError } from "../../core/errors.ts";
 import type { EngineInputs } from "../engine/engine_worker.ts";
 import { CAS_OBJECT_BYTES_MAX, casLocate } from "./cas.ts";
+import { readBodyCapped } from "../http/read_body_capped.ts";
 
 /** Largest HTTP response we read from a source (bytes). */
 export const SOURCE_RESPONSE_BYTES_MAX = CAS_OBJECT_BYTES_MAX;
@@ -207,24 +208,9 @@ export async function fetchCapped(
     await response.body?.cancel();
     throw new RewarderError("DEPENDENCY_UNAVAILABLE", "source_status", { retryAfterS: 5 });
   }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > options.bytesMax) {
-      await reader.cancel();
-      throw new RewarderError("DEPENDENCY_UNAVAILABLE", "source_oversize", { retryAfterS: 5 });
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return await readBodyCapped(
+    response.body,
+    options.bytesMax,
+    () => new RewarderError("DEPENDENCY_UNAVAILABLE", "source_oversize", { retryAfterS: 5 }),
+  );
 }
