@@ -1,6 +1,6 @@
 /**
- * Read routes of contract §10: committed epoch envelope, runs by key, run listing, payout
- * policies (payout proofs: `proofs.ts`). Every answer is tenant-scoped: another tenant's data
+ * Read routes of contract §10: committed epoch envelope, runs by key, run listing (payout
+ * proofs: `proofs.ts`; policies: `policy.ts`). Every answer is tenant-scoped: another tenant's data
  * is 404. The epoch envelope is an immutable answer (ETag, 304: `immutable.ts`) whose padded
  * bytes are kept in the registry's artifact cache (docs/ARCHITECTURE.md, "Caches").
  *
@@ -17,8 +17,6 @@ import { checkRunEpoch } from "../src/shell/caps/authorize.ts";
 import {
   epochParamSchema,
   noQuerySchema,
-  policyParamSchema,
-  policyQuerySchema,
   runParamSchema,
   runsQuerySchema,
 } from "../src/api/schemas.ts";
@@ -109,18 +107,4 @@ export function runsHandlers(s: InspectServices) {
     });
     return c.json({ runs: page.runs, next_cursor: page.nextCursor });
   });
-}
-
-/** `GET /rewarder/policy/{policy_id}[?hash=b3:…]`. */
-export function policyHandlers(s: Pick<AppServices, "policies">) {
-  return factory.createHandlers(
-    validParam(policyParamSchema),
-    validQuery(policyQuerySchema),
-    async function policy(c) {
-      const { policy_id: policyId } = c.req.valid("param");
-      const { hash } = c.req.valid("query");
-      const envelope = await s.policies.envelope(policyId, hash, c.get("deadline"));
-      return c.json(envelope as Record<string, unknown>);
-    },
-  );
 }

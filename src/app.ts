@@ -25,7 +25,8 @@ import { timeout } from "../middleware/timeout.ts";
 import { auditPage } from "../routes/audit_page.ts";
 import { computeHandlers } from "../routes/compute.ts";
 import { IMMUTABLE_PATH_PATTERN } from "../routes/immutable.ts";
-import { epochHandlers, policyHandlers, runHandlers, runsHandlers } from "../routes/inspect.ts";
+import { epochHandlers, runHandlers, runsHandlers } from "../routes/inspect.ts";
+import { policyHandlers } from "../routes/policy.ts";
 import { proofHandlers } from "../routes/proofs.ts";
 import { computeJsonSchema, quarantineHandlers, readyHandler } from "../routes/ops.ts";
 import {

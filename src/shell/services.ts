@@ -12,7 +12,8 @@ import { buildAdmission } from "./admission/build.ts";
 import type { AppServices } from "./app_services.ts";
 import type { Config } from "./config/config.ts";
 import { buildEngine } from "./engine/build_engine.ts";
-import { buildHotPath } from "./hot_path.ts";
+import { verifiedTokenCacheFor } from "./caps/verified_tokens.ts";
+import { createAccessLogBuffer } from "./observe/line_buffer.ts";
 import { buildKeys, type KeyPaths } from "./keys/build_keys.ts";
 import { buildLedger, DISPATCH_INTERVAL_MS } from "./ledger/build_ledger.ts";
 import { buildObserve, readinessCausesOf } from "./observe/build_observe.ts";
@@ -71,7 +72,10 @@ export async function buildServices(
     tracing: createTracing({ version: options.version }),
     // Instance, tenant and anonymous peer buckets; the pre-auth budget (docs/ARCHITECTURE.md).
     ...buildAdmission(config, metrics.registry),
-    ...buildHotPath({ keyRing, metrics: metrics.registry }), // verified tokens, access log buffer
+    // The request path's own state (docs/ARCHITECTURE.md, "Caches"): verified tokens, emptied
+    // when the caps key ring changes, and the access log's bounded buffer.
+    tokenCache: verifiedTokenCacheFor(keyRing, { metrics: metrics.registry }),
+    accessLog: createAccessLogBuffer({ metrics: metrics.registry }),
     audit,
     readinessCauses: readinessCausesOf({ audit, dispatcher, probes, store, metrics }),
     version: options.version,
