@@ -86,7 +86,7 @@ const CALIBRATION_ATTEMPTS_MAX = 20;
 const CAPACITY_SHARE = 0.25;
 /**
  * The machine can get busier after the calibration (other work starting): when more than half of
- * the computes sent in the last SHED_WINDOW_MS were shed (503 with Retry-After), the client backs
+ * the computes answered in the last SHED_WINDOW_MS were shed (503 with Retry-After), the client backs
  * off as a client honouring Retry-After would: the open-loop rate is halved (never below
  * LOAD_RPS_MIN; it is never raised again).
  */
@@ -437,8 +437,9 @@ function adaptiveLoad(
       const now = Date.now();
       if (now - checkedAtMs < SHED_WINDOW_MS) continue;
       checkedAtMs = now;
+      // By answer time: a compute shed at its deadline was sent that long before.
       const computes = samples.filter((x) =>
-        x.kind === "compute" && x.sentAtMs >= now - SHED_WINDOW_MS
+        x.kind === "compute" && x.sentAtMs + x.latencyMs >= now - SHED_WINDOW_MS
       );
       const shed = computes.filter((x) => x.status === 503 && x.retryAfter !== null);
       const rps = rates.at(-1)!.rps;
