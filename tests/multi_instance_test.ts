@@ -285,7 +285,11 @@ await withTestDatabase("multi-instance", (baseUrl) => {
         children.push(...instances);
         const token = await tokenFor(paths.capsKeysPath);
 
-        /** One compute; 503 OVERLOADED (a full engine queue) is retried like a client would. */
+        /**
+         * One compute; 503 OVERLOADED (a full engine queue) is retried like a client would, and
+         * so is a pooled keep-alive connection the server closed as idle just as the request
+         * went out (a reset: the outcome is unknown, and a compute is idempotent by run key).
+         */
         const compute = async (
           inst: Child,
           epochId: string,
@@ -295,19 +299,27 @@ await withTestDatabase("multi-instance", (baseUrl) => {
         ) => {
           const inputs = inputsCid ?? await inputsFor(epochId, sample);
           for (let attempt = 1;; attempt++) {
-            const res = await fetch(
-              `http://127.0.0.1:${inst.port}/rewarder/epochs/${epochId}/compute`,
-              {
-                method: "POST",
-                headers: { authorization: `Macaroon ${tok}`, "content-type": "application/json" },
-                body: JSON.stringify({
-                  inputs_cid: inputs,
-                  policy_id: base.policyId,
-                  policy_hash: base.policyHash,
-                }),
-                signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-              },
-            );
+            let res: Response;
+            try {
+              res = await fetch(
+                `http://127.0.0.1:${inst.port}/rewarder/epochs/${epochId}/compute`,
+                {
+                  method: "POST",
+                  headers: { authorization: `Macaroon ${tok}`, "content-type": "application/json" },
+                  body: JSON.stringify({
+                    inputs_cid: inputs,
+                    policy_id: base.policyId,
+                    policy_hash: base.policyHash,
+                  }),
+                  signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+                },
+              );
+            } catch (err) {
+              const reset = /reset by peer|connection closed before message completed/i
+                .test(String((err as Error)?.cause ?? err));
+              if (!reset || attempt >= OVERLOAD_RETRIES_MAX) throw err;
+              continue;
+            }
             const body = await res.json() as Record<string, unknown>;
             if (res.status !== 503 || attempt >= OVERLOAD_RETRIES_MAX) {
               return { status: res.status, body };
