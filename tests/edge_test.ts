@@ -19,8 +19,8 @@ import {
   writePublication,
 } from "./support/publication_fixture.ts";
 import {
+  bundleEdgeLauncher,
   bunPath,
-  START_MS_MAX,
   startProcess,
   staticServer,
   stop,
@@ -264,25 +264,7 @@ Deno.test("edge: the same edge.ts bundled, on Bun and on Node", async () => {
   const origin = staticServer(pub.dir);
   const dir = await Deno.makeTempDir({ prefix: "edge_bundle_" });
   try {
-    const bundle = join(dir, "edge_launcher.mjs");
-    const built = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--quiet",
-        "--platform",
-        "deno",
-        "--format",
-        "esm",
-        "-o",
-        bundle,
-        "tests/support/edge_runtime_launcher.ts",
-      ],
-      cwd: REPO,
-      stdout: "null",
-      stderr: "piped",
-      signal: AbortSignal.timeout(START_MS_MAX),
-    }).output();
-    assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+    const bundle = await bundleEdgeLauncher(dir);
     const keysText = new TextDecoder().decode(await vectorKeysBytes());
     for (const [name, cmd] of [["node", "node"], ["bun", bunPath()]] as const) {
       const edge = await startProcess(
