@@ -21,6 +21,7 @@ import { loadConfig } from "../src/shell/config/config.ts";
 import { BUN_HEADERS_TIMEOUT_MS } from "../src/shell/listen/limits.ts";
 import { listen } from "../src/shell/listen/listen.ts";
 import { freshDataDir, startService } from "./support/service.ts";
+import { type SlowKind, type SlowOutcome, slowSocket } from "./support/slow_socket.ts";
 
 /** HEADER_DEADLINE_MS given to the service, ms. */
 const DEADLINE_MS = 1_000;
@@ -45,62 +46,11 @@ const HONEST_MS_MAX = 5_000;
 const START_MS_MAX = 60_000;
 
 type Runtime = "deno" | "bun" | "node";
-type Kind = "silent" | "partial" | "trickle";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const wanted = (Deno.env.get("SLOW_HEADERS_RUNTIMES") ?? "deno,bun").split(",");
 
-/** What happened to one slow socket. */
-interface Outcome {
-  kind: Kind;
-  /** ms from connect to the server's close (EOF or reset); undefined: still open at the bound. */
-  closedAfterMs: number | undefined;
-}
-
-/** Opens one slow socket and waits (at most `boundMs`) for the server to close it. */
-async function slowSocket(port: number, kind: Kind, boundMs: number): Promise<Outcome> {
-  // Before the connect: the server may accept before this side's connect promise resolves.
-  const t0 = performance.now();
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  let gaveUp = false;
-  let closed = false;
-  const bound = setTimeout(() => {
-    gaveUp = true;
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  }, boundMs);
-  const write = (text: string) =>
-    conn.write(new TextEncoder().encode(text)).catch(() => (closed = true));
-  if (kind !== "silent") void write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-  let trickle: ReturnType<typeof setInterval> | undefined;
-  if (kind === "trickle") {
-    let n = 0;
-    trickle = setInterval(() => {
-      if (closed || gaveUp) clearInterval(trickle);
-      else void write(`X-Slow-${n++}: a\r\n`);
-    }, TRICKLE_MS);
-  }
-  const buf = new Uint8Array(4096);
-  let closedAfterMs: number | undefined;
-  try {
-    while ((await conn.read(buf)) !== null) { /* a 408 or 400 may come first */ }
-    if (!gaveUp) closedAfterMs = performance.now() - t0;
-  } catch {
-    if (!gaveUp) closedAfterMs = performance.now() - t0; // reset by the server
-  }
-  closed = true;
-  clearInterval(trickle);
-  clearTimeout(bound);
-  if (!gaveUp) {
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  }
-  return { kind, closedAfterMs };
-}
-
-const KINDS: Kind[] = ["silent", "partial", "trickle"];
+const KINDS: SlowKind[] = ["silent", "partial", "trickle"];
 
 /** Opens SOCKETS slow sockets (the three kinds in turn), and while they are held checks that
  * `honest` succeeds; resolves with every socket's outcome and the honest request's time. */
@@ -109,10 +59,10 @@ async function attack(
   boundMs: number,
   honest: () => Promise<void>,
   sockets = SOCKETS,
-): Promise<{ outcomes: Outcome[]; honestMs: number }> {
-  const pending: Promise<Outcome>[] = [];
+): Promise<{ outcomes: SlowOutcome[]; honestMs: number }> {
+  const pending: Promise<SlowOutcome>[] = [];
   for (let i = 0; i < sockets; i++) {
-    pending.push(slowSocket(port, KINDS[i % KINDS.length]!, boundMs));
+    pending.push(slowSocket(port, KINDS[i % KINDS.length]!, { boundMs, trickleMs: TRICKLE_MS }));
   }
   const started = performance.now();
   await honest();
@@ -120,7 +70,7 @@ async function attack(
   return { outcomes: await Promise.all(pending), honestMs };
 }
 
-function summary(outcomes: Outcome[]) {
+function summary(outcomes: SlowOutcome[]) {
   const closed = outcomes.filter((o) => o.closedAfterMs !== undefined);
   const ms = closed.map((o) => o.closedAfterMs!).sort((a, b) => a - b);
   const byKind = Object.fromEntries(
@@ -370,7 +320,9 @@ Deno.test("TLS on Deno: the default (node:https) closes a socket stalled in its 
     const port = handle.addr.transport === "tcp" ? handle.addr.port : 0;
     const outcomes = await Promise.all(
       // Silent: plaintext bytes would end the handshake at once with an alert.
-      [1, 2, 3].map(() => slowSocket(port, "silent", DEADLINE_MS + SLACK_MS.node)),
+      [1, 2, 3].map(() =>
+        slowSocket(port, "silent", { boundMs: DEADLINE_MS + SLACK_MS.node, trickleMs: TRICKLE_MS })
+      ),
     );
     const s = summary(outcomes);
     assert.equal(s.closed, outcomes.length, JSON.stringify(s));

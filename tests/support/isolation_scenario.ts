@@ -23,6 +23,8 @@ import { casPut } from "../../src/shell/sources/cas.ts";
 import { generateEpochInputs } from "../../vectors/generate_epoch.ts";
 import { prepareFixtures } from "./fixtures.ts";
 import { answerOf, freshDataDir, type Service, startService, tokenMinter } from "./service.ts";
+import { type SlowKind, type SlowOutcome, slowSocket } from "./slow_socket.ts";
+export type { SlowOutcome };
 
 /** What to run; every field has the default of the acceptance scenario. */
 export interface ScenarioOptions {
@@ -96,16 +98,6 @@ export interface HonestOutcome {
   text: string;
 }
 
-/** What happened to one slow socket. */
-export interface SlowOutcome {
-  kind: SlowKind;
-  /** ms from connect to the server's close (EOF or reset); undefined: still open at the bound. */
-  closedAfterMs: number | undefined;
-  /** Why the connect itself failed (counted as not closed in time). */
-  refused?: string;
-}
-
-type SlowKind = "silent" | "partial" | "trickle";
 const SLOW_KINDS: SlowKind[] = ["silent", "partial", "trickle"];
 
 /** The scenario's record. */
@@ -206,61 +198,6 @@ function startedWatcher(service: Service) {
       await loop;
     },
   };
-}
-
-/** Opens one slow socket; `connected` fires once it is open. Waits (≤ boundMs) for the close. */
-async function slowSocket(
-  port: number,
-  kind: SlowKind,
-  boundMs: number,
-  connected: () => void,
-): Promise<SlowOutcome> {
-  // Before the connect: the server may accept before this side's connect promise resolves.
-  const t0 = performance.now();
-  let conn: Deno.TcpConn;
-  try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  } catch (err) {
-    connected();
-    return { kind, closedAfterMs: undefined, refused: String(err) };
-  }
-  connected();
-  let gaveUp = false;
-  let closed = false;
-  const bound = setTimeout(() => {
-    gaveUp = true;
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  }, boundMs);
-  const write = (text: string) =>
-    conn.write(new TextEncoder().encode(text)).catch(() => (closed = true));
-  if (kind !== "silent") void write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-  let trickle: ReturnType<typeof setInterval> | undefined;
-  if (kind === "trickle") {
-    let n = 0;
-    trickle = setInterval(() => {
-      if (closed || gaveUp) clearInterval(trickle);
-      else void write(`X-Slow-${n++}: a\r\n`);
-    }, TRICKLE_MS);
-  }
-  const buf = new Uint8Array(4096);
-  let closedAfterMs: number | undefined;
-  try {
-    while ((await conn.read(buf)) !== null) { /* a 408 or 400 may come first */ }
-    if (!gaveUp) closedAfterMs = performance.now() - t0;
-  } catch {
-    if (!gaveUp) closedAfterMs = performance.now() - t0; // reset by the server
-  }
-  closed = true;
-  clearInterval(trickle);
-  clearTimeout(bound);
-  if (!gaveUp) {
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  }
-  return { kind, closedAfterMs };
 }
 
 /**
@@ -496,7 +433,11 @@ export async function runIsolationScenario(
       let n = 0;
       while (attacking || first) {
         const kind = SLOW_KINDS[(slot + n++) % SLOW_KINDS.length]!;
-        const outcome = await slowSocket(port, kind, boundMs, first ? onConnected : () => {});
+        const outcome = await slowSocket(port, kind, {
+          boundMs,
+          trickleMs: TRICKLE_MS,
+          connected: first ? onConnected : () => {},
+        });
         slow.push(outcome);
         first = false;
         if (outcome.refused !== undefined) await pace(TRICKLE_MS, attackStop); // no spin
