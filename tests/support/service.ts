@@ -132,7 +132,10 @@ export async function startService(options: StartOptions): Promise<Service> {
       }
     };
     onText = check;
-    status.then((s) => {
+    // Read its output to the end first: the exit can be seen before the last stderr line (the
+    // reason it stopped) has been pumped.
+    status.then(async (s) => {
+      await pumps;
       clearTimeout(timer);
       reject(new Error(`server exited with ${s.code} before listening:\n${text}`));
     });
