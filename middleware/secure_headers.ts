@@ -58,8 +58,13 @@ export function secureHeaders(options: SecureHeadersOptions = {}): MiddlewareHan
     await next();
     const headers = c.res.headers;
     for (const [name, value] of fixed) headers.set(name, value);
-    const cors = [...headers.keys()].filter((k) => k.startsWith("access-control-"));
-    for (const name of cors) headers.delete(name);
+    // forEach walks the header list once; `keys()` re-sorts it on every step (Deno), a
+    // share of a GET of its own (docs/PROFILE.md).
+    let cors: string[] | undefined;
+    headers.forEach((_value, name) => {
+      if (name.startsWith("access-control-")) (cors ??= []).push(name);
+    });
+    if (cors !== undefined) { for (const name of cors) headers.delete(name); }
     const authed = c.get("auth") !== undefined;
     if (authed || c.req.path.startsWith(prefix)) {
       const current = headers.get("cache-control");
