@@ -62,6 +62,8 @@ export const COMPUTE_BODY_BYTES_MAX = NOTES_CHARS_MAX * 6 + 2048;
 /** Largest time budget accepted, ms: the timeout middleware's bound (10 minutes). */
 const MS_LIMIT = TIMEOUT_MS_LIMIT;
 
+/** Largest ENGINE_EXPRESS_BYTES_MAX accepted, bytes: the express worker is for small epochs. */
+const EXPRESS_BYTES_LIMIT = 67_108_864;
 /** Largest ENGINE_WORKERS accepted: each worker holds a whole epoch in memory while it runs. */
 export const ENGINE_WORKERS_LIMIT = 64;
 
@@ -329,6 +331,18 @@ export const CONFIG_TABLE = {
     "cores − 1, at least 1",
     "compute jobs running at once, one engine worker each (plus one warm spare)",
   ),
+  ENGINE_NICE: intVar(
+    10,
+    0,
+    19,
+    "nice value of the general engine workers' threads, below the request loop's 0 (Linux; 0: unchanged)",
+  ),
+  ENGINE_EXPRESS_BYTES_MAX: intVar(
+    1_048_576,
+    0,
+    EXPRESS_BYTES_LIMIT,
+    "inputs up to this size may also run on one express worker that takes no larger job, bytes (0: no express worker)",
+  ),
   COST_CAP_ACTION: wordVar(
     ["reject", "dry_run"] as const,
     "reject",
@@ -447,6 +461,10 @@ export interface Config {
   costCapAction: "reject" | "dry_run";
   /** ENGINE_WORKERS; unset → the cores minus one, at least 1 (src/shell/engine/engine_runner.ts). */
   engineWorkers: number | undefined;
+  /** ENGINE_EXPRESS_BYTES_MAX (src/shell/engine/engine_pool.ts, the express worker). */
+  engineExpressBytesMax: number;
+  /** ENGINE_NICE (src/shell/engine/thread_priority.ts). */
+  engineNice: number;
   /** Always 1 (contract §7: at most one intent per run); kept so the invariant is visible and asserted. */
   ledgerEmitsPerRunMax: 1;
   ledgerRetriesMax: number;
@@ -584,6 +602,8 @@ export function loadConfig(env: Env, options: { runtime?: Runtime } = {}): Confi
     epochCostMsMax: get(env, "MAX_EPOCH_COST_MS"),
     costCapAction: get(env, "COST_CAP_ACTION"),
     engineWorkers: get(env, "ENGINE_WORKERS"),
+    engineExpressBytesMax: get(env, "ENGINE_EXPRESS_BYTES_MAX"),
+    engineNice: get(env, "ENGINE_NICE"),
     ledgerEmitsPerRunMax: get(env, "MAX_LEDGER_EMITS_PER_RUN") as 1,
     ledgerRetriesMax: get(env, "MAX_RETRIES_LEDGER"),
     retentionDays: get(env, "RETENTION_DAYS"),

@@ -1,5 +1,6 @@
 /**
- * The engine runner from the configuration: ENGINE_WORKERS workers running the core, observed
+ * The engine runner from the configuration: ENGINE_WORKERS workers (and the express worker of
+ * ENGINE_EXPRESS_BYTES_MAX) running the core, observed
  * by the engine metrics.
  *
  * @module
@@ -11,11 +12,13 @@ import { createEngineRunner, type EngineRunner } from "./engine_runner.ts";
 
 /** Builds the runner, its metrics registered on `registry`. */
 export function buildEngine(
-  config: Pick<Config, "engineWorkers">,
+  config: Pick<Config, "engineWorkers" | "engineExpressBytesMax" | "engineNice">,
   registry: Registry,
 ): EngineRunner {
   return createEngineRunner({
     workersMax: config.engineWorkers,
+    expressJobBytesMax: config.engineExpressBytesMax,
+    workerNice: config.engineNice,
     observer: createEngineMetrics(registry),
   });
 }

@@ -3,6 +3,14 @@
  * jobs wait in a bounded queue that is fair across tenants (fair_queue.ts: round-robin over
  * tenants, FIFO within one).
  *
+ * Small jobs have an express worker besides: a job whose inputs are at most
+ * `expressJobBytesMax` (known before they are read: the stored object's size, or the fetched
+ * bytes) may also run on one more worker that takes nothing larger, so a small compute never
+ * waits for a big one to finish or to be stopped, whoever's it is. Among small jobs the
+ * express worker keeps the queue's fair order. Its cost is bounded by the size bound: on a
+ * machine with a core per general worker plus one for the request loop, the express worker
+ * takes its share of those cores for at most one small job at a time.
+ *
  * Cancelling isolates jobs: a queued job whose request is aborted (deadline or client gone)
  * leaves the queue; a running one is answered at once and stopped cooperatively: the pool
  * sets its worker's shared cancel flag, which the worker checks between the pipeline's phases
@@ -28,6 +36,14 @@ export const ENGINE_TENANT_QUEUE_JOBS_MAX = 8;
 export const ENGINE_SPARE_WORKERS = 1;
 /** Workers in a row that fail before they are ready; then no more are started (a broken build). */
 export const ENGINE_START_FAILURES_MAX = 3;
+/** Largest inputs of a job the express worker takes, bytes (a 10,000-recipient epoch is ≈ 0.8 MB). */
+export const ENGINE_EXPRESS_JOB_BYTES_MAX = 1_048_576;
+/**
+ * Nice value of the general workers' threads (Linux; thread_priority.ts): the request loop
+ * (nice 0) and the express worker (nice 0) are served first when the cores are busy, and a
+ * big job takes what they leave.
+ */
+export const ENGINE_WORKER_NICE = 10;
 /** How long a cancelled job's worker may take to reach a checkpoint before it is terminated (ms). */
 export const ENGINE_CANCEL_GRACE_MS = 1_000;
 /** `Retry-After` of a full queue, seconds. */
@@ -75,6 +91,10 @@ export interface EnginePoolOptions {
   tenantQueueJobsMax?: number;
   /** Default ENGINE_CANCEL_GRACE_MS. */
   cancelGraceMs?: number;
+  /** Default ENGINE_EXPRESS_JOB_BYTES_MAX; 0: no express worker. */
+  expressJobBytesMax?: number;
+  /** Nice value of the general workers' threads; default ENGINE_WORKER_NICE, 0: unchanged. */
+  workerNice?: number;
 }
 
 interface Job {
@@ -83,6 +103,8 @@ interface Job {
   body: EngineRunJob;
   signal: AbortSignal;
   queuedAtMs: number;
+  /** Its inputs are small enough for the express worker. */
+  small: boolean;
   resolve(out: ComputeOutput): void;
   reject(err: unknown): void;
   onAbort(): void;
@@ -92,6 +114,8 @@ interface Job {
 
 interface Slot {
   thread: EngineThread;
+  /** The express worker: takes small jobs only, and is not one of the `workersMax`. */
+  express: boolean;
   /** The worker's cancel flag: the id of a job it must abandon (shared with the worker). */
   cancel: Int32Array;
   ready: boolean;
@@ -114,6 +138,11 @@ function cancelReasonOf(signal: AbortSignal): CancelReason {
   return r instanceof RewarderError && r.reason === "client_gone" ? "client_gone" : "deadline";
 }
 
+/** Size of a job's inputs, bytes, as known before they are read. */
+function inputsBytesOf(job: EngineRunJob): number {
+  return job.inputs.kind === "file" ? job.inputs.sizeBytes : job.inputs.bytes.byteLength;
+}
+
 /** Starts the pool's workers (`workersMax` + the spare) and returns the runner. */
 export function createEnginePool(options: EnginePoolOptions): EngineRunner {
   const { workersMax, spawn } = options;
@@ -124,6 +153,13 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
   }
   const observer = options.observer ?? NO_OBSERVER;
   const cancelGraceMs = options.cancelGraceMs ?? ENGINE_CANCEL_GRACE_MS;
+  const expressJobBytesMax = options.expressJobBytesMax ?? ENGINE_EXPRESS_JOB_BYTES_MAX;
+  const workerNice = options.workerNice ?? ENGINE_WORKER_NICE;
+  if (!Number.isSafeInteger(expressJobBytesMax) || expressJobBytesMax < 0) {
+    throw new RangeError(
+      `Cannot create engine pool as expressJobBytesMax must be a non-negative integer: current value is ${expressJobBytesMax}`,
+    );
+  }
   const queue = new FairQueue<Job>({
     itemsMax: options.queueJobsMax ?? ENGINE_QUEUE_JOBS_MAX,
     tenantItemsMax: options.tenantQueueJobsMax ?? ENGINE_TENANT_QUEUE_JOBS_MAX,
@@ -145,9 +181,10 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
     observer.workers(busy, idle);
   }
 
-  function start(): void {
+  function start(express: boolean): void {
     const slot: Slot = {
       thread: undefined!,
+      express,
       cancel: new Int32Array(new SharedArrayBuffer(4)),
       ready: false,
       job: undefined,
@@ -201,8 +238,8 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
     observer.replaced(cause);
     if (closed) return;
     if (startFailures < ENGINE_START_FAILURES_MAX) {
-      start();
-    } else if (slots.size === 0) {
+      start(slot.express);
+    } else if (![...slots].some((s) => !s.express)) {
       // No worker can start: answer what waits instead of letting it time out.
       for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
         t.item.signal.removeEventListener("abort", t.item.onAbort);
@@ -217,29 +254,47 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
     job.signal.removeEventListener("abort", job.onAbort);
   }
 
+  /** Jobs running on the general workers (the express worker's is not one of them). */
   function busyCount(): number {
     let n = 0;
-    for (const s of slots) if (s.job !== undefined) n++;
+    for (const s of slots) if (s.job !== undefined && !s.express) n++;
     return n;
   }
 
-  /** Gives queued jobs to idle ready workers while fewer than `workersMax` run. */
+  function isSmall(job: Job): boolean {
+    return job.small;
+  }
+
+  /**
+   * Gives queued jobs to idle ready workers: a small one to the express worker first, then
+   * any to the general workers while fewer than `workersMax` run.
+   */
   function pump(): void {
     let busy = busyCount();
-    for (const slot of slots) {
-      if (busy >= workersMax || queue.size === 0) break;
-      if (!slot.ready || slot.job !== undefined || slot.draining !== undefined) continue;
-      const job = queue.shift()!.item;
-      job.ticket = undefined;
-      slot.job = job;
-      job.slot = slot;
-      busy++;
-      observer.started((performance.now() - job.queuedAtMs) / 1000);
-      const { inputs } = job.body;
-      const transfer = inputs.kind === "bytes" ? [inputs.bytes.buffer as ArrayBuffer] : [];
-      slot.thread.post({ ...job.body, id: job.id, cancel: slot.cancel }, transfer);
+    for (const express of [true, false]) {
+      for (const slot of slots) {
+        if (queue.size === 0) break;
+        if (slot.express !== express) continue;
+        if (!slot.ready || slot.job !== undefined || slot.draining !== undefined) continue;
+        if (!express && busy >= workersMax) break;
+        const ticket = express ? queue.shiftWhere(isSmall) : queue.shift();
+        if (ticket === undefined) continue;
+        if (!express) busy++;
+        dispatch(slot, ticket.item);
+      }
     }
     report();
+  }
+
+  function dispatch(slot: Slot, job: Job): void {
+    job.ticket = undefined;
+    slot.job = job;
+    job.slot = slot;
+    observer.started((performance.now() - job.queuedAtMs) / 1000);
+    const { inputs } = job.body;
+    const transfer = inputs.kind === "bytes" ? [inputs.bytes.buffer as ArrayBuffer] : [];
+    const nice = slot.express ? 0 : workerNice;
+    slot.thread.post({ ...job.body, id: job.id, cancel: slot.cancel, nice }, transfer);
   }
 
   function cancel(job: Job): void {
@@ -266,12 +321,15 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
     pump();
   }
 
-  for (let i = 0; i < workersMax + ENGINE_SPARE_WORKERS; i++) start();
+  for (let i = 0; i < workersMax + ENGINE_SPARE_WORKERS; i++) start(false);
+  if (expressJobBytesMax > 0) start(true);
 
   return {
     run(body, ctx) {
       if (closed) return Promise.reject(new RewarderError("OVERLOADED", "overloaded"));
-      if (slots.size === 0) return Promise.reject(new RewarderError("INTERNAL", "engine"));
+      if (![...slots].some((s) => !s.express)) {
+        return Promise.reject(new RewarderError("INTERNAL", "engine"));
+      }
       if (ctx.signal.aborted) {
         return Promise.reject(ctx.signal.reason ?? new RewarderError("TIMEOUT", "timeout"));
       }
@@ -282,6 +340,7 @@ export function createEnginePool(options: EnginePoolOptions): EngineRunner {
           body,
           signal: ctx.signal,
           queuedAtMs: performance.now(),
+          small: inputsBytesOf(body) <= expressJobBytesMax,
           resolve,
           reject,
           onAbort: () => cancel(job),

@@ -21,7 +21,7 @@ interface Fake {
 
 function harness(
   workersMax: number,
-  limits: { queue?: number; tenant?: number; graceMs?: number } = {},
+  limits: { queue?: number; tenant?: number; graceMs?: number; expressBytes?: number } = {},
 ) {
   const fakes: Fake[] = [];
   const log: string[] = [];
@@ -41,6 +41,8 @@ function harness(
     workersMax,
     observer,
     cancelGraceMs: limits.graceMs ?? 60_000,
+    // No express worker unless a test is about it: the general workers' scheduling alone.
+    expressJobBytesMax: limits.expressBytes ?? 0,
     ...(limits.queue === undefined ? {} : { queueJobsMax: limits.queue }),
     ...(limits.tenant === undefined ? {} : { tenantQueueJobsMax: limits.tenant }),
     spawn(events) {
@@ -72,9 +74,9 @@ function harness(
       };
     },
   });
-  const job = (epochId: string): EngineRunJob => ({
+  const job = (epochId: string, inputsBytes = 1): EngineRunJob => ({
     epochId,
-    inputs: { kind: "bytes", bytes: new Uint8Array(1) },
+    inputs: { kind: "bytes", bytes: new Uint8Array(inputsBytes) },
     expectedInputsCid: "b3:" + "0".repeat(64),
     policyDocument: {},
     policyHash: "b3:" + "0".repeat(64),
@@ -247,5 +249,53 @@ Deno.test("engine pool: workers that never start stop being replaced and waiting
     pool.run(job("b"), { tenant: "t", signal: forever() }),
     (err: RewarderError) => err.reason === "engine",
   );
+  pool.close();
+});
+
+Deno.test("engine pool: a small job runs on the express worker while big jobs hold every general worker; the express worker never takes a big one", async () => {
+  const { pool, fakes, job, runningOn } = harness(1, { expressBytes: 10 });
+  assert.equal(fakes.length, 3, "1 worker + 1 spare + the express worker");
+  for (const f of fakes) f.events.ready();
+  const big = (e: string, tenant: string) => pool.run(job(e, 11), { tenant, signal: forever() });
+  const small = (e: string, tenant: string) => pool.run(job(e, 10), { tenant, signal: forever() });
+  const a = big("a", "attacker");
+  const b = big("b", "attacker");
+  const onA = runningOn("a")!;
+  assert.equal(runningOn("b"), undefined, "one general job at a time");
+  const h = small("h", "honest");
+  const onH = runningOn("h");
+  assert.ok(onH !== undefined && onH !== onA, "the small job runs at once, beside A");
+  const h2 = small("h2", "honest");
+  assert.equal(runningOn("h2"), undefined, "one express job at a time");
+  onH.finish();
+  assert.equal((await h).runKey, "h");
+  assert.equal(runningOn("h2"), onH, "the next small job takes the express worker");
+  onH.finish();
+  assert.equal((await h2).runKey, "h2");
+  assert.equal(runningOn("b"), undefined, "B is big: it waits for the general worker");
+  onA.finish();
+  assert.equal((await a).runKey, "a");
+  const onB = runningOn("b")!;
+  assert.notEqual(onB, onH);
+  onB.finish();
+  assert.equal((await b).runKey, "b");
+  assert.equal(
+    onH.posted.every((j) => j.inputs.kind === "bytes" && j.inputs.bytes.length <= 10),
+    true,
+  );
+  pool.close();
+});
+
+Deno.test("engine pool: a small job takes a free general worker too, and the express worker alone never runs big work", async () => {
+  const { pool, fakes, job, runningOn } = harness(1, { expressBytes: 10 });
+  for (const f of fakes) f.events.ready();
+  const s1 = pool.run(job("s1", 1), { tenant: "t", signal: forever() });
+  const s2 = pool.run(job("s2", 1), { tenant: "t", signal: forever() });
+  const on1 = runningOn("s1")!;
+  const on2 = runningOn("s2")!;
+  assert.ok(on1 !== undefined && on2 !== undefined && on1 !== on2, "both small jobs run at once");
+  on1.finish();
+  on2.finish();
+  await Promise.all([s1, s2]);
   pool.close();
 });

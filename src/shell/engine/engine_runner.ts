@@ -17,11 +17,20 @@ export function defaultEngineWorkers(): number {
 
 /** Starts the pool's workers now, so their module graphs load before the first compute. */
 export function createEngineRunner(
-  options: { workersMax?: number | undefined; observer?: EngineObserver } = {},
+  options: {
+    workersMax?: number | undefined;
+    expressJobBytesMax?: number;
+    workerNice?: number;
+    observer?: EngineObserver;
+  } = {},
 ): EngineRunner {
   return createEnginePool({
     workersMax: options.workersMax ?? defaultEngineWorkers(),
     spawn: realThreadSpawner(),
+    ...(options.expressJobBytesMax === undefined
+      ? {}
+      : { expressJobBytesMax: options.expressJobBytesMax }),
+    ...(options.workerNice === undefined ? {} : { workerNice: options.workerNice }),
     ...(options.observer === undefined ? {} : { observer: options.observer }),
   });
 }

@@ -133,3 +133,54 @@ Deno.test("engine runner (real workers): cancelling the running job A stops only
     runner.close();
   }
 });
+
+/** Nice values of this process's threads, from /proc (Linux), by thread id. */
+async function threadNices(): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for await (const e of Deno.readDir("/proc/self/task")) {
+    const stat = await Deno.readTextFile(`/proc/self/task/${e.name}/stat`).catch(() => "");
+    if (stat === "") continue; // the thread ended meanwhile
+    // Fields after "(comm)": state is field 3; nice is field 19 (index 16 from state).
+    out.set(Number(e.name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+  }
+  return out;
+}
+
+Deno.test({
+  name:
+    "engine runner: a general worker's thread runs at ENGINE_NICE, the express worker's and the request loop's at 0 (Linux)",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const inputs = new Uint8Array(await readFile(new URL("inputs.json", dir)));
+    const policyDocument = JSON.parse(await readFile(new URL("policy.json", dir), "utf8"));
+    const policyHash = policyHashOf(policyDocument);
+    const before = await threadNices();
+    const runner = createEngineRunner({
+      workersMax: 1,
+      workerNice: 7,
+      // Nothing is small enough for the express worker: the job runs on a general worker.
+      expressJobBytesMax: 1,
+    });
+    const ctx = { tenant: "t", signal: AbortSignal.timeout(120_000) };
+    try {
+      await runner.run({
+        epochId: "interop-epoch-1",
+        inputs: { kind: "bytes", bytes: inputs.slice() },
+        expectedInputsCid: cidOf(inputs),
+        policyDocument,
+        policyHash,
+        salt: SALT,
+      }, ctx);
+      const after = await threadNices();
+      const niced = [...after].filter(([tid, nice]) => !before.has(tid) && nice === 7);
+      assert.equal(niced.length, 1, `one thread at nice 7: ${JSON.stringify([...after])}`);
+      assert.equal(after.get(Deno.pid), 0, "the request loop keeps nice 0");
+      assert.ok(
+        [...after].every(([, nice]) => nice === 0 || nice === 7),
+        "no other thread changed",
+      );
+    } finally {
+      runner.close();
+    }
+  },
+});

@@ -16,6 +16,7 @@ import { computeManifest } from "../../core/compute.ts";
 import { type ErrorCode, type Reason, RewarderError } from "../../core/errors.ts";
 import type { CodeOf } from "../../core/reasons.ts";
 import { parsePolicy } from "../../core/policy.ts";
+import { lowerThreadPriority } from "./thread_priority.ts";
 
 /**
  * Where a job's inputs are: a local content-store object (read here; its name is its CID, so
@@ -40,6 +41,12 @@ export interface EngineJob {
    * checkpoint once it holds this job's id.
    */
   cancel?: Int32Array;
+  /**
+   * Nice value the worker's thread runs at (thread_priority.ts; set once, before the job, and
+   * only ever raised): the pool gives the general workers a lower priority than the request
+   * loop and the express worker.
+   */
+  nice?: number;
 }
 
 /** A failed job, as posted back (an error object does not cross the boundary as a class). */
@@ -120,7 +127,13 @@ export function errorOfAnswer(answer: EngineFailure): RewarderError {
   return new RewarderError(code, answer.reason, answer.path ? { path: answer.path } : {});
 }
 
+/** Nice value this worker's thread was last set to. */
+let appliedNice = 0;
+
 async function answerOf(job: EngineJob): Promise<EngineAnswer> {
+  if (job.nice !== undefined && job.nice > appliedNice) {
+    appliedNice = lowerThreadPriority(job.nice) ?? job.nice; // best effort (Linux)
+  }
   try {
     return await runEngineJob(job);
   } catch (err) {

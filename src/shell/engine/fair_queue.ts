@@ -116,6 +116,24 @@ export class FairQueue<T> {
     return node;
   }
 
+  /**
+   * Takes the next item that `accepts`, in the same fair order as {@link shift}: the first
+   * tenant in the ring with such an item gives its earliest one and moves to the ring's end
+   * if it still has items. Tenants passed over keep their place. O(items queued).
+   */
+  shiftWhere(accepts: (item: T) => boolean): QueueTicket<T> | undefined {
+    for (const [tenant, lane] of this.#lanes) {
+      for (let node = lane.head; node !== undefined; node = node.next) {
+        if (!accepts(node.item)) continue;
+        this.#unlink(lane, node);
+        this.#lanes.delete(tenant);
+        if (lane.size > 0) this.#lanes.set(tenant, lane);
+        return node;
+      }
+    }
+    return undefined;
+  }
+
   /** Removes a queued item (e.g. its request was cancelled); false if no longer queued. */
   remove(ticket: QueueTicket<T>): boolean {
     const node = ticket as Node<T>;

@@ -123,3 +123,50 @@ Deno.test("fair queue (property): FIFO per tenant, bounds, and a tenant's head w
     }
   }));
 });
+
+Deno.test("fair queue: shiftWhere takes the first accepted item in fair order; others keep their place", () => {
+  const q = new FairQueue<string>({ itemsMax: 100, tenantItemsMax: 10 });
+  q.push("attacker", "big1");
+  q.push("attacker", "big2");
+  q.push("honest", "small1");
+  q.push("third", "big3");
+  q.push("attacker", "small2");
+  const small = (item: string) => item.startsWith("small");
+  assert.equal(q.shiftWhere(small)?.item, "small2"); // attacker is first in the ring
+  assert.equal(q.shiftWhere(small)?.item, "small1"); // attacker moved to the end: honest next
+  assert.equal(q.shiftWhere(small), undefined);
+  assert.equal(q.size, 3);
+  // honest's lane emptied and left; third had its place kept; attacker is after it.
+  assert.deepEqual(drain(q), ["third:big3", "attacker:big1", "attacker:big2"]);
+});
+
+Deno.test("fair queue (property): shiftWhere returns exactly the items shift would order first among the accepted", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.constantFrom("a", "b", "c"), fc.boolean()), { maxLength: 30 }),
+      (pushes) => {
+        const q = new FairQueue<{ n: number; ok: boolean }>({ itemsMax: 100, tenantItemsMax: 100 });
+        pushes.forEach(([tenant, ok], n) => q.push(tenant, { n, ok }));
+        const taken: number[] = [];
+        for (let t = q.shiftWhere((i) => i.ok); t !== undefined; t = q.shiftWhere((i) => i.ok)) {
+          assert.ok(t.item.ok);
+          taken.push(t.item.n);
+        }
+        // Every accepted item came out once; the rest are still queued, FIFO per tenant.
+        const accepted = pushes.flatMap(([, ok], n) => (ok ? [n] : []));
+        assert.deepEqual([...taken].sort((x, y) => x - y), accepted);
+        const rest: number[] = [];
+        for (let t = q.shift(); t !== undefined; t = q.shift()) rest.push(t.item.n);
+        assert.deepEqual(
+          rest.sort((x, y) => x - y),
+          pushes.flatMap(([, ok], n) => (ok ? [] : [n])),
+        );
+        // Within one tenant, accepted items come out in push order.
+        for (const tenant of ["a", "b", "c"]) {
+          const mine = taken.filter((n) => pushes[n]![0] === tenant);
+          assert.deepEqual(mine, [...mine].sort((x, y) => x - y));
+        }
+      },
+    ),
+  );
+});
