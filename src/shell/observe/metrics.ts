@@ -24,7 +24,23 @@
  *
  * @module
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+// prom-client's default collectors one by one (its `collectDefaultMetrics` less the
+// event-loop lag, which event_loop_lag.ts provides at O(1) a scrape).
+import processCpuTotal from "prom-client/lib/metrics/processCpuTotal.js";
+import processStartTime from "prom-client/lib/metrics/processStartTime.js";
+import osMemoryHeap from "prom-client/lib/metrics/osMemoryHeap.js";
+import processOpenFileDescriptors from "prom-client/lib/metrics/processOpenFileDescriptors.js";
+import processMaxFileDescriptors from "prom-client/lib/metrics/processMaxFileDescriptors.js";
+import processResources from "prom-client/lib/metrics/processResources.js";
+import processHandles from "prom-client/lib/metrics/processHandles.js";
+import processRequests from "prom-client/lib/metrics/processRequests.js";
+import heapSizeAndUsed from "prom-client/lib/metrics/heapSizeAndUsed.js";
+import heapSpacesSizeAndUsed from "prom-client/lib/metrics/heapSpacesSizeAndUsed.js";
+import version from "prom-client/lib/metrics/version.js";
+import gc from "prom-client/lib/metrics/gc.js";
+import process from "node:process";
+import { registerEventLoopLag } from "./event_loop_lag.ts";
 import { REJECT_LABELS, type RejectLabel } from "../../core/reasons.ts";
 import { installProcessMetricsFallback } from "./process_metrics.ts";
 
@@ -95,6 +111,31 @@ const LINT_FAILING_DEFAULTS = [
   "nodejs_active_resources_total",
 ] as const;
 
+/**
+ * prom-client's default process and runtime metrics, in its order, with the event-loop lag
+ * gauges of event_loop_lag.ts in place of its own (same names).
+ */
+function registerDefaultMetrics(registry: Registry): void {
+  const config = { register: registry };
+  processCpuTotal(registry, config);
+  processStartTime(registry, config);
+  osMemoryHeap(registry, config);
+  processOpenFileDescriptors(registry, config);
+  processMaxFileDescriptors(registry, config);
+  registerEventLoopLag(registry);
+  if (
+    typeof (process as { getActiveResourcesInfo?: unknown }).getActiveResourcesInfo === "function"
+  ) {
+    processResources(registry, config);
+  }
+  processHandles(registry, config);
+  processRequests(registry, config);
+  heapSizeAndUsed(registry, config);
+  heapSpacesSizeAndUsed(registry, config);
+  version(registry, config);
+  gc(registry, config);
+}
+
 /** Largest integer a float64 gauge holds exactly (2^53 - 1). */
 export const GAUGE_EXACT_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -147,7 +188,7 @@ export function boundedLabel(value: unknown, allowed: readonly string[]): string
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) {
-    collectDefaultMetrics({ register: registry });
+    registerDefaultMetrics(registry);
     // prom-client exports these three totals as gauges named `*_total`, which `promtool check
     // metrics` rejects; the same values stay available as the un-suffixed per-type gauges.
     for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
