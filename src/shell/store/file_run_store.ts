@@ -34,6 +34,12 @@
  * writes it reports what it found. The upgrade is one way: no v1 process may open the store
  * again (it would not see the log).
  *
+ * The intents of the commits this process made are kept in memory while their delivery is
+ * pending (bounded by INTENT_CACHE_CHARS_MAX of body text, oldest dropped first): the
+ * dispatcher and the emission of a fresh answer read them without decrypting and parsing the
+ * slot again (a megabyte for 10k transfers). They never change once committed (contract §7),
+ * so the copy is the slot's; anything not kept is read from its slot as before.
+ *
  * Reads of a file that fails authentication throw the typed `store_undecryptable` error; the
  * loader skips such files from its index but remembers them, and `health()` reports
  * `undecryptable` until they are dealt with. An unreadable slot blocks commits of its tenant
@@ -81,6 +87,8 @@ export const STALE_TEMP_AGE_MS = 60_000;
 export const COMMIT_SLOTS_MAX = 999_999_999_999;
 /** Lost link races one commit tolerates before giving up (each means another commit landed). */
 export const COMMIT_RACES_MAX = 10_000;
+/** Body text of pending intents kept in memory (characters; see the module doc). */
+export const INTENT_CACHE_CHARS_MAX = 64 * 1024 * 1024;
 /** The store format this code writes (1: per-epoch commit files, before contract v2). */
 export const FILE_STORE_FORMAT = 2;
 
@@ -101,6 +109,8 @@ export interface FileRunStoreOptions {
   nowMs: () => number;
   /** Receives the report of the open that upgrades a v1 store; default: one log line. */
   onUpgrade?: (report: UpgradeReport) => void;
+  /** Default INTENT_CACHE_CHARS_MAX. */
+  intentCacheCharsMax?: number;
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -134,6 +144,24 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
   const syncLock = createKeyedMutex();
   let seq = 0;
   const k = (a: string, b: string) => `${a}\u0000${b}`;
+  /** Pending intents committed by this process (tenant\0runKey), oldest first. */
+  const intents = new Map<string, QueuedIntent>();
+  const intentCharsMax = options.intentCacheCharsMax ?? INTENT_CACHE_CHARS_MAX;
+  let intentChars = 0;
+  function keepIntent(key: string, intent: QueuedIntent): void {
+    if (intent.body.length > intentCharsMax) return;
+    for (const [old, kept] of intents) {
+      if (intentChars + intent.body.length <= intentCharsMax) break;
+      dropIntent(old, kept);
+    }
+    intents.set(key, intent);
+    intentChars += intent.body.length;
+  }
+  function dropIntent(key: string, kept = intents.get(key)): void {
+    if (kept === undefined) return;
+    intents.delete(key);
+    intentChars -= kept.body.length;
+  }
 
   const names = {
     run: (t: string, rk: CidString) => `tenants/${tenantDir(t)}/runs/${hexOf(rk)}.bin`,
@@ -299,6 +327,7 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
           log.nextSlot += 1;
         });
         assert(log.committed.get(run.record.run_key) === name, "the new slot is indexed");
+        if (intent !== null) keepIntent(k(run.tenant, run.record.run_key), { ...intent });
         return { committed: true };
       }
       // Another process linked this slot first: read it and check again.
@@ -374,6 +403,7 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
       const { intent: _intent, ...state } = entry;
       await writeJson(names.outbox(entry.tenant, entry.runKey), state);
       outboxIdx.set(key, state);
+      if (state.state !== "pending") dropIntent(key); // delivered: not read for delivery again
     },
     outboxStats() {
       let depth = 0;
@@ -467,6 +497,8 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
   async function withIntent(st: OutboxState): Promise<OutboxEntry | undefined> {
     const name = logOf(st.tenant).committed.get(st.runKey);
     if (name === undefined) return undefined;
+    const kept = intents.get(k(st.tenant, st.runKey));
+    if (kept !== undefined) return { ...st, intent: { ...kept } };
     const file = await readCommit(name);
     if (file?.intent == null || file.run.record.run_key !== st.runKey) return undefined;
     return { ...st, intent: file.intent };

@@ -153,6 +153,38 @@ Deno.test("file store: commits racing with readers leave a log without gaps (all
   assert.equal((await again.outboxStats()).depth, runs.length);
 });
 
+Deno.test("file store: pending intents of its own commits are read from memory, bounded, dropped once delivered", async () => {
+  const d = await freshDir();
+  const runs = ["a", "b", "c"].map((v) => fakeRun({ variant: v, epochId: `e-${v}` }));
+  // Room for two bodies: the third commit drops the first one kept.
+  const s = await openFileRunStore({
+    dataDir: d,
+    cipher: createAtRestCipher(KEY),
+    nowMs: () => Date.now(),
+    intentCacheCharsMax: runs[0]!.queued.body.length * 2,
+  });
+  for (const [i, f] of runs.entries()) {
+    const run = storedRunOf(f, { dryRun: false, seq: i + 1, atMs: 1 });
+    assert.deepEqual(await s.commitRun(run, f.queued, 1), { committed: true });
+  }
+  // Make every slot unreadable: what is still answered was not read from disk.
+  const log = join(d, "store", "tenants", "acme", "log");
+  for (const name of await readdir(log)) {
+    const bytes = await readFile(join(log, name));
+    bytes[bytes.length - 1]! ^= 1;
+    await writeFile(join(log, name), bytes);
+  }
+  await assert.rejects(s.getOutbox("acme", runs[0]!.runKey), isStoreUndecryptable, "dropped: read");
+  for (const f of runs.slice(1)) {
+    assert.deepEqual((await s.getOutbox("acme", f.runKey))?.intent, f.queued, "kept: from memory");
+  }
+  const kept = (await s.getOutbox("acme", runs[2]!.runKey))!;
+  // Delivered: its intent is not kept any more.
+  await s.updateOutbox({ ...kept, state: "accepted", attempts: 1 });
+  await assert.rejects(s.getOutbox("acme", runs[2]!.runKey), isStoreUndecryptable);
+  assert.deepEqual((await s.getOutbox("acme", runs[1]!.runKey))?.intent, runs[1]!.queued);
+});
+
 Deno.test("atomic_file: exclusive create answers false on an existing name, content intact", async () => {
   const d = await freshDir();
   const p = join(d, "x.bin");

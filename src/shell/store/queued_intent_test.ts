@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { canonicalJson } from "../../core/canonical_json.ts";
+import type { LedgerIntent } from "../../core/types.ts";
 import { fakeRun } from "../../../tests/support/ledger_fixtures.ts";
-import { queuedIntentFromStored, queuedIntentOf, upgradeStoredRecord } from "./run_store.ts";
+import {
+  intentJcs,
+  queuedIntentFromStored,
+  queuedIntentOf,
+  upgradeStoredRecord,
+} from "./run_store.ts";
 
 Deno.test("queuedIntentOf: v2 is keyed by intent_key, v1 by run_key; body = JCS", () => {
   const v2 = fakeRun();
@@ -52,4 +59,52 @@ Deno.test("upgradeStoredRecord: a v1 record reads with intent_key null", () => {
     },
   };
   assert.equal(upgradeStoredRecord(v1).intent_key, null);
+});
+
+Deno.test("intentJcs equals canonicalJson of any intent-like object (fast path and fallbacks)", () => {
+  const text = fc.oneof(
+    fc.string({ unit: "binary" }),
+    fc.string({ unit: "grapheme-composite" }),
+    fc.constantFrom("", "\u2028", '"\\', "\u0000\u001f", "\ud83d\ude00", "0", "10"),
+  );
+  const transfer = fc.oneof(
+    { weight: 8, arbitrary: fc.record({ to: text, amount_minor: text }) },
+    // other shapes: the whole intent goes through canonicalJson
+    fc.record({ amount_minor: text, to: text, extra: text }),
+    fc.record({ to: fc.nat(), amount_minor: text }),
+    fc.constant(null),
+  );
+  const key = fc.oneof(
+    fc.constantFrom("schema", "tenant", "total_minor", "zz", "transfersz", "u", "0", "7"),
+    fc.string({ maxLength: 6 }),
+  );
+  fc.assert(
+    fc.property(
+      fc.dictionary(key, fc.oneof(text, fc.nat(), fc.constant(null)), { maxKeys: 6 }),
+      fc.array(transfer, { maxLength: 20 }),
+      (rest, transfers) => {
+        const intent = { ...rest, transfers } as unknown as LedgerIntent;
+        let expected: string | undefined;
+        try {
+          expected = canonicalJson(intent);
+        } catch {
+          expected = undefined;
+        }
+        if (expected === undefined) assert.throws(() => intentJcs(intent));
+        else assert.equal(intentJcs(intent), expected);
+      },
+    ),
+    { numRuns: 2_000 },
+  );
+});
+
+Deno.test("intentJcs of a 10k-transfer intent equals canonicalJson (the fast path's workload)", () => {
+  const v2 = fakeRun();
+  const transfers = Array.from({ length: 10_000 }, (_, i) => ({
+    to: `acct-${i}-\u00e9"\\`,
+    amount_minor: String(1_000_000 + i * 7),
+  }));
+  const intent = { ...v2.intent, transfers } as LedgerIntent;
+  assert.equal(intentJcs(intent), canonicalJson(intent));
+  assert.equal(queuedIntentOf(intent).body, canonicalJson(intent));
 });

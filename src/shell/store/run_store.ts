@@ -20,7 +20,7 @@ import type {
   SealedEnvelope,
 } from "../../core/types.ts";
 import { RewarderError } from "../../core/errors.ts";
-import { canonicalJson } from "../../core/canonical_json.ts";
+import { canonicalJson, hasLoneSurrogate } from "../../core/canonical_json.ts";
 import { assert } from "../../core/assert.ts";
 import { getLogger } from "../observe/log.ts";
 
@@ -79,11 +79,46 @@ export function queuedIntentOf(intent: LedgerIntent): QueuedIntent {
   const v2 = intent.schema === "svc-rewarder.intent.v2";
   return {
     idempotencyKey: v2 ? intent.intent_key : intent.run_key,
-    body: canonicalJson(intent),
+    body: intentJcs(intent),
     runKey: intent.run_key,
     intentKey: v2 ? intent.intent_key : null,
     manifestHash: intent.manifest_hash,
   };
+}
+
+/** The one member name JCS puts after every other member of an intent (contract §7). */
+const TRANSFERS = "transfers";
+
+/**
+ * JCS of an intent, exactly `canonicalJson(intent)` (contract §1), in a few milliseconds for
+ * 10,000 transfers instead of tens: the members other than `transfers` go through
+ * `canonicalJson`, and each transfer, a plain `{to, amount_minor}` of two strings, is written
+ * directly as JCS writes it (members sorted: `amount_minor` < `to`; strings as
+ * `JSON.stringify` escapes them). Anything else (another shape, a member sorting after
+ * `transfers`, a lone surrogate) takes `canonicalJson` of the whole intent, which decides.
+ */
+export function intentJcs(intent: LedgerIntent): string {
+  const { transfers, ...rest } = intent;
+  const names = Object.keys(rest);
+  if (!Array.isArray(transfers) || names.length === 0 || names.some((n) => !(n < TRANSFERS))) {
+    return canonicalJson(intent);
+  }
+  const parts = new Array<string>(transfers.length);
+  for (let i = 0; i < transfers.length; i++) {
+    const t: unknown = transfers[i];
+    if (typeof t !== "object" || t === null || Object.getPrototypeOf(t) !== Object.prototype) {
+      return canonicalJson(intent);
+    }
+    const { to, amount_minor: amount } = t as Record<string, unknown>;
+    if (
+      Object.keys(t).length !== 2 || typeof to !== "string" || typeof amount !== "string" ||
+      !Object.hasOwn(t, "to") || !Object.hasOwn(t, "amount_minor") ||
+      hasLoneSurrogate(to) || hasLoneSurrogate(amount)
+    ) return canonicalJson(intent);
+    parts[i] = `{"amount_minor":${JSON.stringify(amount)},"to":${JSON.stringify(to)}}`;
+  }
+  const head = canonicalJson(rest);
+  return `${head.slice(0, -1)},"${TRANSFERS}":[${parts.join(",")}]}`;
 }
 
 /**
@@ -427,7 +462,9 @@ export function newEntry(run: StoredRun, intent: QueuedIntent, nowMs: number): O
   return {
     tenant: run.tenant,
     runKey: run.record.run_key,
-    intent: cloneJson(intent),
+    // Every member is a string (or null): a shallow copy is a full one, without serialising
+    // the body (a megabyte of JSON text for 10k transfers) twice.
+    intent: { ...intent },
     state: "pending",
     attempts: 0,
     nextAttemptAtMs: nowMs,
