@@ -215,18 +215,65 @@ const SECRET_PATTERNS: readonly [RegExp, string][] = [
  */
 const OPAQUE_RUN = /[A-Za-z0-9_-]{40,}/g;
 
+/** The case-folded words of the first {@link SECRET_PATTERNS} entry. */
+const AUTH_SCHEME_WORD = /bearer|macaroon|basic/i;
+/** Length of an {@link OPAQUE_RUN}. */
+const OPAQUE_RUN_CHARS_MIN = 40;
+
+/** True for `[A-Za-z0-9_-]`, the characters of an {@link OPAQUE_RUN}. */
+function isRunChar(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) ||
+    (code >= 0x61 && code <= 0x7a) || code === 0x2d || code === 0x5f;
+}
+
+/**
+ * False when none of {@link SECRET_PATTERNS} nor {@link OPAQUE_RUN} can match `text`: each
+ * needs its fixed start (an auth scheme's word in any case, `AgE`, `AgI`, `MDA`, `eyJ`,
+ * `-----BEGIN`) or a 40-character run, so this is a superset of what they match. Most logged
+ * strings (routes, tenants, corr ids, peers) fail it and are kept without the five
+ * replacements (the access log's flush, docs/PROFILE.md).
+ */
+function mayHoldSecret(text: string): boolean {
+  if (text.length >= OPAQUE_RUN_CHARS_MIN) {
+    let run = 0;
+    for (let i = 0; i < text.length; i++) {
+      if (!isRunChar(text.charCodeAt(i))) run = 0;
+      else if (++run >= OPAQUE_RUN_CHARS_MIN) return true;
+    }
+  }
+  return text.includes("AgE") || text.includes("AgI") || text.includes("MDA") ||
+    text.includes("eyJ") || text.includes("-----BEGIN") || AUTH_SCHEME_WORD.test(text);
+}
+
 /** Masks credentials inside a free-text string (see {@link SECRET_PATTERNS}). */
 export function redactString(text: string, allowOpaque = false): string {
+  return mayHoldSecret(text) ? replaceSecrets(text, allowOpaque) : text;
+}
+
+/**
+ * Every replacement of {@link redactString}, without its pre-test (exported for the test that
+ * checks the pre-test never changes an answer).
+ */
+export function replaceSecrets(text: string, allowOpaque: boolean): string {
   let out = text;
   for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
   if (allowOpaque) return out;
   return out.replace(OPAQUE_RUN, (run) => (/^[0-9a-f]+$/i.test(run) ? run : REDACTED));
 }
 
+/** Names already judged by {@link isSecretName}, at most {@link SECRET_NAME_MEMO_MAX}. */
+const secretNameMemo = new Map<string, boolean>();
+/** Property names remembered (the logged names are the code's own: a few dozen). */
+const SECRET_NAME_MEMO_MAX = 1024;
+
 /** True when a property named `name` must never be logged. */
 export function isSecretName(name: string): boolean {
+  const known = secretNameMemo.get(name);
+  if (known !== undefined) return known;
   const n = name.toLowerCase().replaceAll("-", "_");
-  return !PUBLIC_NAMES.has(n) && SECRET_NAME.test(n);
+  const secret = !PUBLIC_NAMES.has(n) && SECRET_NAME.test(n);
+  if (secretNameMemo.size < SECRET_NAME_MEMO_MAX) secretNameMemo.set(name, secret);
+  return secret;
 }
 
 /**

@@ -11,6 +11,8 @@ import {
   LOG_FIELDS,
   redact,
   REDACTED,
+  redactString,
+  replaceSecrets,
 } from "./log.ts";
 
 after(async () => {
@@ -121,6 +123,61 @@ test("what counts as a secret name", () => {
   }
   assert.deepEqual(redact({ a: { authorization: "x" } }), { a: { authorization: REDACTED } });
   assert.equal(redact(12345678901234567890n), "12345678901234567890");
+});
+
+test("the pre-test of redactString never changes its answer (secret shapes in any case, runs of 15..45)", () => {
+  // Pieces that start or end each pattern, in several cases, and runs around the 16- and
+  // 40-character thresholds; deterministic pseudo-random strings of them.
+  const pieces = [
+    "Bearer ",
+    "bearer  ",
+    "MACAROON ",
+    "Basic\t",
+    "basic",
+    "AgE",
+    "AgI",
+    "age",
+    "MDA",
+    "mda",
+    "eyJ",
+    "EYJ",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----begin",
+    "-----END RSA PRIVATE KEY-----",
+    ".",
+    "=",
+    " ",
+    "/",
+    ":",
+    "dev",
+    "GET /rewarder/epochs/:epoch_id",
+    "127.0.0.1",
+    "a".repeat(15),
+    "B".repeat(16),
+    "c".repeat(39),
+    "0f".repeat(20),
+    "x_-".repeat(14),
+    "9".repeat(45),
+  ];
+  let seed = 7; // xorshift32: a fixed sequence
+  const next = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  let changed = 0;
+  for (let i = 0; i < 20_000; i++) {
+    let text = "";
+    const n = 1 + (next() % 5);
+    for (let k = 0; k < n; k++) text += pieces[next() % pieces.length];
+    for (const allowOpaque of [false, true]) {
+      const full = replaceSecrets(text, allowOpaque);
+      assert.equal(redactString(text, allowOpaque), full, JSON.stringify(text));
+      if (full !== text) changed += 1;
+    }
+  }
+  assert.ok(changed > 1_000, `the corpus holds secrets to redact (${changed})`);
 });
 
 test("failureStreakLog: one line when a streak starts, one when it ends, none in between", async () => {
