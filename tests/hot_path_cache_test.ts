@@ -62,6 +62,40 @@ async function commit(registry: RunRegistry, f: FakeRun): Promise<void> {
   });
 }
 
+Deno.test("lru: the same answers and evictions as a list-ordered model over random operations (repeated hits on the newest key included)", () => {
+  const lru = createLru<number>({ entriesMax: 4, bytesMax: 40 });
+  let order: { key: string; bytes: number }[] = []; // least recent first
+  let seed = 11; // xorshift32: a fixed sequence
+  const next = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  for (let i = 0; i < 20_000; i++) {
+    const key = `k${next() % 7}`;
+    const op = next() % 10;
+    const at = order.findIndex((e) => e.key === key);
+    if (op < 6) { // a run of gets: often the newest key again
+      const got = lru.get(key);
+      assert.equal(got !== undefined, at >= 0, `get ${key} at step ${i}`);
+      if (at >= 0) order.push(...order.splice(at, 1));
+    } else if (op < 9) {
+      const bytes = next() % 15;
+      lru.set(key, i, bytes);
+      if (at >= 0) order.splice(at, 1);
+      order.push({ key, bytes });
+      while (order.length > 4 || order.reduce((n, e) => n + e.bytes, 0) > 40) order.shift();
+    } else {
+      lru.delete(key);
+      if (at >= 0) order.splice(at, 1);
+    }
+    assert.equal(lru.stats().entries, order.length, `entries at step ${i}`);
+  }
+  for (const e of order) assert.notEqual(lru.get(e.key), undefined);
+  order = [];
+});
+
 Deno.test("lru: bounded by bytes and by entries, least recent evicted, too large not kept", () => {
   const lru = createLru<string>({ entriesMax: 3, bytesMax: 100 });
   lru.set("a", "A", 40);

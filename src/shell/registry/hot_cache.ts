@@ -58,7 +58,10 @@ export interface Lru<V> {
   stats(): CacheStats;
 }
 
-/** Creates an {@link Lru} (a Map in insertion order: a hit moves its key to the end). */
+/**
+ * Creates an {@link Lru} (a Map in insertion order: a hit moves its key to the end, unless it
+ * is already there — a run of hits on one key is a plain lookup).
+ */
 export function createLru<V>(
   bounds: { entriesMax: number; bytesMax?: number },
 ): Lru<V> {
@@ -66,6 +69,8 @@ export function createLru<V>(
   const bytesMax = bounds.bytesMax ?? Number.MAX_SAFE_INTEGER;
   const map = new Map<string, { value: V; bytes: number }>();
   let bytes = 0;
+  /** The most recent key (the Map's last): a hit on it leaves the order as it is. */
+  let newest: string | undefined;
   let hits = 0;
   let misses = 0;
   let evictions = 0;
@@ -74,6 +79,7 @@ export function createLru<V>(
     if (old === undefined) return;
     map.delete(key);
     bytes -= old.bytes;
+    if (key === newest) newest = undefined;
   };
   return {
     get(key) {
@@ -83,14 +89,18 @@ export function createLru<V>(
         return undefined;
       }
       hits += 1;
-      map.delete(key);
-      map.set(key, hit);
+      if (key !== newest) {
+        map.delete(key);
+        map.set(key, hit);
+        newest = key;
+      }
       return hit.value;
     },
     set(key, value, size = 0) {
       drop(key);
       if (size > bytesMax) return false;
       map.set(key, { value, bytes: size });
+      newest = key;
       bytes += size;
       while (map.size > entriesMax || bytes > bytesMax) {
         const oldest = map.keys().next().value as string;
@@ -102,6 +112,7 @@ export function createLru<V>(
     delete: drop,
     clear() {
       map.clear();
+      newest = undefined;
       bytes = 0;
     },
     stats: () => ({
