@@ -8,11 +8,13 @@
  *
  * @module
  */
+import { allocateNumeric } from "./allocate_numeric.ts";
 import { assert } from "./assert.ts";
 import { blake3Hex } from "./blake3.ts";
 import { type Checkpoint, CHECKPOINT_MASK, NEVER_CANCELLED } from "./checkpoint.ts";
 import { badRequest, type Result } from "./errors.ts";
-import type { InputEntry, ParsedInputs } from "./inputs.ts";
+import { type EntryTable, metricAt, metricIdOf } from "./entry_table.ts";
+import type { ParsedInputs } from "./inputs.ts";
 import { BPS_DENOMINATOR, I128_MAX, WATERFILL_ROUNDS_MAX } from "./limits.ts";
 import type { Policy } from "./policy.ts";
 import type { QuarantineReason } from "./types.ts";
@@ -65,6 +67,29 @@ export function allocate(
   inputsCid: string,
   checkpoint: Checkpoint = NEVER_CANCELLED,
 ): Result<Allocation> {
+  return allocateWith(policy, inputs, inputsCid, checkpoint, true);
+}
+
+/**
+ * {@link allocate} in bigint arithmetic only: the reference the exact double path
+ * (`allocate_numeric.ts`) is tested against. Same results, slower on large epochs.
+ */
+export function allocateReference(
+  policy: Policy,
+  inputs: ParsedInputs,
+  inputsCid: string,
+  checkpoint: Checkpoint = NEVER_CANCELLED,
+): Result<Allocation> {
+  return allocateWith(policy, inputs, inputsCid, checkpoint, false);
+}
+
+function allocateWith(
+  policy: Policy,
+  inputs: ParsedInputs,
+  inputsCid: string,
+  checkpoint: Checkpoint,
+  numeric: boolean,
+): Result<Allocation> {
   let poolMinor: bigint;
   if (policy.pool.source === "fixed") {
     poolMinor = policy.pool.amountMinor;
@@ -79,9 +104,26 @@ export function allocate(
   const feeMinor = policy.fee === null ? 0n : (poolMinor * policy.fee.bps) / BPS_DENOMINATOR;
   const netMinor = poolMinor - feeMinor;
   try {
+    const exact = numeric
+      ? allocateNumeric(policy, inputs.table, inputsCid, netMinor, checkpoint)
+      : null;
+    if (exact !== null) {
+      const residual: ResidualSplit = {
+        amountMinor: exact.roundingMinor + exact.cappedMinor + exact.belowMinMinor,
+        roundingMinor: exact.roundingMinor,
+        belowMinMinor: exact.belowMinMinor,
+        cappedMinor: exact.cappedMinor,
+      };
+      checkpoint();
+      checkInvariants(poolMinor, feeMinor, exact.payoutSumMinor, residual, exact.payouts);
+      return {
+        ok: true,
+        value: { poolMinor, feeMinor, payouts: exact.payouts, residual, quarantine: null },
+      };
+    }
     return {
       ok: true,
-      value: allocateNet(policy, inputs.entries, inputsCid, poolMinor, feeMinor, checkpoint),
+      value: allocateNet(policy, inputs.table, inputsCid, poolMinor, feeMinor, checkpoint),
     };
   } catch (err) {
     if (!(err instanceof Breach)) throw err;
@@ -112,7 +154,7 @@ function quarantined(
 
 function allocateNet(
   policy: Policy,
-  entries: readonly InputEntry[],
+  entries: EntryTable,
   inputsCid: string,
   poolMinor: bigint,
   feeMinor: bigint,
@@ -211,23 +253,25 @@ interface Scored {
 /** `score_i = Σ floor(metric * mul / div)`, each score ≤ I128_MAX (contract §4.3). */
 function scoreEntries(
   policy: Policy,
-  entries: readonly InputEntry[],
+  entries: EntryTable,
   checkpoint: Checkpoint,
 ): Scored[] {
   const threshold = policy.minScore > 1n ? policy.minScore : 1n;
-  const out: Scored[] = new Array(entries.length);
-  for (let i = 0; i < entries.length; i++) {
+  const ids = policy.score.map((term) => metricIdOf(entries, term.metric));
+  const out: Scored[] = new Array(entries.count);
+  for (let i = 0; i < entries.count; i++) {
     if ((i & CHECKPOINT_MASK) === 0) checkpoint();
-    const entry = entries[i]!;
-    if (i > 0) assert(entries[i - 1]!.account < entry.account, "entries sorted and unique");
+    const account = entries.accounts[i]!;
+    if (i > 0) assert(entries.accounts[i - 1]! < account, "entries sorted and unique");
     let score = 0n;
-    for (const term of policy.score) {
-      // Own properties only: a metric named `constructor` must not read Object.prototype.
-      if (!Object.hasOwn(entry.metrics, term.metric)) continue;
-      const metric = BigInt(entry.metrics[term.metric]!);
-      score = bounded(score + (metric * term.mul) / term.div);
+    for (let t = 0; t < ids.length; t++) {
+      if (ids[t]! < 0) continue;
+      const value = metricAt(entries, i, ids[t]!);
+      if (value === undefined) continue;
+      const term = policy.score[t]!;
+      score = bounded(score + (BigInt(value) * term.mul) / term.div);
     }
-    out[i] = { account: entry.account, score, eligible: score >= threshold };
+    out[i] = { account, score, eligible: score >= threshold };
   }
   return out;
 }

@@ -87,7 +87,7 @@ export function computeManifest(input: ComputeInput): Result<ComputeOutput> {
       manifestHash: manifestHashOf(manifest),
       runKey,
       inputsCid,
-      entryCount: inputs.value.entries.length,
+      entryCount: inputs.value.table.count,
     },
   };
 }

@@ -12,6 +12,8 @@ import { badRequest, type Result } from "./errors.ts";
 import { ACCOUNT_PATTERN, ASSET_PATTERN, EPOCH_ID_PATTERN, METRIC_PATTERN } from "./ids.ts";
 import { ENTRIES_MAX, JSON_INT_MAX, METRICS_PER_ENTRY_MAX } from "./limits.ts";
 import { isMoney } from "./money.ts";
+import { type EntryTable, tableOfEntries } from "./entry_table.ts";
+import { parseInputsFast } from "./inputs_fast.ts";
 import { jsonPathAt, parseStrictJson } from "./strict_json.ts";
 import { schemaError } from "./zod_issue.ts";
 
@@ -82,7 +84,7 @@ export interface ParsedInputs {
   /** The inputs' pool, when the document carries one. */
   poolMinor: bigint | undefined;
   /** Entries sorted by account (byte order), accounts unique. */
-  entries: InputEntry[];
+  table: EntryTable;
 }
 
 /** Field paths in inputs errors are prefixed with this (contract §8: fetched documents). */
@@ -95,6 +97,21 @@ const ROOT = "inputs";
  * CHECKPOINT_EVERY entries (and while scanning the text); it throws to abandon the parse.
  */
 export function parseInputs(
+  input: Uint8Array | string,
+  checkpoint: Checkpoint = NEVER_CANCELLED,
+): Result<ParsedInputs> {
+  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+  const fast = parseInputsFast(bytes, checkpoint);
+  if (fast !== null) return { ok: true, value: fast };
+  return parseInputsReference(bytes, checkpoint);
+}
+
+/**
+ * The reference reader of {@link parseInputs}: the strict I-JSON reader, then the schemas
+ * (entries by hand-written loops checked against the zod schemas). It answers every document
+ * the one-pass reader (`inputs_fast.ts`) does not take, and gives every refusal its error.
+ */
+export function parseInputsReference(
   input: Uint8Array | string,
   checkpoint: Checkpoint = NEVER_CANCELLED,
 ): Result<ParsedInputs> {
@@ -141,7 +158,7 @@ function parseNative(doc: object, checkpoint: Checkpoint): Result<ParsedInputs> 
       epochId: value.epoch_id,
       asset: value.asset,
       poolMinor: value.pool_minor === undefined ? undefined : BigInt(value.pool_minor),
-      entries: sorted.value,
+      table: tableOfEntries(sorted.value),
     },
   };
 }
@@ -169,7 +186,7 @@ function parseCompat(doc: object, checkpoint: Checkpoint): Result<ParsedInputs> 
       epochId: undefined,
       asset: undefined,
       poolMinor: BigInt(value.pool_minor_units),
-      entries: sorted.value,
+      table: tableOfEntries(sorted.value),
     },
   };
 }
