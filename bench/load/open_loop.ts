@@ -29,9 +29,12 @@ export interface OpenLoopResult {
 /** Wait for stragglers after the last send (ms). */
 const STRAGGLER_WAIT_MS = 10_000;
 
-/** Sends GET `url` at `rateRps` for `durationMs`. */
+/** Sends `method` (GET unless given) `url` at `rateRps` for `durationMs`. */
 export async function openLoop(o: {
   url: string;
+  method?: string;
+  /** Request body, sent with every request. */
+  body?: string;
   rateRps: number;
   durationMs: number;
   outstandingMax: number;
@@ -56,7 +59,11 @@ export async function openLoop(o: {
       }
       const sentMs = performance.now() - t0;
       lastSendMs = sentMs;
-      const p: Promise<void> = fetch(o.url, { ...(o.headers ? { headers: o.headers } : {}) })
+      const p: Promise<void> = fetch(o.url, {
+        ...(o.method ? { method: o.method } : {}),
+        ...(o.body !== undefined ? { body: o.body } : {}),
+        ...(o.headers ? { headers: o.headers } : {}),
+      })
         .then(async (r) => {
           await r.arrayBuffer();
           samples.push({

@@ -4,7 +4,14 @@
  * CI. Needs `wrk` (Debian package) for the throughput points; Deno drives everything else.
  *
  *   deno run --allow-all bench/load/run.ts [--runtimes deno,bun,node] [--checks deno]
- *                                          [--skip-checks] [--skip-perf] [--no-docs]
+ *                                          [--skip-checks] [--skip-perf] [--skip-compute]
+ *                                          [--no-docs]
+ *
+ * The throughput points (GET of a committed epoch, replayed compute; service and bare Hono on
+ * the same runtime) use the workload of the performance goals: a 300-recipient epoch, wrk
+ * -t1 -c16 for 4 s after a 1 s warm-up, rate caps lifted. `--skip-compute` leaves out the
+ * per-runtime compute latency samples (the 10k compute p95 and the replay open loop are
+ * bench/load/compute_latency.ts's).
  *
  * Writes bench/results/load.json and the "Load" and "Service performance" sections of
  * docs/RESULTS.md (between the load-bench markers). Whole run < 5 minutes.
@@ -44,7 +51,9 @@ export const COMPUTE_SIZES = [
 /** Consecutive failed computes of one size after which that size is abandoned. */
 const COMPUTE_FAILURES_MAX = 2;
 /** Throughput points: wrk threads, connections, warm-up and measured seconds. */
-export const WRK = { threads: 1, connections: 32, warmS: 1, measureS: 3 };
+export const WRK = { threads: 1, connections: 16, warmS: 1, measureS: 4 };
+/** Recipients of the epoch the GET and replay points serve (the performance goals' workload). */
+export const TARGET_RECIPIENTS = 300;
 /** Caps lifted for the performance runs so the limiters are not what is measured. */
 const UNCAPPED = {
   MAX_RPS: "1000000",
@@ -72,6 +81,7 @@ function args() {
     runtimes,
     checks: a.includes("--skip-checks") ? [] : checks,
     perf: !a.includes("--skip-perf"),
+    compute: !a.includes("--skip-compute"),
     docs: !a.includes("--no-docs"),
   };
 }
@@ -101,7 +111,7 @@ async function machine() {
   };
 }
 
-async function prepare(runtimes: Runtime[]) {
+async function prepare(runtimes: Runtime[], a: { compute: boolean }) {
   await rm(DATA_DIR, { recursive: true, force: true });
   await mkdir(DATA_DIR, { recursive: true, mode: 0o700 });
   const { paths, samples } = await ensureDevMaterial(DATA_DIR, join(ROOT, "vectors"));
@@ -125,11 +135,11 @@ async function prepare(runtimes: Runtime[]) {
     const bytes = new TextEncoder().encode(generateEpochInputs(epochId, recipients));
     return { epochId, inputsCid: await casPut(DATA_DIR, bytes), recipients, bytes: bytes.length };
   };
-  const target = await put(`bench-${tag}-target`, 1_000);
+  const target = await put(`bench-${tag}-target`, TARGET_RECIPIENTS);
   const perRuntime: Record<string, Record<string, Epoch[]>> = {};
   for (const rt of runtimes) {
     perRuntime[rt] = {};
-    for (const size of COMPUTE_SIZES) {
+    for (const size of a.compute ? COMPUTE_SIZES : []) {
       const list: Epoch[] = [];
       for (let i = 0; i < size.samples; i++) {
         list.push(await put(`bench-${tag}-${rt}-${size.name}-${i}`, size.recipients));
@@ -187,7 +197,15 @@ export function percentile(sorted: number[], p: number): number {
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
-async function rateCheck(rt: Runtime) {
+/**
+ * The route the rate check offers load to: authenticated and cheap. An anonymous request is
+ * charged to its peer's own bucket (docs/RUNBOOK.md), so an unauthenticated route would
+ * measure that bucket, not the instance's; the tenant's bucket (TENANT_RPS_MAX per second, one
+ * second of burst) is looser than the instance's here, so the instance's is the one that acts.
+ */
+export const RATE_CHECK_ROUTE = "/rewarder/quarantine";
+
+async function rateCheck(rt: Runtime, token: string) {
   const server = await startServer("service", rt, {
     DATA_DIR,
     MAX_RPS: String(RATE_CHECK.maxRps),
@@ -198,7 +216,8 @@ async function rateCheck(rt: Runtime) {
     // Wait out the start (the bucket is full at start: burst tokens).
     await fetch(`${server.url}/healthz`).then((r) => r.arrayBuffer());
     const keys = await openLoop({
-      url: `${server.url}/rewarder/keys`,
+      url: `${server.url}${RATE_CHECK_ROUTE}`,
+      headers: { Authorization: `Macaroon ${token}` },
       rateRps: RATE_CHECK.offeredRps,
       durationMs: RATE_CHECK.durationMs,
       outstandingMax: RATE_CHECK.outstandingMax,
@@ -206,7 +225,7 @@ async function rateCheck(rt: Runtime) {
     const healthz = await fetch(`${server.url}/healthz`).then((r) => r.status);
     return {
       runtime: rt,
-      route: "GET /rewarder/keys (instance bucket; no auth)",
+      route: `GET ${RATE_CHECK_ROUTE} (instance bucket; a tenant's token)`,
       config: RATE_CHECK,
       ...summarizeOpenLoop(keys, RATE_CHECK.durationMs, {
         rateRps: RATE_CHECK.maxRps,
@@ -220,7 +239,12 @@ async function rateCheck(rt: Runtime) {
   }
 }
 
-async function perfRuntime(rt: Runtime, p: Prepared, bare: { ready: boolean }) {
+async function perfRuntime(
+  rt: Runtime,
+  p: Prepared,
+  bare: { ready: boolean },
+  withCompute: boolean,
+) {
   const out: Record<string, unknown> = { runtime: rt };
   const server = await startServer("service", rt, { DATA_DIR, ...UNCAPPED });
   out.serviceCommand = server.command;
@@ -243,7 +267,7 @@ async function perfRuntime(rt: Runtime, p: Prepared, bare: { ready: boolean }) {
       }
     }
     const computes: Record<string, unknown> = {};
-    for (const size of COMPUTE_SIZES) {
+    for (const size of withCompute ? COMPUTE_SIZES : []) {
       const ms: number[] = [];
       const errors: Record<string, number> = {};
       let failuresInRow = 0;
@@ -312,13 +336,13 @@ async function main() {
   if (a.runtimes.includes("node") || a.checks.includes("node")) {
     await sh(["bash", "scripts/bundle.sh", "bench/load/bare_hono.ts"]);
   }
-  const p = await prepare(a.runtimes);
+  const p = await prepare(a.runtimes, a);
   console.error(`prepared ${DATA_DIR} in ${Math.round(performance.now() - startedMs)} ms`);
   const results: Record<string, unknown> = { machine: m };
   const checks: unknown[] = [];
   for (const rt of a.checks) {
     console.error(`rate check on ${rt}…`);
-    checks.push({ rate: await rateCheck(rt) });
+    checks.push({ rate: await rateCheck(rt, p.token) });
     console.error(`concurrency check on ${rt}…`);
     checks.push({ concurrency: await concurrencyCheck(rt, DATA_DIR, p.token, p.sample) });
   }
@@ -333,13 +357,19 @@ async function main() {
     const bare = { ready: false };
     for (const rt of a.runtimes) {
       console.error(`performance on ${rt}…`);
-      perf.push(await perfRuntime(rt, p, bare));
+      perf.push(await perfRuntime(rt, p, bare, a.compute));
     }
   }
   results.perf = a.perf ? perf : previous.perf ?? [];
   results.perfMachine = a.perf ? m : previous.perfMachine ?? previous.machine;
   results.loadavgAtEnd = Deno.loadavg();
-  results.params = { RATE_CHECK, COMPUTE_SIZES, WRK, UNCAPPED };
+  results.params = {
+    RATE_CHECK,
+    COMPUTE_SIZES: a.compute ? COMPUTE_SIZES : [],
+    WRK,
+    TARGET_RECIPIENTS,
+    UNCAPPED,
+  };
   results.elapsedS = Math.round((performance.now() - startedMs) / 1000);
   results.targetEpoch = p.target;
   await mkdir(join(ROOT, "bench/results"), { recursive: true });

@@ -53,16 +53,23 @@ const COMMANDS: Record<"service" | "bare", Record<Runtime, string[]>> = {
   },
 };
 
-/** Starts `kind` on `runtime` with `env` added to this process's environment. */
+/**
+ * Starts `kind` on `runtime` with `env` added to this process's environment; from `options.cwd`
+ * (another checkout, for an A/B) instead of this one when given.
+ */
 export async function startServer(
   kind: "service" | "bare",
   runtime: Runtime,
   env: Record<string, string>,
+  options: { cwd?: string } = {},
 ): Promise<Server> {
-  const cmd = COMMANDS[kind][runtime];
+  const cmd = [...COMMANDS[kind][runtime]];
+  // BENCH_DENO_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof": extra flags of a Deno child.
+  const extra = Deno.env.get("BENCH_DENO_FLAGS");
+  if (runtime === "deno" && extra) cmd.splice(2, 0, ...extra.split(" ").filter(Boolean));
   const child = new Deno.Command(cmd[0]!, {
     args: cmd.slice(1),
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { BIND_ADDR: "127.0.0.1:0", ...env },
     stdin: "null",
     stdout: "piped",
@@ -70,10 +77,13 @@ export async function startServer(
   }).spawn();
   let log = "";
   let onLine: ((line: string) => void) | undefined;
+  // BENCH_SERVER_LOG=<file>: every child's output is also appended there (for a diagnosis).
+  const logFile = Deno.env.get("BENCH_SERVER_LOG");
   const drain = async (stream: ReadableStream<Uint8Array>) => {
     const dec = new TextDecoder();
     let partial = "";
     for await (const chunk of stream) {
+      if (logFile) await Deno.writeFile(logFile, chunk, { append: true });
       const text = dec.decode(chunk, { stream: true });
       log = (log + text).slice(-LOG_CHARS_MAX);
       partial += text;
