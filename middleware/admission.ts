@@ -20,6 +20,7 @@ import { RewarderError } from "../src/core/errors.ts";
 import type { AppEnv } from "./context.ts";
 import { declaredLength } from "./_body.ts";
 import type { PreAuthBudget } from "../src/shell/admission/preauth_budget.ts";
+import type { RefusalHold } from "../src/shell/admission/refusal_hold.ts";
 import { PREAUTH_RETRY_AFTER_S } from "../src/shell/admission/limits.ts";
 import {
   ANON_SHARED_PEER,
@@ -80,6 +81,8 @@ export interface AdmitCallerOptions {
   authenticate?: MiddlewareHandler<AppEnv>;
   /** Called with `rate_limited` on each refusal (anonymous, tenant or instance). */
   onReject?: (reason: string) => void;
+  /** Holds an anonymous caller's 429 before it is answered (absent: answered at once). */
+  refusalHold?: RefusalHold;
 }
 
 /** The anonymous bucket key of a request: its peer address, or the shared one (Unix socket). */
@@ -99,11 +102,17 @@ export function anonymousPeerOf(c: Context<AppEnv>): string {
  * ```
  */
 export function admitCaller(options: AdmitCallerOptions): MiddlewareHandler<AppEnv> {
-  const { limiter, authenticate, onReject } = options;
+  const { limiter, authenticate, onReject, refusalHold } = options;
   const enforce = (taken: TakeResult): void => {
     if (taken.ok) return;
     onReject?.("rate_limited");
     throw new RewarderError("RATE_LIMITED", "rate_limited", { retryAfterS: taken.retryAfterS });
+  };
+  /** An anonymous caller's bucket: its refusal is held first (refusal_hold.ts). */
+  const enforceAnonymous = async (c: Context<AppEnv>): Promise<void> => {
+    const taken = limiter.takeAnonymous(anonymousPeerOf(c));
+    if (!taken.ok) await refusalHold?.hold(c.req.raw.signal);
+    enforce(taken);
   };
   return async function admitCaller(c, next) {
     let authenticated = false;
@@ -116,7 +125,7 @@ export function admitCaller(options: AdmitCallerOptions): MiddlewareHandler<AppE
       } catch (err) {
         c.get("preAuthRelease")?.();
         await cancelBody(c); // the body of a request without a valid token is never read
-        enforce(limiter.takeAnonymous(anonymousPeerOf(c)));
+        await enforceAnonymous(c);
         throw err;
       }
     }
@@ -126,7 +135,7 @@ export function admitCaller(options: AdmitCallerOptions): MiddlewareHandler<AppE
       : undefined;
     if (tenant === undefined) {
       await cancelBody(c);
-      enforce(limiter.takeAnonymous(anonymousPeerOf(c)));
+      await enforceAnonymous(c);
     } else {
       enforce(limiter.takeTenant(tenant));
       enforce(limiter.take());

@@ -188,3 +188,43 @@ Deno.test("a public route charges the anonymous bucket", async () => {
   assert.equal((await app.request("/echo")).status, 429);
   assert.equal(l.stats().instanceTokens, 1_000);
 });
+
+Deno.test("an anonymous caller's 429 is held before its answer; its 401s, tenants' 429s and a public route's 200s are not", async () => {
+  const held: string[] = [];
+  let release: () => void = () => {};
+  const refusalHold = {
+    hold(_signal: AbortSignal) {
+      held.push("hold");
+      return new Promise<void>((resolve) => (release = resolve));
+    },
+    held: () => held.length,
+  };
+  const now = 0;
+  const l = createRateLimiter({
+    ratePerSecondMax: 1_000,
+    burstMax: 1_000,
+    tenantRatePerSecondMax: 1,
+    anonPeerRatePerSecondMax: 1,
+    nowMs: () => now,
+  });
+  const app = testApp(admitCaller({ limiter: l, authenticate: fakeAuth(), refusalHold }));
+  assert.equal((await app.request("/echo")).status, 401, "the bucket had a token: at once");
+  assert.deepEqual(held, []);
+  let answered = false;
+  const refused = Promise.resolve(app.request("/echo")).then((res) => {
+    answered = true;
+    return res;
+  });
+  for (let i = 0; i < 10 && held.length === 0; i++) await Promise.resolve();
+  assert.deepEqual(held, ["hold"], "the refusal waits on the hold");
+  assert.equal(answered, false);
+  release();
+  const res = await refused;
+  assert.equal(res.status, 429);
+  assert.ok(Number(res.headers.get("retry-after")) >= 1);
+  // An authenticated tenant over its own bucket is refused at once, never held.
+  const as = () => app.request("/echo", { headers: { "x-test-tenant": "acme" } });
+  assert.equal((await as()).status, 200);
+  assert.equal((await as()).status, 429, "the tenant's own bucket");
+  assert.deepEqual(held, ["hold"], "a tenant's 429 is not held");
+});

@@ -284,6 +284,7 @@ export function buildApp(
       const scope = r.scope;
       chain.push(admitCaller({
         limiter: s.limiter,
+        ...(s.refusalHold === undefined ? {} : { refusalHold: s.refusalHold }),
         authenticate: auth({
           keyRing: s.keyRing,
           operatorTenant: c.operatorTenant,
@@ -303,7 +304,10 @@ export function buildApp(
       chain.push(...readBody);
     } else if (r.honoPath.startsWith("/rewarder/")) {
       // A public route of the service surface: its callers are anonymous; it reads no body.
-      chain.push(admitCaller({ limiter: s.limiter }));
+      chain.push(admitCaller({
+        limiter: s.limiter,
+        ...(s.refusalHold === undefined ? {} : { refusalHold: s.refusalHold }),
+      }));
     }
     app.on([r.method.toUpperCase()], [r.honoPath], ...chain, ...(r.handlers as Handler[]));
   }

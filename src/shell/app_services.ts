@@ -13,6 +13,7 @@ import type { Metrics } from "./observe/metrics.ts";
 import type { PolicyRegistry } from "./sources/policy_registry.ts";
 import type { RateLimiter } from "./admission/rate_limiter.ts";
 import type { PreAuthBudget } from "./admission/preauth_budget.ts";
+import type { RefusalHold } from "./admission/refusal_hold.ts";
 import type { RunRegistry } from "./registry/run_registry.ts";
 import type { Signer } from "./keys/signer.ts";
 import type { InputsSource } from "./sources/sources.ts";
@@ -43,6 +44,8 @@ export interface AppServices {
   limiter: RateLimiter;
   /** Bytes held by requests not yet authenticated (default: a budget of the named limits). */
   preAuthBudget?: PreAuthBudget;
+  /** Holds anonymous 429s before their answer (refusal_hold.ts); absent: answered at once. */
+  refusalHold?: RefusalHold;
   /** Decisions (awaited, fail-closed) and counted events (docs/RUNBOOK.md, "Audit log"). */
   audit: Pick<AuditTrail, "decide" | "count" | "status" | "assertWritable">;
   /** Readiness inputs beyond the app's own (breaker, store health…). */

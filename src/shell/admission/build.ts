@@ -1,6 +1,7 @@
 /**
  * The admission components of one service from its configuration: the rate limiter (instance,
- * tenant and anonymous peer buckets) and the pre-auth budget, with their metrics
+ * tenant and anonymous peer buckets), the hold on anonymous refusals and the pre-auth budget,
+ * with their metrics
  * (docs/ARCHITECTURE.md, "Order of the middleware").
  *
  * @module
@@ -10,6 +11,7 @@ import type { Config } from "../config/config.ts";
 import { createAdmissionMetrics } from "../observe/isolation_metrics.ts";
 import { createPreAuthBudget, type PreAuthBudget } from "./preauth_budget.ts";
 import { createRateLimiter, type RateLimiter } from "./rate_limiter.ts";
+import { createRefusalHold, type RefusalHold } from "./refusal_hold.ts";
 
 /** Builds the limiter and the pre-auth budget, their metrics registered on `registry`. */
 export function buildAdmission(
@@ -18,7 +20,7 @@ export function buildAdmission(
     "ratePerSecondMax" | "burstMax" | "tenantRatePerSecondMax" | "tenantBucketsMax"
   >,
   registry: Registry,
-): { limiter: RateLimiter; preAuthBudget: PreAuthBudget } {
+): { limiter: RateLimiter; preAuthBudget: PreAuthBudget; refusalHold: RefusalHold } {
   const metrics = createAdmissionMetrics(registry);
   const limiter = createRateLimiter({
     ratePerSecondMax: config.ratePerSecondMax,
@@ -29,5 +31,6 @@ export function buildAdmission(
   });
   const preAuthBudget = createPreAuthBudget({ observer: { refused: metrics.preAuthRefused } });
   metrics.watch(preAuthBudget, limiter);
-  return { limiter, preAuthBudget };
+  const refusalHold = createRefusalHold({ onRefusal: metrics.anonymousRefusalHeld });
+  return { limiter, preAuthBudget, refusalHold };
 }

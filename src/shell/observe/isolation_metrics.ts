@@ -17,6 +17,8 @@ export interface AdmissionMetrics {
   anonymousRefused(): void;
   /** Counts one pre-auth budget refusal (the budget's observer). */
   preAuthRefused(): void;
+  /** Counts one anonymous refusal held before its answer, or answered at once (hold full). */
+  anonymousRefusalHeld(held: boolean): void;
   /** Reads the gauges from these (called once, after both exist). */
   watch(budget: PreAuthBudget, limiter: RateLimiter): void;
 }
@@ -52,6 +54,14 @@ export function createAdmissionMetrics(registry: Registry): AdmissionMetrics {
     help: "Requests without a valid token refused 429 by their peer's anonymous bucket.",
     registers,
   });
+  const anonHeld = new Counter({
+    name: "anon_refusals_total",
+    help:
+      "Anonymous 429 refusals by whether they were held ANON_REFUSAL_HOLD_MS before the answer (held) or answered at once (the hold was full).",
+    labelNames: ["held"] as const,
+    registers,
+  });
+  for (const held of ["held", "at_once"]) anonHeld.inc({ held }, 0);
   new Gauge({
     name: "anon_peer_buckets",
     help: "Anonymous peer-address buckets held now (bounded LRU map).",
@@ -62,6 +72,7 @@ export function createAdmissionMetrics(registry: Registry): AdmissionMetrics {
   });
   return {
     anonymousRefused: () => anonRejections.inc(),
+    anonymousRefusalHeld: (held) => anonHeld.inc({ held: held ? "held" : "at_once" }),
     preAuthRefused: () => preAuthRejections.inc(),
     watch(b, l) {
       budget = b;
