@@ -203,7 +203,7 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
  * measure that bucket, not the instance's; the tenant's bucket (TENANT_RPS_MAX per second, one
  * second of burst) is looser than the instance's here, so the instance's is the one that acts.
  */
-export const RATE_CHECK_ROUTE = "/rewarder/quarantine";
+export const RATE_CHECK_ROUTE = "/rewarder/runs?limit=1";
 
 async function rateCheck(rt: Runtime, token: string) {
   const server = await startServer("service", rt, {
