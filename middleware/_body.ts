@@ -13,6 +13,32 @@ import type { AppEnv } from "./context.ts";
 const CONTENT_LENGTH_RE = /^[0-9]{1,15}$/;
 
 /**
+ * True when the request declares a content coding other than `identity` (the decompress
+ * middleware reads such a body again from the request; middleware/decompress.ts).
+ */
+export function hasContentCoding(c: Context<AppEnv>): boolean {
+  const coding = c.req.header("content-encoding")?.trim().toLowerCase() ?? "";
+  return coding !== "" && coding !== "identity";
+}
+
+/**
+ * Hands the buffered `body` to the rest of the chain through Hono's body cache: the route's
+ * `c.req.arrayBuffer()` (and `text()`, `json()`) answer it without a second read. The request
+ * itself is not rebuilt (a Request costs more than a replay's whole validation, docs/PROFILE.md):
+ * nothing after the body cap reads `c.req.raw`'s body, except the decompress middleware, which
+ * gets a rebuilt request ({@link replaceBody}) when there is a coding to undo.
+ */
+export function keepBody(c: Context<AppEnv>, body: Uint8Array<ArrayBuffer>): void {
+  const exact = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength
+    ? body.buffer
+    : body.slice().buffer;
+  // At run time Hono keeps each read's promise there (request.ts `#cachedBody`); its type
+  // names the resolved values.
+  (c.req.bodyCache as unknown as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise
+    .resolve(exact);
+}
+
+/**
  * The declared `Content-Length` as a number, `undefined` when absent. A malformed value is a
  * 400 (`content_length`): the runtimes reject it before us, this guards in-process callers.
  */
@@ -37,7 +63,7 @@ export async function readBodyCapped(
   req: Request,
   bytesMax: number,
   readTimeoutMs?: number,
-): Promise<Uint8Array | null> {
+): Promise<Uint8Array<ArrayBuffer> | null> {
   if (req.body === null) return null;
   const declared = declaredLength(req);
   if (declared !== undefined && declared > bytesMax) {
@@ -76,7 +102,7 @@ export async function readBodyCapped(
   return concat(chunks, size);
 }
 
-function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
+function concat(chunks: readonly Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {

@@ -11,7 +11,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { RewarderError } from "../src/core/errors.ts";
-import { readBodyCapped, replaceBody } from "./_body.ts";
+import { hasContentCoding, keepBody, readBodyCapped, replaceBody } from "./_body.ts";
 import type { AppEnv } from "./context.ts";
 import { BODY_BYTES_MAX_LIMIT } from "../src/shell/admission/limits.ts";
 
@@ -52,14 +52,18 @@ export function bodyCap(options: BodyCapOptions): MiddlewareHandler<AppEnv> {
   validate(options);
   const { bodyBytesMax, readTimeoutMs, onReject } = options;
   return async function bodyCap(c, next) {
-    let body: Uint8Array | null;
+    let body: Uint8Array<ArrayBuffer> | null;
     try {
       body = await readBodyCapped(c.req.raw, bodyBytesMax, readTimeoutMs);
     } catch (err) {
       if (err instanceof RewarderError) onReject?.(err.reason);
       throw err;
     }
-    if (body !== null) replaceBody(c, body, false);
+    // A coded body is read again by the decompress middleware, from a rebuilt request.
+    if (body !== null) {
+      if (hasContentCoding(c)) replaceBody(c, body, false);
+      else keepBody(c, body);
+    }
     await next();
   };
 }

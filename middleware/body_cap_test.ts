@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
+import { Hono } from "hono";
 import { bodyCap } from "./body_cap.ts";
+import type { AppEnv } from "./context.ts";
+import { decompress } from "./decompress.ts";
 import { chunkedBody, rawRequest, testApp, withServer } from "./_test_app.ts";
 
 const CAP = 1_048_576;
@@ -105,4 +109,30 @@ Deno.test("bodyCap over a raw socket: chunked without length, and an over-cap le
       "Connection: close\r\n\r\n";
     assert.equal(await rawRequest(port, big), 413);
   });
+});
+
+Deno.test("bodyCap: the buffered body answers arrayBuffer, text and json as the request would; a coded body still reaches decompress", async () => {
+  const app = new Hono<AppEnv>();
+  app.use(bodyCap({ bodyBytesMax: CAP }));
+  app.use(decompress({ bodyBytesMax: CAP, inflatedBytesMax: CAP, ratioMax: 100 }));
+  app.post("/read", async (c) => {
+    const bytes = [...new Uint8Array(await c.req.arrayBuffer())];
+    return c.json({ bytes, text: await c.req.text(), json: await c.req.json() });
+  });
+  // A leading BOM, non-ASCII text, an escape: what Fetch's text() and JSON.parse make of them.
+  const body = new TextEncoder().encode('\uFEFF{"name":"Zoë \\u00e9","n":[1,2]}');
+  const expected = {
+    bytes: [...body],
+    text: await new Response(body).text(),
+    json: JSON.parse(await new Response(body).text()),
+  };
+  for (const headers of [{}, { "content-encoding": "identity" }]) {
+    const res = await app.request("/read", post(body, headers));
+    assert.deepEqual(await res.json(), expected);
+  }
+  const gz = await app.request(
+    "/read",
+    post(new Uint8Array(gzipSync(body)), { "content-encoding": "gzip" }),
+  );
+  assert.deepEqual(await gz.json(), expected);
 });

@@ -77,14 +77,24 @@ export function validJson<T extends z.ZodObject>(schema: T) {
   return zValidator("json", schema, hookFor(schema));
 }
 
+/** Fetch's "UTF-8 decode" (a leading BOM dropped, invalid sequences replaced). */
+const utf8 = new TextDecoder();
+
 /**
  * Reads the body as I-JSON (contract §1) before any validator: a body that is not → 400
  * `json` (no field: the fault is in the text, not in a member).
  */
 export function strictJsonBody(): MiddlewareHandler<AppEnv> {
   return async function strictJsonBody(c, next) {
-    const parsed = parseStrictJson(new Uint8Array(await c.req.arrayBuffer()));
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    const parsed = parseStrictJson(bytes);
     if (!parsed.ok) throw new RewarderError("BAD_REQUEST", "json");
+    // The body validator's `c.req.json()` reads the text from Hono's body cache: decoded here
+    // as Fetch's `text()` would (UTF-8, a leading BOM dropped), without a Response built for it.
+    // (Hono keeps each read's promise in the cache; its type names the resolved values.)
+    (c.req.bodyCache as unknown as { text?: Promise<string> }).text ??= Promise.resolve(
+      utf8.decode(bytes),
+    );
     await next();
   };
 }
