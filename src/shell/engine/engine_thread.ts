@@ -11,6 +11,7 @@
  */
 import { Worker as NodeWorker } from "node:worker_threads";
 import type { EngineAnswer, EngineJob, EngineReady } from "./engine_worker.ts";
+import { type EngineWireAnswer, fromWire } from "./engine_wire.ts";
 
 /** What the pool needs of a worker. */
 export interface EngineThread {
@@ -50,9 +51,9 @@ export function realThreadSpawner(): SpawnEngineThread {
     return (events) => {
       const w = new Worker(url, { type: "module" });
       let closed = false;
-      w.onmessage = (event: MessageEvent<EngineAnswer | EngineReady>) => {
+      w.onmessage = (event: MessageEvent<EngineWireAnswer | EngineReady>) => {
         if ("ready" in event.data) events.ready();
-        else events.answer(event.data);
+        else events.answer(fromWire(event.data));
       };
       w.onerror = (event) => {
         event.preventDefault?.();
@@ -71,9 +72,9 @@ export function realThreadSpawner(): SpawnEngineThread {
   return (events) => {
     const w = new NodeWorker(url);
     let closed = false;
-    w.on("message", (data: EngineAnswer | EngineReady) => {
+    w.on("message", (data: EngineWireAnswer | EngineReady) => {
       if ("ready" in data) events.ready();
-      else events.answer(data);
+      else events.answer(fromWire(data));
     });
     w.on("error", (err) => {
       if (!closed) events.crashed(String(err?.message ?? err));

@@ -17,6 +17,7 @@ import { type ErrorCode, type Reason, RewarderError } from "../../core/errors.ts
 import type { CodeOf } from "../../core/reasons.ts";
 import { parsePolicy } from "../../core/policy.ts";
 import { lowerThreadPriority } from "./thread_priority.ts";
+import { type EngineWireAnswer, toWire } from "./engine_wire.ts";
 
 /**
  * Where a job's inputs are: a local content-store object (read here; its name is its CID, so
@@ -130,12 +131,12 @@ export function errorOfAnswer(answer: EngineFailure): RewarderError {
 /** Nice value this worker's thread was last set to. */
 let appliedNice = 0;
 
-async function answerOf(job: EngineJob): Promise<EngineAnswer> {
+async function answerOf(job: EngineJob): Promise<EngineWireAnswer> {
   if (job.nice !== undefined && job.nice > appliedNice) {
     appliedNice = lowerThreadPriority(job.nice) ?? job.nice; // best effort (Linux)
   }
   try {
-    return await runEngineJob(job);
+    return toWire(await runEngineJob(job));
   } catch (err) {
     // A cancelled job's answer is not read by anyone: it tells the pool the worker is free.
     if (err instanceof JobCancelled) return failure(job.id, "TIMEOUT", "timeout");
