@@ -87,8 +87,12 @@ export const STALE_TEMP_AGE_MS = 60_000;
 export const COMMIT_SLOTS_MAX = 999_999_999_999;
 /** Lost link races one commit tolerates before giving up (each means another commit landed). */
 export const COMMIT_RACES_MAX = 10_000;
-/** Body text of pending intents kept in memory (characters; see the module doc). */
-export const INTENT_CACHE_CHARS_MAX = 64 * 1024 * 1024;
+/**
+ * Body text of pending intents kept in memory (characters; see the module doc): ~35 pending
+ * 10k-transfer intents. Delivery usually empties it at once; it fills only while deliveries
+ * wait (quarantine-only mode, a ledger outage), and then costs at most this much memory.
+ */
+export const INTENT_CACHE_CHARS_MAX = 16 * 1024 * 1024;
 /** The store format this code writes (1: per-epoch commit files, before contract v2). */
 export const FILE_STORE_FORMAT = 2;
 
