@@ -45,6 +45,17 @@ export function padJsonBytes(json: string): Uint8Array<ArrayBuffer> {
 }
 
 /**
+ * {@link padJsonBytes} as text: the same bytes once UTF-8 encoded (the JSON, then spaces), and
+ * their count. A string body reaches the runtime's response without a copy on the JS heap
+ * (a byte body is copied on every answer: docs/PROFILE.md), so cached answers keep this form.
+ */
+export function padJsonText(json: string): { text: string; bytes: number } {
+  const length = new TextEncoder().encode(json).byteLength;
+  const bytes = paddedLength(length);
+  return { text: json + " ".repeat(bytes - length), bytes };
+}
+
+/**
  * A padded JSON response for a manifest or envelope.
  *
  * @example

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { canonicalJson } from "../src/core/canonical_json.ts";
 import { compression } from "./compression.ts";
 import type { AppEnv } from "./context.ts";
-import { paddedJsonResponse, paddedLength, padJsonBytes } from "./pad_response.ts";
+import { paddedJsonResponse, paddedLength, padJsonBytes, padJsonText } from "./pad_response.ts";
 
 Deno.test("paddedLength buckets: 1 KiB floor, powers of two, then 1 MiB steps", () => {
   const table: Array<[number, number]> = [
@@ -45,4 +45,20 @@ Deno.test("padded responses escape compression so the bucket survives on the wir
   assert.equal((await padded.arrayBuffer()).byteLength, 2048);
   const plain = await app.request("/plain", { headers });
   assert.equal(plain.headers.get("content-encoding"), "gzip");
+});
+
+Deno.test("padJsonText encodes to exactly padJsonBytes's bytes (non-ASCII, bucket edges) and counts them", () => {
+  const jsons = [
+    "{}",
+    JSON.stringify({ account: "Zoë 😀 é", n: 1 }),
+    `"${"a".repeat(1022)}"`, // 1,024 bytes: the first bucket exactly
+    `"${"é".repeat(600)}"`, // 1,202 bytes in 602 chars: the second bucket
+    `"${"x".repeat(5000)}"`,
+  ];
+  for (const json of jsons) {
+    const { text, bytes } = padJsonText(json);
+    const expected = padJsonBytes(json);
+    assert.deepEqual(new TextEncoder().encode(text), expected, json.slice(0, 20));
+    assert.equal(bytes, expected.byteLength);
+  }
 });

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { padJsonBytes } from "../middleware/pad_response.ts";
+import { padJsonText } from "../middleware/pad_response.ts";
 
 /** `Cache-Control` of an immutable answer (contract §10). */
 export const IMMUTABLE_CACHE_CONTROL = "private, max-age=31536000, immutable";
@@ -68,14 +68,7 @@ export function immutableResponse(
   json: string,
 ): Response {
   return notModifiedResponse(request, manifestHash) ??
-    immutableBytesResponse(manifestHash, padJsonBytes(json));
-}
-
-function immutableHeaders(manifestHash: string): Headers {
-  return new Headers({
-    "etag": `"${manifestHash}"`,
-    "cache-control": IMMUTABLE_CACHE_CONTROL,
-  });
+    immutableBodyResponse(manifestHash, padJsonText(json).text);
 }
 
 /** The 304 of an immutable resource tagged `manifestHash` when `If-None-Match` matches. */
@@ -86,19 +79,26 @@ export function notModifiedResponse(
   if (!ifNoneMatchHolds(request.headers.get("if-none-match") ?? undefined, manifestHash)) {
     return undefined;
   }
-  return new Response(null, { status: 304, headers: immutableHeaders(manifestHash) });
+  // Plain records, not Headers objects: a Headers init is walked by its iterator (Deno
+  // re-sorts the list on every step), a record once.
+  return new Response(null, {
+    status: 304,
+    headers: { "etag": `"${manifestHash}"`, "cache-control": IMMUTABLE_CACHE_CONTROL },
+  });
 }
 
 /**
- * The 200 of an immutable resource from its bytes, already padded (a cached answer). The
- * Response copies them (Fetch: a BufferSource body is copied), so a cached array is never
- * handed out.
+ * The 200 of an immutable resource from its padded JSON (a cached answer), as text: the
+ * runtime encodes a string body itself, where a byte body would be copied on the JS heap first
+ * (Fetch: a BufferSource body is copied) — the same bytes on the wire, without the copy.
  */
-export function immutableBytesResponse(
-  manifestHash: string,
-  bytes: Uint8Array<ArrayBuffer>,
-): Response {
-  const headers = immutableHeaders(manifestHash);
-  headers.set("content-type", "application/json");
-  return new Response(bytes, { status: 200, headers });
+export function immutableBodyResponse(manifestHash: string, text: string): Response {
+  return new Response(text, {
+    status: 200,
+    headers: {
+      "etag": `"${manifestHash}"`,
+      "cache-control": IMMUTABLE_CACHE_CONTROL,
+      "content-type": "application/json",
+    },
+  });
 }

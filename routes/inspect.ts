@@ -10,8 +10,8 @@ import { createFactory } from "hono/factory";
 import { canonicalJson } from "../src/core/canonical_json.ts";
 import type { AppServices } from "../src/shell/app_services.ts";
 import type { AppEnv } from "../middleware/context.ts";
-import { paddedJsonResponse, padJsonBytes } from "../middleware/pad_response.ts";
-import { immutableBytesResponse, notModifiedResponse } from "./immutable.ts";
+import { paddedJsonResponse, padJsonText } from "../middleware/pad_response.ts";
+import { immutableBodyResponse, notModifiedResponse } from "./immutable.ts";
 import { artifactKey } from "../src/shell/registry/hot_cache.ts";
 import { checkRunEpoch } from "../src/shell/caps/authorize.ts";
 import {
@@ -52,7 +52,7 @@ export async function committedHashOrNotFound(
 
 /**
  * `GET /rewarder/epochs/{epoch_id}`: the sealed envelope of the committed run, as the padded
- * bytes first answered (cached by tenant and manifest hash: they never change; the tenant is
+ * text first answered (cached by tenant and manifest hash: they never change; the tenant is
  * part of the key because two tenants' envelopes of one manifest carry their own signatures).
  */
 export function epochHandlers(s: InspectServices) {
@@ -67,12 +67,13 @@ export function epochHandlers(s: InspectServices) {
       if (notModified !== undefined) return notModified;
       const key = artifactKey("envelope", manifestHash, tenant);
       const artifacts = s.registry.caches.artifacts;
-      let bytes = artifacts.get(key);
-      if (bytes === undefined) {
-        bytes = padJsonBytes(canonicalJson(await committedOrNotFound(s, tenant, epochId)));
-        artifacts.set(key, bytes, bytes.byteLength);
+      let text = artifacts.get(key);
+      if (typeof text !== "string") {
+        const padded = padJsonText(canonicalJson(await committedOrNotFound(s, tenant, epochId)));
+        text = padded.text;
+        artifacts.set(key, text, padded.bytes);
       }
-      return immutableBytesResponse(manifestHash, bytes);
+      return immutableBodyResponse(manifestHash, text);
     },
   );
 }

@@ -11,8 +11,8 @@ import { createFactory } from "hono/factory";
 import { canonicalJson } from "../src/core/canonical_json.ts";
 import { packedLeavesOf } from "../src/core/merkle.ts";
 import type { AppEnv } from "../middleware/context.ts";
-import { immutableBytesResponse, notModifiedResponse } from "./immutable.ts";
-import { padJsonBytes } from "../middleware/pad_response.ts";
+import { immutableBodyResponse, notModifiedResponse } from "./immutable.ts";
+import { padJsonText } from "../middleware/pad_response.ts";
 import { artifactKey, type HotCaches } from "../src/shell/registry/hot_cache.ts";
 import { noQuerySchema, proofParamSchema } from "../src/api/schemas.ts";
 import { validParam, validQuery } from "./validate.ts";
@@ -25,7 +25,7 @@ const factory = createFactory<AppEnv>();
 function leavesOf(caches: HotCaches, envelope: SealedEnvelope): Uint8Array {
   const key = artifactKey("leaves", envelope.manifest_hash);
   const hit = caches.artifacts.get(key);
-  if (hit !== undefined) return hit;
+  if (hit !== undefined && typeof hit !== "string") return hit;
   const leaves = packedLeavesOf(envelope.manifest.payouts);
   caches.artifacts.set(key, leaves as Uint8Array<ArrayBuffer>, leaves.byteLength);
   return leaves;
@@ -46,17 +46,18 @@ export function proofHandlers(s: InspectServices) {
       const manifestHash = await committedHashOrNotFound(s, tenant, epochId);
       const caches = s.registry.caches;
       const key = artifactKey("proof", manifestHash, tenant, account);
-      let bytes = caches.artifacts.get(key);
-      if (bytes === undefined) {
+      let text = caches.artifacts.get(key);
+      if (typeof text !== "string") {
         const envelope = await committedOrNotFound(s, tenant, epochId);
         const doc = proofDocumentOf(envelope, account, leavesOf(caches, envelope));
         if (doc === undefined) throw new RewarderError("NOT_FOUND", "no_payout");
-        bytes = padJsonBytes(canonicalJson(doc));
-        caches.artifacts.set(key, bytes, bytes.byteLength);
+        const padded = padJsonText(canonicalJson(doc));
+        text = padded.text;
+        caches.artifacts.set(key, text, padded.bytes);
       }
       // The 404 above comes first: a matching If-None-Match never hides a missing payout.
       return notModifiedResponse(c.req.raw, manifestHash) ??
-        immutableBytesResponse(manifestHash, bytes);
+        immutableBodyResponse(manifestHash, text);
     },
   );
 }

@@ -4,9 +4,10 @@
  * immutable), so it is kept in memory and served without reading, decrypting, parsing or
  * serialising it again.
  *
- * - `artifacts`: the bytes of immutable answers (an envelope, a proof document, both padded
- *   as answered) and the packed Merkle leaves of proofs, by manifest hash; one LRU bounded by
- *   BYTES ({@link ARTIFACT_CACHE_BYTES_MAX}) shared by all three kinds.
+ * - `artifacts`: immutable answers (an envelope, a proof document, both padded as answered,
+ *   kept as text: see {@link Artifact}) and the packed Merkle leaves of proofs (bytes), by
+ *   manifest hash; one LRU bounded by BYTES ({@link ARTIFACT_CACHE_BYTES_MAX}, an answer counted
+ *   by its UTF-8 length) shared by all three kinds.
  * - `runs`: the run index, (tenant, run key) → a committed run's record (never its envelope),
  *   LRU bounded by entries ({@link RUN_INDEX_ENTRIES_MAX}).
  * - `commitments`: (tenant, epoch) → run key and (tenant, inputs CID) → epoch, positive
@@ -127,9 +128,15 @@ export function createLru<V>(
   };
 }
 
+/**
+ * An artifact: an answer's padded JSON text (a string body reaches the runtime's response
+ * without a copy on the JS heap, docs/PROFILE.md) or a proof set's packed leaves (bytes).
+ */
+export type Artifact = string | Uint8Array<ArrayBuffer>;
+
 /** The hot path's caches (see the module comment). */
 export interface HotCaches {
-  artifacts: Lru<Uint8Array<ArrayBuffer>>;
+  artifacts: Lru<Artifact>;
   runs: Lru<IndexedRun>;
   commitments: Lru<string>;
 }
@@ -157,7 +164,7 @@ export interface HotCacheBounds {
 /** Creates the caches. */
 export function createHotCaches(bounds: HotCacheBounds = {}): HotCaches {
   return {
-    artifacts: createLru<Uint8Array<ArrayBuffer>>({
+    artifacts: createLru<Artifact>({
       entriesMax: Number.MAX_SAFE_INTEGER,
       bytesMax: bounds.artifactBytesMax ?? ARTIFACT_CACHE_BYTES_MAX,
     }),
