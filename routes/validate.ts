@@ -14,12 +14,13 @@
  * @module
  */
 import { zValidator } from "@hono/zod-validator";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import { RewarderError } from "../src/core/errors.ts";
 import { parseStrictJson } from "../src/core/strict_json.ts";
 import { formatPath } from "../src/core/zod_issue.ts";
 import type { AppEnv } from "../middleware/context.ts";
+import { createLru } from "../src/shell/registry/hot_cache.ts";
 
 type Issue = z.core.$ZodIssue;
 
@@ -62,14 +63,56 @@ function hookFor(schema: z.ZodObject) {
   };
 }
 
-/** Path parameters: `c.req.valid("param")`; a bad one is 400 with `field` = its name. */
+/** Validated inputs remembered per validator (an LRU of their source texts). */
+export const VALIDATED_INPUTS_REMEMBERED_MAX = 1024;
+
+/**
+ * `zValidator(target, schema)` that remembers what it validated, by the text the input is
+ * parsed from (`keyOf`: the request path for parameters, the query string for the query): the
+ * same text always gives the same input, so the same validated value (kept frozen). A fault is
+ * never remembered: it is found again, with its 400, on every request.
+ */
+function rememberingValidator<T extends z.ZodObject, K extends "param" | "query">(
+  target: K,
+  schema: T,
+  keyOf: (c: Context<AppEnv>) => string,
+) {
+  const inner = zValidator(target, schema, hookFor(schema));
+  const memo = createLru<object>({ entriesMax: VALIDATED_INPUTS_REMEMBERED_MAX });
+  const remembering: MiddlewareHandler<AppEnv> = async function rememberingValidator(c, next) {
+    const key = keyOf(c);
+    const known = memo.get(key);
+    if (known !== undefined) {
+      c.req.addValidatedData(target, known);
+      await next();
+      return;
+    }
+    await inner(c as never, async () => {
+      memo.set(key, Object.freeze(c.req.valid(target as never) as object));
+      await next();
+    });
+  };
+  return remembering as unknown as typeof inner;
+}
+
+/** The request's query string (from `?`), or "" (Hono reads the query from `c.req.url`). */
+function queryTextOf(c: Context<AppEnv>): string {
+  const url = c.req.url;
+  const at = url.indexOf("?");
+  return at < 0 ? "" : url.slice(at);
+}
+
+/**
+ * Path parameters: `c.req.valid("param")`; a bad one is 400 with `field` = its name. Keyed by
+ * the request path: within one route, its parameters are a function of the path.
+ */
 export function validParam<T extends z.ZodObject>(schema: T) {
-  return zValidator("param", schema, hookFor(schema));
+  return rememberingValidator("param", schema, (c) => c.req.path);
 }
 
 /** The query: `c.req.valid("query")`; an unknown parameter is 400 with `field` `""`. */
 export function validQuery<T extends z.ZodObject>(schema: T) {
-  return zValidator("query", schema, hookFor(schema));
+  return rememberingValidator("query", schema, queryTextOf);
 }
 
 /** The JSON body, after {@link strictJsonBody}: `c.req.valid("json")`. */

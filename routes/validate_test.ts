@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../middleware/context.ts";
 import { errorHandler } from "../middleware/error_mapper.ts";
-import { strictJsonBody, validJson } from "./validate.ts";
+import { strictJsonBody, validJson, validParam, validQuery } from "./validate.ts";
 
 function app() {
   const a = new Hono<AppEnv>();
@@ -55,4 +55,36 @@ Deno.test("strictJsonBody: a body that is not I-JSON is 400 json; a schema fault
   const schema = await post('{"name":1,"n":[]}');
   assert.equal(schema.status, 400);
   assert.deepEqual((await schema.json()).error.field, "name");
+});
+
+Deno.test("validParam / validQuery remember a valid input by its text, never a fault", async () => {
+  const a = new Hono<AppEnv>();
+  a.onError(errorHandler({ jitterMsMax: 0 }));
+  const seen: unknown[] = [];
+  a.get(
+    "/e/:id",
+    validParam(z.object({ id: z.string().regex(/^[a-z0-9-]{1,8}$/) })),
+    validQuery(z.object({ limit: z.string().regex(/^[0-9]+$/).optional() }).strict()),
+    (c) => {
+      seen.push({ param: c.req.valid("param"), query: c.req.valid("query") });
+      return c.json({ ok: true });
+    },
+  );
+  const status = async (path: string) => (await a.request(path)).status;
+  for (let round = 0; round < 3; round++) {
+    assert.equal(await status("/e/abc"), 200);
+    assert.equal(await status("/e/abc?limit=5"), 200);
+    assert.equal(await status("/e/d%2Dx?limit=6"), 200); // decoded once by Hono: "d-x"
+    assert.equal(await status("/e/BAD"), 400); // a fault: found again every time
+    assert.equal(await status("/e/abc?limit=x"), 400);
+    assert.equal(await status("/e/abc?other=1"), 400);
+  }
+  const expected = [
+    { param: { id: "abc" }, query: {} },
+    { param: { id: "abc" }, query: { limit: "5" } },
+    { param: { id: "d-x" }, query: { limit: "6" } },
+  ];
+  assert.deepEqual(seen, [...expected, ...expected, ...expected]);
+  const bad = await a.request("/e/abc?other=1");
+  assert.equal((await bad.json()).error.field, "");
 });
