@@ -42,10 +42,37 @@ export function compression(options: CompressionOptions = {}): MiddlewareHandler
   }
   const inner = compress({
     threshold: thresholdBytes,
-    contentTypeFilter: /^(application\/(json|problem\+json)|text\/plain)\b/i,
+    contentTypeFilter: COMPRESSIBLE,
     ...(options.encoding === undefined ? {} : { encoding: options.encoding }),
   });
   return async function compression(c, next) {
-    await inner(c, next);
+    if (c.req.header("accept-encoding") !== undefined) return await inner(c, next);
+    await next();
+    // Without Accept-Encoding hono/compress codes nothing: it only adds `Vary:
+    // Accept-Encoding` to an answer it would have coded. The same here, on the answer's own
+    // headers (hono's c.header() first rebuilds the whole Response to set it).
+    const res = c.res;
+    const h = res.headers;
+    const length = h.get("content-length");
+    if (
+      res.status === 206 || h.has("content-encoding") || h.has("transfer-encoding") ||
+      c.req.method === "HEAD" || (length && Number(length) < thresholdBytes) ||
+      !COMPRESSIBLE.test(h.get("content-type") ?? "") ||
+      NO_TRANSFORM.test(h.get("cache-control") ?? "")
+    ) return;
+    const vary = h.get("vary");
+    if (vary === "*" || (vary && VARY_ACCEPT_ENCODING.test(vary))) return;
+    const value = vary ? `${vary}, Accept-Encoding` : "Accept-Encoding";
+    try {
+      h.set("Vary", value);
+    } catch {
+      c.header("Vary", value); // immutable headers (a fetched Response): rebuilt by Hono
+    }
   };
 }
+
+/** The content types coded: JSON and text. */
+const COMPRESSIBLE = /^(application\/(json|problem\+json)|text\/plain)\b/i;
+/** hono/compress's tests, as it writes them (compress/index.js). */
+const NO_TRANSFORM = /(?:^|,)\s*?no-transform\s*?(?:,|$)/i;
+const VARY_ACCEPT_ENCODING = /(?:^|,)\s*accept-encoding\s*(?:,|$)/i;
