@@ -120,7 +120,7 @@ function perfSection(r: Any): string {
   out.push(
     "```sh",
     "apt-get install -y wrk   # the throughput points use wrk",
-    "deno run --allow-all bench/load/run.ts --skip-checks   # all runtimes, ~2 min",
+    "deno run --allow-all bench/load/run.ts --skip-checks --skip-compute   # all runtimes, ~90 s",
     "```",
     "",
   );
