@@ -17,7 +17,13 @@ import { createRefusalHold, type RefusalHold } from "./refusal_hold.ts";
 export function buildAdmission(
   config: Pick<
     Config,
-    "ratePerSecondMax" | "burstMax" | "tenantRatePerSecondMax" | "tenantBucketsMax"
+    | "ratePerSecondMax"
+    | "burstMax"
+    | "tenantRatePerSecondMax"
+    | "tenantBucketsMax"
+    | "anonPeerRatePerSecondMax"
+    | "anonPeersMax"
+    | "preAuthBudgetBytes"
   >,
   registry: Registry,
 ): { limiter: RateLimiter; preAuthBudget: PreAuthBudget; refusalHold: RefusalHold } {
@@ -27,9 +33,14 @@ export function buildAdmission(
     burstMax: config.burstMax,
     tenantRatePerSecondMax: config.tenantRatePerSecondMax,
     tenantBucketsMax: config.tenantBucketsMax,
+    anonPeerRatePerSecondMax: config.anonPeerRatePerSecondMax,
+    anonPeersMax: config.anonPeersMax,
     onAnonymousRefused: metrics.anonymousRefused,
   });
-  const preAuthBudget = createPreAuthBudget({ observer: { refused: metrics.preAuthRefused } });
+  const preAuthBudget = createPreAuthBudget({
+    budgetBytes: config.preAuthBudgetBytes,
+    observer: { refused: metrics.preAuthRefused },
+  });
   metrics.watch(preAuthBudget, limiter);
   const refusalHold = createRefusalHold({ onRefusal: metrics.anonymousRefusalHeld });
   return { limiter, preAuthBudget, refusalHold };

@@ -22,10 +22,17 @@ import {
   BODY_BYTES_MAX_LIMIT,
   INFLATED_BYTES_MAX_LIMIT,
   INFLIGHT_MAX_LIMIT,
+  PREAUTH_BUDGET_BYTES_DEFAULT,
+  PREAUTH_BUDGET_BYTES_LIMIT,
+  PREAUTH_CHUNK_BYTES,
   RATIO_MAX_LIMIT,
   TIMEOUT_MS_LIMIT,
 } from "../admission/limits.ts";
-import { RATE_LIMIT_MAX } from "../admission/rate_limiter.ts";
+import {
+  ANON_PEER_RPS_MAX_DEFAULT,
+  ANON_PEERS_MAX_DEFAULT,
+  RATE_LIMIT_MAX,
+} from "../admission/rate_limiter.ts";
 import { KEY_RELOAD_INTERVAL_MS_MAX } from "../caps/limits.ts";
 import {
   HEADERS_TIMEOUT_MS,
@@ -310,6 +317,24 @@ export const CONFIG_TABLE = {
   RATE_BURST: intVar(200, 1, RATE_LIMIT_MAX, "burst above MAX_RPS"),
   TENANT_RPS_MAX: intVar(100, 1, RATE_LIMIT_MAX, "requests per second per tenant"),
   TENANT_BUCKETS_MAX: intVar(10_000, 1, RATE_LIMIT_MAX, "tenants tracked by the rate limiter"),
+  ANON_PEER_RPS_MAX: intVar(
+    ANON_PEER_RPS_MAX_DEFAULT,
+    1,
+    RATE_LIMIT_MAX,
+    "requests per second (and burst) of one peer address without a valid token (behind a proxy: all of them)",
+  ),
+  ANON_PEERS_MAX: intVar(
+    ANON_PEERS_MAX_DEFAULT,
+    1,
+    RATE_LIMIT_MAX,
+    "peer addresses tracked by the anonymous buckets, least recently used evicted",
+  ),
+  PREAUTH_BUDGET_BYTES: intVar(
+    PREAUTH_BUDGET_BYTES_DEFAULT,
+    PREAUTH_CHUNK_BYTES,
+    PREAUTH_BUDGET_BYTES_LIMIT,
+    "bytes all requests not yet authenticated may hold together (one 64 KiB chunk each)",
+  ),
   REQ_BODY_MAX: intVar(
     1_048_576,
     1,
@@ -451,6 +476,11 @@ export interface Config {
   burstMax: number;
   tenantRatePerSecondMax: number;
   tenantBucketsMax: number;
+  /** ANON_PEER_RPS_MAX and ANON_PEERS_MAX (src/shell/admission/rate_limiter.ts). */
+  anonPeerRatePerSecondMax: number;
+  anonPeersMax: number;
+  /** PREAUTH_BUDGET_BYTES (src/shell/admission/preauth_budget.ts). */
+  preAuthBudgetBytes: number;
   reqBodyBytesMax: number;
   decompRatioMax: number;
   postInflateBytesMax: number;
@@ -593,6 +623,9 @@ export function loadConfig(env: Env, options: { runtime?: Runtime } = {}): Confi
     burstMax: get(env, "RATE_BURST"),
     tenantRatePerSecondMax: get(env, "TENANT_RPS_MAX"),
     tenantBucketsMax: get(env, "TENANT_BUCKETS_MAX"),
+    anonPeerRatePerSecondMax: get(env, "ANON_PEER_RPS_MAX"),
+    anonPeersMax: get(env, "ANON_PEERS_MAX"),
+    preAuthBudgetBytes: get(env, "PREAUTH_BUDGET_BYTES"),
     reqBodyBytesMax: get(env, "REQ_BODY_MAX"),
     decompRatioMax: get(env, "DECOMP_RATIO_MAX"),
     postInflateBytesMax: get(env, "POST_INFLATE_MAX"),
