@@ -12,6 +12,8 @@ import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { createMetrics } from "../src/shell/observe/metrics.ts";
+import { createCacheMetrics } from "../src/shell/observe/cache_metrics.ts";
+import { createHotCaches } from "../src/shell/registry/hot_cache.ts";
 import {
   createAdmissionMetrics,
   createProbeMetrics,
@@ -40,6 +42,7 @@ function serviceMetrics() {
     lagMs: () => Promise.resolve(0),
     depth: () => Promise.resolve(0),
   });
+  createCacheMetrics(m.registry, createHotCaches());
   return { m, admission, budget, probes, engine };
 }
 
