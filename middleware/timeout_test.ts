@@ -114,3 +114,33 @@ Deno.test("a handler failing after its deadline is answered, counted and jittere
   assert.deepEqual(counted, ["timeout"], "one rejected_total increment per request");
   assert.equal(sleeps, 1, "one jitter per request");
 });
+
+Deno.test("one timer for all requests: each expires at its own deadline, fast ones in between are untouched", async () => {
+  const timeoutMs = 300;
+  const app = testApp(timeout({ timeoutMs }));
+  // `/hang` waits for its deadline's abort and notes how long that took; `/fast` answers.
+  const abortedAfterMs: number[] = [];
+  app.get("/hang", async (c) => {
+    const t0 = performance.now();
+    await new Promise((resolve) => c.get("deadline").addEventListener("abort", resolve));
+    abortedAfterMs.push(performance.now() - t0);
+    return c.text("late");
+  });
+  app.get("/fast", (c) => c.text(c.get("deadline").aborted ? "aborted" : "ok"));
+  const hang = async () => (await app.request("/hang")).status;
+  const first = hang();
+  // A second hanging request started shortly after the first, well before its deadline: the
+  // timer armed for the first deadline must neither expire it early nor forget it.
+  await new Promise((resolve) => setTimeout(resolve, 20)); // a gap between the two starts
+  const second = hang();
+  // Many fast requests while both hold the head of the queue.
+  const fast = await Promise.all(Array.from({ length: 1_500 }, () => app.request("/fast")));
+  for (const r of fast) assert.equal(await r.text(), "ok");
+  assert.deepEqual(await Promise.all([first, second]), [503, 503]);
+  assert.equal(abortedAfterMs.length, 2);
+  for (const ms of abortedAfterMs) assert.ok(ms >= timeoutMs - 2, `aborted after ${ms} ms`);
+  // The queue is empty again and works for the next ones (no timer is left behind: the test
+  // sanitizer would report it).
+  assert.equal(await (await app.request("/fast")).text(), "ok");
+  assert.equal(await hang(), 503);
+});
