@@ -30,6 +30,7 @@
 import type { MiddlewareHandler } from "hono";
 import { badRequest } from "../src/core/errors.ts";
 import type { AppEnv } from "./context.ts";
+import { createLru } from "../src/shell/registry/hot_cache.ts";
 
 /**
  * Longest raw path accepted (chars). The longest legitimate path is a proof path: 128-char
@@ -117,6 +118,11 @@ export function rawPathOf(target: string): string {
   return target.slice(start, end);
 }
 
+/** Request-targets whose normalised path {@link requestPath} remembers. */
+export const REQUEST_PATHS_REMEMBERED_MAX = 1024;
+/** Longest target remembered, chars (longer ones are normalised each time): ≤ ~1 MiB in all. */
+const REMEMBERED_TARGET_CHARS_MAX = 512;
+
 /** The two halves of {@link requestPath}. */
 export interface RequestPath {
   /** Hono's `getPath` option: the normalised path, or {@link INVALID_REQUEST_PATH}. */
@@ -127,10 +133,21 @@ export interface RequestPath {
 
 /** Builds the request-path normaliser for `new Hono({ getPath })` and its check middleware. */
 export function requestPath(): RequestPath {
+  // The normalisation is a pure function of the target: the hot paths' targets repeat, so
+  // their answers are remembered (an LRU of REQUEST_PATHS_REMEMBERED_MAX targets).
+  const known = createLru<string>({ entriesMax: REQUEST_PATHS_REMEMBERED_MAX });
   return {
     getPath: function normalisedRequestPath(request, options) {
       const target = options?.env?.requestTarget ?? request.url;
-      return normaliseRequestPath(rawPathOf(target)) ?? INVALID_REQUEST_PATH;
+      if (target.length > REMEMBERED_TARGET_CHARS_MAX) {
+        return normaliseRequestPath(rawPathOf(target)) ?? INVALID_REQUEST_PATH;
+      }
+      let path = known.get(target);
+      if (path === undefined) {
+        path = normaliseRequestPath(rawPathOf(target)) ?? INVALID_REQUEST_PATH;
+        known.set(target, path);
+      }
+      return path;
     },
     middleware: async function requestPathCheck(c, next) {
       if (c.req.path === INVALID_REQUEST_PATH) throw badRequest("path");

@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import type { AppEnv } from "./context.ts";
 import { errorHandler, notFoundHandler } from "./error_mapper.ts";
-import { normaliseRequestPath, rawPathOf, requestPath } from "./request_path.ts";
+import {
+  INVALID_REQUEST_PATH,
+  normaliseRequestPath,
+  rawPathOf,
+  REQUEST_PATHS_REMEMBERED_MAX,
+  requestPath,
+} from "./request_path.ts";
 import { rawRequest } from "./_test_app.ts";
 
 Deno.test("normaliseRequestPath: decodes unreserved and %3A, keeps %2F, refuses the rest", () => {
@@ -154,4 +160,26 @@ Deno.test("the auditor's page directory /audit/ is the one trailing-slash path (
   for (const raw of ["/audit//", "/audit/x/", "/rewarder/epochs/e1/", "/rewarder/", "/%61udit/"]) {
     assert.equal(normaliseRequestPath(raw), undefined, raw);
   }
+});
+
+Deno.test("getPath remembers targets: the same answers as normalising each time, past its bound and for long targets", () => {
+  const rp = requestPath();
+  const targets: string[] = [];
+  for (let i = 0; i < REQUEST_PATHS_REMEMBERED_MAX + 200; i++) {
+    targets.push(`http://h:1/rewarder/epochs/e-${i}%2Dx`, `/rewarder/runs/${i}/../x?q=${i}`);
+  }
+  targets.push(`http://h:1/rewarder/epochs/${"a".repeat(600)}`, "http://h:1/a/%2f/b", "*", "");
+  for (let round = 0; round < 2; round++) {
+    for (const t of targets) {
+      const expected = normaliseRequestPath(rawPathOf(t)) ?? INVALID_REQUEST_PATH;
+      assert.equal(
+        rp.getPath(new Request("http://h:1/other"), { env: { requestTarget: t } }),
+        expected,
+        t,
+      );
+    }
+  }
+  const url = "http://h:1/rewarder/epochs/e%3A1";
+  assert.equal(rp.getPath(new Request(url)), "/rewarder/epochs/e:1");
+  assert.equal(rp.getPath(new Request(url)), "/rewarder/epochs/e:1");
 });
