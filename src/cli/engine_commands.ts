@@ -15,6 +15,8 @@ import {
   readJsonDocument,
 } from "../shell/files/read_file.ts";
 import { type CliIo, DocumentError, parseArgs, required, UsageError } from "./args.ts";
+import { type Cid, cidOf, isCid } from "../core/cid.ts";
+import { computeManifestHashedAside } from "../core/compute.ts";
 import {
   computeManifest,
   parsePolicy,
@@ -115,11 +117,114 @@ export function computeOrThrow(
     ...(salt === undefined ? {} : { salt }),
   });
   if (result.ok) return result.value;
-  if (result.error.reason === "json") throw new DocumentError(inputsPath, "not I-JSON");
-  if (result.error.path?.startsWith("inputs") || result.error.reason === "pool_missing") {
-    throw documentFault(inputsPath, result.error);
+  throw inputsFault(inputsPath, result.error);
+}
+
+/** A compute error as the CLI reports it: a fault in the inputs names the inputs file. */
+function inputsFault(inputsPath: string, error: RewarderError): Error {
+  if (error.reason === "json") return new DocumentError(inputsPath, "not I-JSON");
+  if (error.path?.startsWith("inputs") || error.reason === "pool_missing") {
+    return documentFault(inputsPath, error);
   }
-  throw result.error;
+  return error;
+}
+
+/** Payout lists shorter than this go through the generic writer whole. */
+const PAYOUTS_WRITTEN_DIRECTLY_MIN = 1024;
+/** The `"payouts"` member of an envelope whose payouts were left out. */
+const EMPTY_PAYOUTS = '"payouts":[]';
+/** Strings that JSON (and so JCS) writes as themselves between quotes: the §1 account grammar. */
+const PLAIN_ACCOUNT = /^[A-Za-z0-9._:/-]+$/;
+const PLAIN_AMOUNT = /^[0-9]+$/;
+
+/**
+ * The canonical JSON (RFC 8785) of a sealed envelope, byte for byte `canonicalJson(envelope)`:
+ * the envelope without its payouts goes through the generic writer, the payouts (a 1M-entry
+ * list, each `{"account","amount_minor"}` with keys already in JCS order) are written
+ * directly, without the generic writer's sorted copy of every payout. Anything unexpected (a
+ * payout with other keys or a string needing escapes) takes the generic writer whole.
+ */
+export function envelopeJson(envelope: SealedEnvelope): string {
+  const payouts = envelope.manifest.payouts;
+  if (payouts.length < PAYOUTS_WRITTEN_DIRECTLY_MIN) return canonicalJson(envelope);
+  const shell = canonicalJson({ ...envelope, manifest: { ...envelope.manifest, payouts: [] } });
+  const at = shell.indexOf(EMPTY_PAYOUTS);
+  if (at < 0 || shell.indexOf(EMPTY_PAYOUTS, at + 1) >= 0) return canonicalJson(envelope);
+  const parts: string[] = new Array(payouts.length);
+  for (let i = 0; i < payouts.length; i++) {
+    const p = payouts[i]!;
+    let keys = 0;
+    for (const _ in p) keys++;
+    if (
+      keys !== 2 || typeof p.account !== "string" || typeof p.amount_minor !== "string" ||
+      !PLAIN_ACCOUNT.test(p.account) || !PLAIN_AMOUNT.test(p.amount_minor)
+    ) {
+      return canonicalJson(envelope);
+    }
+    parts[i] = `{"account":"${p.account}","amount_minor":"${p.amount_minor}"}`;
+  }
+  return `${shell.slice(0, at)}"payouts":[${parts.join(",")}]${
+    shell.slice(at + EMPTY_PAYOUTS.length)
+  }`;
+}
+
+/** Inputs at least this large are hashed on a second thread while they are parsed (bytes). */
+const HASH_ASIDE_MIN_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The inputs bytes and their CID. A large input is copied once into shared memory and hashed
+ * by `cid_worker.ts` on a second thread, which the parse on this thread does not wait for
+ * (measured at 1M recipients: docs/RESULTS.md); where no worker can start beside this module
+ * (Node, a bundle without the worker file), the hash runs here, the same bytes either way.
+ */
+function hashAside(bytes: Uint8Array): { bytes: Uint8Array; cid: Promise<Cid> } {
+  const here = () => ({ bytes, cid: Promise.resolve(cidOf(bytes)) });
+  if (
+    bytes.length < HASH_ASIDE_MIN_BYTES || typeof Worker === "undefined" ||
+    typeof SharedArrayBuffer === "undefined"
+  ) {
+    return here();
+  }
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL("./cid_worker.ts", import.meta.url), { type: "module" });
+  } catch {
+    return here();
+  }
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
+  shared.set(bytes);
+  const cid = new Promise<Cid>((resolve) => {
+    worker.onmessage = (event: MessageEvent<unknown>) => {
+      resolve(isCid(event.data) ? event.data : cidOf(shared));
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      worker.terminate();
+      resolve(cidOf(shared));
+    };
+  });
+  worker.postMessage(shared);
+  return { bytes: shared, cid };
+}
+
+/** {@link computeOrThrow}, the inputs hashed on a second thread while they are parsed. */
+async function computeHashedAsideOrThrow(
+  epochId: string,
+  inputsPath: string,
+  inputsBytes: Uint8Array,
+  policy: { policy: Policy; policyHash: string },
+  salt: string | undefined,
+) {
+  const aside = hashAside(inputsBytes);
+  const result = await computeManifestHashedAside({
+    epochId,
+    inputsBytes: aside.bytes,
+    policy: policy.policy,
+    policyHash: policy.policyHash,
+    ...(salt === undefined ? {} : { salt }),
+  }, aside.cid);
+  if (result.ok) return result.value;
+  throw inputsFault(inputsPath, result.error);
 }
 
 /** `compute --epoch <id> --inputs <file> --policy <file> [--signing-key <file>...]`. */
@@ -129,7 +234,13 @@ export async function computeCommand(args: readonly string[], io: CliIo): Promis
   const inputsPath = required(parsed, "inputs");
   const policy = await readPolicy(required(parsed, "policy"));
   const inputs = await readBytes(inputsPath);
-  const out = computeOrThrow(epochId, inputsPath, inputs, policy, io.env("IDEMPOTENCY_SALT"));
+  const out = await computeHashedAsideOrThrow(
+    epochId,
+    inputsPath,
+    inputs,
+    policy,
+    io.env("IDEMPOTENCY_SALT"),
+  );
   const keys: SigningKey[] = [];
   for (const flag of ["signing-key", "pq-key"]) {
     const path = parsed.flags.get(flag);
@@ -139,7 +250,7 @@ export async function computeCommand(args: readonly string[], io: CliIo): Promis
     ? await sealManifest(out.manifest, keys, out.manifestHash)
     : { manifest: out.manifest, manifest_hash: out.manifestHash, signatures: [] };
   if (keys.length === 0) io.stderr("warning: no --signing-key given; the envelope is unsigned\n");
-  io.stdout(canonicalJson(envelope) + "\n");
+  io.stdout(envelopeJson(envelope) + "\n");
   return envelope.manifest.status === "sealed" ? EXIT_SEALED : EXIT_QUARANTINED;
 }
 

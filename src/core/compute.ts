@@ -8,8 +8,8 @@ import { allocate } from "./allocate.ts";
 import { type Checkpoint, NEVER_CANCELLED } from "./checkpoint.ts";
 import { cidOfChecked, isCid } from "./cid.ts";
 import { badRequest, type Result } from "./errors.ts";
-import { isEpochId } from "./ids.ts";
-import { parseInputs } from "./inputs.ts";
+import { type EpochId, isEpochId } from "./ids.ts";
+import { type ParsedInputs, parseInputs } from "./inputs.ts";
 import { buildManifest, manifestHashOf } from "./manifest.ts";
 import type { Policy } from "./policy.ts";
 import { type RunKey, runKeyOf } from "./run_key.ts";
@@ -46,10 +46,8 @@ export interface ComputeOutput {
 
 /** Runs parse → checks → allocate → manifest → hash. A quarantine is a value, not an error. */
 export function computeManifest(input: ComputeInput): Result<ComputeOutput> {
-  const epochId = input.epochId;
-  if (!isEpochId(epochId)) return { ok: false, error: badRequest("schema", "epoch_id") };
-  const policyHash = input.policyHash;
-  if (!isCid(policyHash)) return { ok: false, error: badRequest("schema", "policy_hash") };
+  const ids = checkIds(input);
+  if (!ids.ok) return ids;
   const checkpoint = input.checkpoint ?? NEVER_CANCELLED;
   const inputsCid = cidOfChecked(input.inputsBytes, checkpoint);
   if (input.expectedInputsCid !== undefined && input.expectedInputsCid !== inputsCid) {
@@ -59,6 +57,47 @@ export function computeManifest(input: ComputeInput): Result<ComputeOutput> {
   const inputs = parseInputs(input.inputsBytes, checkpoint);
   if (!inputs.ok) return inputs;
   checkpoint();
+  return computeParsed(input, ids.value, inputs, inputsCid);
+}
+
+/**
+ * {@link computeManifest} with the inputs' CID computed by the caller while the inputs are
+ * parsed (the CLI hashes them on a second thread): `inputsCid` must settle to the CID of
+ * exactly `input.inputsBytes`. Same answers as {@link computeManifest}, in the same order of
+ * precedence (a CID mismatch before any fault of the inputs).
+ */
+export async function computeManifestHashedAside(
+  input: ComputeInput,
+  inputsCid: Promise<Cid>,
+): Promise<Result<ComputeOutput>> {
+  const ids = checkIds(input);
+  if (!ids.ok) return ids;
+  const checkpoint = input.checkpoint ?? NEVER_CANCELLED;
+  const inputs = parseInputs(input.inputsBytes, checkpoint);
+  const cid = await inputsCid;
+  if (input.expectedInputsCid !== undefined && input.expectedInputsCid !== cid) {
+    return { ok: false, error: badRequest("cid_mismatch", "inputs_cid") };
+  }
+  if (!inputs.ok) return inputs;
+  checkpoint();
+  return computeParsed(input, ids.value, inputs, cid);
+}
+
+function checkIds(input: ComputeInput): Result<{ epochId: EpochId; policyHash: Cid }> {
+  const epochId = input.epochId;
+  if (!isEpochId(epochId)) return { ok: false, error: badRequest("schema", "epoch_id") };
+  const policyHash = input.policyHash;
+  if (!isCid(policyHash)) return { ok: false, error: badRequest("schema", "policy_hash") };
+  return { ok: true, value: { epochId, policyHash } };
+}
+
+function computeParsed(
+  input: ComputeInput,
+  { epochId, policyHash }: { epochId: EpochId; policyHash: Cid },
+  inputs: { value: ParsedInputs },
+  inputsCid: Cid,
+): Result<ComputeOutput> {
+  const checkpoint = input.checkpoint ?? NEVER_CANCELLED;
   if (inputs.value.epochId !== undefined && inputs.value.epochId !== input.epochId) {
     return { ok: false, error: badRequest("stale", "inputs.epoch_id") };
   }

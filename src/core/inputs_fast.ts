@@ -550,7 +550,7 @@ class Scanner {
   private table(): EntryTable {
     const n = this.count;
     const ends = this.accountEnd;
-    const text = new TextDecoder("latin1").decode(
+    const text = new TextDecoder().decode(
       this.accountBytes.subarray(0, n === 0 ? 0 : ends[n - 1]!),
     );
     const inDocument: string[] = new Array(n);
