@@ -22,10 +22,23 @@ function tempName(path: string): string {
   return `${path}.${[...rnd].map((b) => b.toString(16).padStart(2, "0")).join("")}${TEMP_SUFFIX}`;
 }
 
-async function writeSynced(path: string, bytes: Uint8Array): Promise<void> {
+/**
+ * A file's content: its bytes, or chunks of them written one by one (each write an awaited
+ * operation, so the request loop serves other requests between chunks of a large file).
+ */
+export type FileContent = Uint8Array | AsyncIterable<Uint8Array>;
+
+async function writeSynced(path: string, content: FileContent): Promise<void> {
   const fh = await open(path, "wx", 0o600);
   try {
-    await fh.writeFile(bytes);
+    if (content instanceof Uint8Array) await fh.writeFile(content);
+    else {
+      for await (const chunk of content) {
+        for (let at = 0; at < chunk.length;) {
+          at += (await fh.write(chunk, at, chunk.length - at)).bytesWritten;
+        }
+      }
+    }
     await fh.sync();
   } finally {
     await fh.close();
@@ -42,12 +55,12 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Atomically replaces `path` with `bytes` (mode 0600). */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+/** Atomically replaces `path` with `content` (mode 0600). */
+export async function writeFileAtomic(path: string, content: FileContent): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = tempName(path);
   try {
-    await writeSynced(tmp, bytes);
+    await writeSynced(tmp, content);
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
@@ -56,11 +69,16 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   await syncDir(dirname(path));
 }
 
-/** Creates `path` with `bytes` only if it does not exist; answers false if it did. */
-export async function createFileExclusive(path: string, bytes: Uint8Array): Promise<boolean> {
+/** Creates `path` with `content` only if it does not exist; answers false if it did. */
+export async function createFileExclusive(path: string, content: FileContent): Promise<boolean> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = tempName(path);
-  await writeSynced(tmp, bytes);
+  try {
+    await writeSynced(tmp, content);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
   let created = true;
   try {
     await link(tmp, path);

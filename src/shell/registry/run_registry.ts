@@ -30,10 +30,13 @@ import { assert } from "../../core/assert.ts";
 import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
 import { createKeyedMutex } from "../store/keyed_mutex.ts";
 import { createHotCaches, type HotCaches, type IndexedRun } from "./hot_cache.ts";
+import { canonicalJson } from "../../core/canonical_json.ts";
+import { lightManifestOf, transfersTextOf } from "../store/manifest_texts.ts";
 import {
   type CommitResult,
   LIST_LIMIT_MAX,
   type OutboxEntry,
+  type QueuedIntent,
   queuedIntentOf,
   type RunStore,
   type StoredRun,
@@ -215,7 +218,7 @@ export async function createRunRegistry(options: RunRegistryOptions): Promise<Ru
     const intentKey = run.record.intent_key;
     assert(intentKey !== null, "a committing v2 run carries its intent key");
     // The intent's key and bytes are fixed here, at first enqueue (contract §7).
-    const intent = queuedIntentOf(intentOf(req.envelope, { tenant: req.tenant, intentKey }));
+    const intent = queuedIntentOfEnvelope(req.envelope, { tenant: req.tenant, intentKey });
     const result = await store.commitRun(run, intent, nowMs());
     if (!result.committed) return await lostCommit(req, result);
     hook("after_commit");
@@ -360,6 +363,32 @@ export async function createRunRegistry(options: RunRegistryOptions): Promise<Ru
     async refreshQuarantineOnly() {
       qOnly = options.quarantineOnly === true || (await store.getQuarantineOnly());
     },
+  };
+}
+
+/**
+ * The queued intent of a committing run (contract §7): `queuedIntentOf(intentOf(envelope))`,
+ * the same key and bytes; when the engine worker gave the transfers' JCS text
+ * (src/shell/store/manifest_texts.ts), the body is the JCS of the intent's other members with
+ * that text as its last member (`transfers` sorts after every other member of a v2 intent), so
+ * the request loop neither parses the payouts nor writes a million transfers again.
+ */
+export function queuedIntentOfEnvelope(
+  envelope: SealedEnvelope,
+  options: { tenant: string; intentKey: CidString },
+): QueuedIntent {
+  const transfersJcs = transfersTextOf(envelope.manifest);
+  if (transfersJcs === undefined) return queuedIntentOf(intentOf(envelope, options));
+  const light = { ...envelope, manifest: lightManifestOf(envelope.manifest) };
+  const { transfers: _transfers, ...rest } = intentOf(light, options);
+  assert(Object.keys(rest).every((name) => name < "transfers"), "transfers sort last (JCS)");
+  const head = canonicalJson(rest);
+  return {
+    idempotencyKey: rest.intent_key,
+    body: `${head.slice(0, -1)},"transfers":${transfersJcs}}`,
+    runKey: rest.run_key,
+    intentKey: rest.intent_key,
+    manifestHash: rest.manifest_hash,
   };
 }
 

@@ -37,11 +37,59 @@ export interface AtRestCipher {
   seal(logicalName: string, plaintext: Uint8Array): Uint8Array;
   /** Throws the typed `store_undecryptable` error on any authentication failure. */
   open(logicalName: string, blob: Uint8Array): Uint8Array;
+  /**
+   * The same blob as {@link AtRestCipher.seal} of the plaintext's chunks joined, sealed a chunk
+   * at a time (absent: {@link sealedChunks} joins them and seals once).
+   */
+  sealer?(logicalName: string): AtRestSealer;
+}
+
+/** An incremental seal: `head`, then `update` of each plaintext chunk in order, then `final`. */
+export interface AtRestSealer {
+  /** Magic and nonce. */
+  head: Uint8Array;
+  /** Ciphertext of the next chunk. */
+  update(plaintext: Uint8Array): Uint8Array;
+  /** The rest of the ciphertext and the tag. */
+  final(): Uint8Array;
+}
+
+/**
+ * The sealed blob of the chunks' concatenation under `logicalName`, as chunks: with an
+ * incremental sealer each chunk is encrypted when it is read (a large blob never sits whole
+ * in memory twice, nor costs one long synchronous step); otherwise joined and sealed once.
+ */
+export async function* sealedChunks(
+  cipher: AtRestCipher,
+  logicalName: string,
+  plaintext: Iterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  const sealer = cipher.sealer?.(logicalName);
+  if (sealer === undefined) {
+    const chunks = [...plaintext];
+    const joined = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      joined.set(c, at);
+      at += c.length;
+    }
+    yield cipher.seal(logicalName, joined);
+    return;
+  }
+  yield sealer.head;
+  for (const chunk of plaintext) yield sealer.update(chunk);
+  yield sealer.final();
 }
 
 /** One XChaCha20-Poly1305 implementation: `seal` answers ciphertext ‖ tag. */
 export interface XChaChaAead {
   seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** An incremental seal (ciphertext of each chunk, then ciphertext rest ‖ tag), if it has one. */
+  sealStream?(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+  ): { update(plaintext: Uint8Array): Uint8Array; final(): Uint8Array };
   /** Throws on an authentication failure. */
   open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array;
 }
@@ -90,6 +138,25 @@ export const NATIVE_XCHACHA: XChaChaAead = {
     out.set(tail, head.length);
     out.set(tag, head.length + tail.length);
     return out;
+  },
+  sealStream(key, nonce, aad) {
+    const { subkey, iv } = xchachaParts(key, nonce);
+    const c = createCipheriv("chacha20-poly1305", subkey, iv, {
+      authTagLength: AT_REST_TAG_BYTES,
+    });
+    // The total length is not known yet; ChaCha20-Poly1305 does not use it (only CCM does).
+    (c as unknown as { setAAD(aad: Uint8Array): void }).setAAD(aad);
+    return {
+      update: (plaintext) => c.update(plaintext),
+      final() {
+        const tail = c.final();
+        const tag = c.getAuthTag();
+        const out = new Uint8Array(tail.length + tag.length);
+        out.set(tail, 0);
+        out.set(tag, tail.length);
+        return out;
+      },
+    };
   },
   open(key, nonce, aad, sealed) {
     if (sealed.length < AT_REST_TAG_BYTES) throw new TypeError("sealed blob shorter than its tag");
@@ -154,6 +221,16 @@ export function createAtRestCipher(key: Uint8Array, aead?: XChaChaAead): AtRestC
       out.set(ct, MAGIC.length + nonce.length);
       return out;
     },
+    ...(impl.sealStream === undefined ? {} : {
+      sealer(logicalName: string): AtRestSealer {
+        const nonce = crypto.getRandomValues(new Uint8Array(AT_REST_NONCE_BYTES));
+        const stream = impl.sealStream!(keyCopy, nonce, aad(logicalName));
+        const head = new Uint8Array(MAGIC.length + nonce.length);
+        head.set(MAGIC, 0);
+        head.set(nonce, MAGIC.length);
+        return { head, update: stream.update, final: stream.final };
+      },
+    }),
     open(logicalName, blob) {
       const head = MAGIC.length + AT_REST_NONCE_BYTES;
       if (blob.length < head + AT_REST_TAG_BYTES) throw storeUndecryptable();

@@ -35,9 +35,10 @@
  * again (it would not see the log).
  *
  * The intents of the commits this process made are kept in memory while their delivery is
- * pending (bounded by INTENT_CACHE_CHARS_MAX of body text, oldest dropped first): the
- * dispatcher and the emission of a fresh answer read them without decrypting and parsing the
- * slot again (a megabyte for 10k transfers). They never change once committed (contract §7),
+ * pending (bounded by INTENT_CACHE_CHARS_MAX of body text, oldest dropped first; an intent
+ * larger than that is kept alone, the newest commit's): the dispatcher and the emission of a
+ * fresh answer read them without decrypting and parsing the slot again (a megabyte for 10k
+ * transfers, hundreds for a 1M-recipient run, which the request loop would parse whole). They never change once committed (contract §7),
  * so the copy is the slot's; anything not kept is read from its slot as before.
  *
  * Reads of a file that fails authentication throw the typed `store_undecryptable` error; the
@@ -53,8 +54,14 @@ import type { CidString } from "../../core/types.ts";
 import { toBase64Url } from "../../core/base64url.ts";
 import { assert } from "../../core/assert.ts";
 import { TENANT_PATTERN } from "../../core/ids.ts";
-import { type AtRestCipher } from "./at_rest_cipher.ts";
-import { createFileExclusive, TEMP_SUFFIX, writeFileAtomic } from "../files/atomic_file.ts";
+import { type AtRestCipher, sealedChunks } from "./at_rest_cipher.ts";
+import {
+  createFileExclusive,
+  type FileContent,
+  TEMP_SUFFIX,
+  writeFileAtomic,
+} from "../files/atomic_file.ts";
+import { jsonPieces, lightManifestOf } from "./manifest_texts.ts";
 import { createKeyedMutex } from "./keyed_mutex.ts";
 import {
   commitConflict,
@@ -90,7 +97,8 @@ export const COMMIT_RACES_MAX = 10_000;
 /**
  * Body text of pending intents kept in memory (characters; see the module doc): ~35 pending
  * 10k-transfer intents. Delivery usually empties it at once; it fills only while deliveries
- * wait (quarantine-only mode, a ledger outage), and then costs at most this much memory.
+ * wait (quarantine-only mode, a ledger outage), and then costs at most this much memory, or
+ * one intent's body when that one is larger (it is kept alone: its slot is the costliest read).
  */
 export const INTENT_CACHE_CHARS_MAX = 16 * 1024 * 1024;
 /** The store format this code writes (1: per-epoch commit files, before contract v2). */
@@ -153,7 +161,6 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
   const intentCharsMax = options.intentCacheCharsMax ?? INTENT_CACHE_CHARS_MAX;
   let intentChars = 0;
   function keepIntent(key: string, intent: QueuedIntent): void {
-    if (intent.body.length > intentCharsMax) return;
     for (const [old, kept] of intents) {
       if (intentChars + intent.body.length <= intentCharsMax) break;
       dropIntent(old, kept);
@@ -194,9 +201,21 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
       throw err;
     }
   }
-  const sealJson = (name: string, value: unknown) => cipher.seal(name, enc(JSON.stringify(value)));
+  /**
+   * The sealed file of `value`'s JSON text: a value holding a computed manifest's payouts text
+   * or a long string (a large run's slot: manifest_texts.ts) is serialised, encrypted and
+   * written a piece at a time, the request loop serving other requests between pieces;
+   * anything else is sealed in one step.
+   */
+  function sealedJson(name: string, value: unknown): FileContent {
+    const pieces = jsonPieces(value);
+    const first = pieces.next();
+    const second = pieces.next();
+    if (first.done || second.done) return cipher.seal(name, enc(first.done ? "" : first.value));
+    return sealedChunks(cipher, name, utf8Of([first.value, second.value], pieces));
+  }
   const writeJson = (name: string, value: unknown) =>
-    writeFileAtomic(join(root, name), sealJson(name, value));
+    writeFileAtomic(join(root, name), sealedJson(name, value));
 
   /** A stored run as read: v1 records get `intent_key: null` (contract §5). */
   const upgradeRun = (run: StoredRun): StoredRun => ({
@@ -218,7 +237,7 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
     // The index keeps a light copy (no payouts) for filtering and ordering.
     const light: StoredRun = {
       ...run,
-      envelope: { ...run.envelope, manifest: { ...run.envelope.manifest, payouts: [] } },
+      envelope: { ...run.envelope, manifest: lightManifestOf(run.envelope.manifest) },
     };
     runsIdx.set(k(run.tenant, run.record.run_key), light);
     if (run.meta.createdSeq > seq) seq = run.meta.createdSeq;
@@ -322,7 +341,7 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
       if (conflict !== undefined) return conflict;
       const name = names.slot(run.tenant, log.nextSlot);
       const slot = log.nextSlot;
-      if (await createFileExclusive(join(root, name), sealJson(name, body))) {
+      if (await createFileExclusive(join(root, name), sealedJson(name, body))) {
         await syncLock.run(run.tenant, async () => {
           // A reader running meanwhile may have read the new slot already; else index it here
           // (under the readers' lock, so the log's end moves by exactly one).
@@ -585,6 +604,13 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
       }
     }
   }
+}
+
+/** UTF-8 of the pieces, one by one (a piece never ends inside a surrogate pair). */
+function* utf8Of(head: readonly string[], rest: Iterable<string>): Generator<Uint8Array> {
+  const encoder = new TextEncoder();
+  for (const piece of head) yield encoder.encode(piece);
+  for (const piece of rest) yield encoder.encode(piece);
 }
 
 function skipBad(err: unknown): undefined {
