@@ -10,7 +10,7 @@ import { RewarderError } from "../src/core/errors.ts";
 import type { AppEnv } from "./context.ts";
 
 /** Methods whose requests carry a body here; GET/HEAD/DELETE/OPTIONS are not checked. */
-const BODY_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH"]);
+export const BODY_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH"]);
 /** Longest Content-Type value looked at, chars: anything longer is refused unparsed. */
 export const CONTENT_TYPE_CHARS_MAX = 128;
 

@@ -9,13 +9,11 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { accessLog } from "../middleware/access_log.ts";
 import { auth, routeFacts } from "../middleware/auth.ts";
 import { requestPath } from "../middleware/request_path.ts";
-import { bodyCap } from "../middleware/body_cap.ts";
 import { compression } from "../middleware/compression.ts";
 import { concurrencyLimit, type ConcurrencyLimitHandler } from "../middleware/concurrency.ts";
 import type { AppEnv } from "../middleware/context.ts";
-import { contentType } from "../middleware/content_type.ts";
 import { corrId } from "../middleware/corr_id.ts";
-import { decompress } from "../middleware/decompress.ts";
+import { readBody } from "../middleware/read_body.ts";
 import { errorBoundary, errorHandler, notFoundHandler } from "../middleware/error_mapper.ts";
 import { labelOfReason, type Reason } from "./core/reasons.ts";
 import { admitCaller, preAuthHold } from "../middleware/admission.ts";
@@ -268,15 +266,15 @@ export function buildApp(
   app.use("/rewarder/*", preAuthHold({ budget: s.preAuthBudget ?? createPreAuthBudget() }));
   app.use("/rewarder/*", timeout({ timeoutMs: c.requestTimeoutMs }));
   app.use("/rewarder/*", concurrency);
-  const readBody: MiddlewareHandler<AppEnv>[] = [
-    contentType(),
-    bodyCap({ bodyBytesMax: c.reqBodyBytesMax, readTimeoutMs: c.requestTimeoutMs }),
-    decompress({
+  // Content type, streaming cap, decompression: one middleware (a GET skips all three).
+  const body = readBody({
+    bodyCap: { bodyBytesMax: c.reqBodyBytesMax, readTimeoutMs: c.requestTimeoutMs },
+    decompress: {
       bodyBytesMax: c.reqBodyBytesMax,
       inflatedBytesMax: c.postInflateBytesMax,
       ratioMax: c.decompRatioMax,
-    }),
-  ];
+    },
+  });
 
   for (const r of active) {
     const chain: MiddlewareHandler<AppEnv>[] = [];
@@ -301,7 +299,7 @@ export function buildApp(
           },
         }),
       }));
-      chain.push(...readBody);
+      chain.push(body);
     } else if (r.honoPath.startsWith("/rewarder/")) {
       // A public route of the service surface: its callers are anonymous; it reads no body.
       chain.push(admitCaller({
