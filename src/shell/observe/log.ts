@@ -61,6 +61,59 @@ export function createArraySink(): { sink: LineSink; lines: string[] } {
 
 /** Formats one LogTape record as a redacted JSON line. */
 export function formatRecord(record: LogRecord): string {
+  return formatAccessRecord(record) ?? formatAnyRecord(record);
+}
+
+/** The access log's message and properties, in its order (middleware/access_log.ts). */
+const ACCESS_MESSAGE = "{method} {route} {status}";
+const ACCESS_KEYS = [
+  "method",
+  "route",
+  "status",
+  "duration_ms",
+  "tenant",
+  "corr_id",
+  "scope",
+  "peer_addr",
+] as const;
+
+/**
+ * The line {@link formatAnyRecord} writes for an access record (the access log's message, its
+ * eight properties in order, each a string, a number or null), built directly: the same
+ * redaction of every string, the same fields in the same order, without the generic walk
+ * (most of the access log's flush, docs/PROFILE.md). Any other record: undefined.
+ */
+function formatAccessRecord(record: LogRecord): string | undefined {
+  if (record.rawMessage !== ACCESS_MESSAGE) return undefined;
+  const p = record.properties as Record<string, unknown>;
+  let i = 0;
+  for (const key in p) {
+    const v = p[key];
+    if (key !== ACCESS_KEYS[i] || (v !== null && typeof v !== "string" && typeof v !== "number")) {
+      return undefined;
+    }
+    i += 1;
+  }
+  if (i !== ACCESS_KEYS.length) return undefined;
+  const value = (v: unknown) => typeof v === "string" ? redactString(v) : v;
+  const json = (v: unknown) => JSON.stringify(value(v));
+  const show = (v: unknown) => typeof v === "string" ? redactString(v) : JSON.stringify(v);
+  const message = redactString(`${show(p.method)} ${show(p.route)} ${show(p.status)}`);
+  return `{"ts":${JSON.stringify(new Date(record.timestamp).toISOString())},"level":${
+    JSON.stringify(record.level)
+  },"service":${JSON.stringify(SERVICE_NAME)},"category":${
+    JSON.stringify(record.category.join("."))
+  },"message":${JSON.stringify(message)},"tenant":${json(p.tenant)},"corr_id":${
+    json(p.corr_id)
+  },"run_key":null,"policy_hash":null,"inputs_cid":null,"reason":null,"scope":${
+    json(p.scope)
+  },"peer_addr":${json(p.peer_addr)},"method":${json(p.method)},"route":${json(p.route)},"status":${
+    json(p.status)
+  },"duration_ms":${json(p.duration_ms)}}`;
+}
+
+/** {@link formatRecord} for any record: the generic redacting walk. */
+export function formatAnyRecord(record: LogRecord): string {
   const props = redact(record.properties) as Record<string, unknown>;
   const out: Record<string, unknown> = {
     ts: new Date(record.timestamp).toISOString(),

@@ -5,6 +5,8 @@ import {
   configureLogging,
   createArraySink,
   failureStreakLog,
+  formatAnyRecord,
+  formatRecord,
   getLogger,
   isSecretName,
   leakedSecrets,
@@ -178,6 +180,75 @@ test("the pre-test of redactString never changes its answer (secret shapes in an
     }
   }
   assert.ok(changed > 1_000, `the corpus holds secrets to redact (${changed})`);
+});
+
+test("an access record's line is the generic formatter's, byte for byte (secret-shaped values, nulls, odd numbers)", () => {
+  const strings = [
+    "GET",
+    "POST",
+    "/rewarder/epochs/:epoch_id",
+    "dev",
+    "acme",
+    "rewarder.run,rewarder.inspect",
+    "127.0.0.1",
+    "unix",
+    crypto.randomUUID(),
+    "Bearer abc.def",
+    "x".repeat(45),
+    "MDA" + "B".repeat(20),
+    'quote " and \\ backslash',
+    "é😀",
+    "\ud800",
+    "{status}",
+    "",
+  ];
+  const numbers = [200, 404, 0, -0, 1.5, NaN, Infinity, 123456789];
+  let seed = 3; // xorshift32: a fixed sequence
+  const next = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  const pick = (): string | number | null => {
+    const r = next() % 10;
+    if (r < 6) return strings[next() % strings.length]!;
+    if (r < 9) return numbers[next() % numbers.length]!;
+    return null;
+  };
+  const MESSAGE = "{method} {route} {status}";
+  for (let i = 0; i < 5_000; i++) {
+    const properties = {
+      method: pick(),
+      route: pick(),
+      status: pick(),
+      duration_ms: pick(),
+      tenant: pick(),
+      corr_id: pick(),
+      scope: pick(),
+      peer_addr: pick(),
+    };
+    const record = {
+      category: ["svc-rewarder", "access"],
+      level: i % 2 === 0 ? "info" : "warning",
+      message: [MESSAGE],
+      rawMessage: MESSAGE,
+      timestamp: 1_700_000_000_000 + i,
+      properties,
+    } as const;
+    assert.equal(formatRecord(record), formatAnyRecord(record), JSON.stringify(properties));
+  }
+  // Another shape (a key more, or an object value) takes the generic path.
+  const other = {
+    category: ["svc-rewarder", "access"],
+    level: "info",
+    message: [MESSAGE],
+    rawMessage: MESSAGE,
+    timestamp: 1,
+    properties: { method: "GET", route: "/r", status: 200, extra: { token: "secret-value-123" } },
+  } as const;
+  assert.equal(formatRecord(other), formatAnyRecord(other));
+  assert.ok(!formatRecord(other).includes("secret-value-123"));
 });
 
 test("failureStreakLog: one line when a streak starts, one when it ends, none in between", async () => {
