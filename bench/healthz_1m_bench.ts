@@ -7,6 +7,10 @@
  * seconds of CPU and ~1 GiB, and the figures depend on the machine's load (recorded beside them).
  *
  *   deno run --allow-all bench/healthz_1m_bench.ts [--recipients 1000000] [--out FILE]
+ *     [--after-ms 0]
+ *
+ * `--after-ms N` keeps reading `/healthz` for N ms after the answer (the run's delivery to the
+ * local journal happens then) and reports those reads apart, as `healthzAfterAnswer`.
  *
  * @module
  */
@@ -30,6 +34,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     recipients: { type: "string", default: "1000000" },
+    "after-ms": { type: "string", default: "0" },
     out: {
       type: "string",
       default: new URL("./results/healthz_1m.json", import.meta.url).pathname,
@@ -54,6 +59,7 @@ const service = await startService({
 });
 let hwmBytes = 0;
 const probes: number[] = [];
+const afterProbes: number[] = [];
 let computeMs = 0;
 let status = 0;
 try {
@@ -80,6 +86,14 @@ try {
   }
   const answer = await compute;
   status = answer.status;
+  const afterUntil = performance.now() + Number(values["after-ms"]);
+  while (performance.now() < afterUntil) {
+    const t = performance.now();
+    const res = await service.fetch("/healthz");
+    await res.body?.cancel();
+    if (res.status === 200) afterProbes.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
+  }
   const text = await Deno.readTextFile(`/proc/${service.pid}/status`).catch(() => "");
   hwmBytes = Number(/^VmHWM:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) * 1024;
 } finally {
@@ -87,6 +101,7 @@ try {
   await Deno.remove(dataDir, { recursive: true }).catch(() => {});
 }
 probes.sort((a, b) => a - b);
+afterProbes.sort((a, b) => a - b);
 const record = {
   bench: "healthz_1m",
   startedAt: new Date().toISOString(),
@@ -107,6 +122,15 @@ const record = {
     maxMs: Number((probes.at(-1) ?? NaN).toFixed(1)),
     targetP99MsMax: HEALTHZ_P99_MS_MAX,
   },
+  ...(afterProbes.length === 0 ? {} : {
+    healthzAfterAnswer: {
+      ms: Number(values["after-ms"]),
+      reads: afterProbes.length,
+      p50Ms: Number(quantile(afterProbes, 0.5).toFixed(1)),
+      p99Ms: Number(quantile(afterProbes, 0.99).toFixed(1)),
+      maxMs: Number((afterProbes.at(-1) ?? NaN).toFixed(1)),
+    },
+  }),
   rssPeakMiB: Math.round(hwmBytes / 2 ** 20),
 };
 await writeFile(values.out!, JSON.stringify(record, null, 2) + "\n");

@@ -17,9 +17,10 @@
  */
 import { open, readFile, truncate } from "node:fs/promises";
 import { blake3Hex } from "../../core/blake3.ts";
-import { fromBase64Url, toBase64Url } from "../../core/base64url.ts";
+import { fromBase64Url } from "../../core/base64url.ts";
+import { base64UrlChunks, blake3HexOfTexts, utf8Slices } from "../files/text_chunks.ts";
 import { createKeyedMutex } from "../store/keyed_mutex.ts";
-import type { AtRestCipher } from "../store/at_rest_cipher.ts";
+import { type AtRestCipher, sealedChunks } from "../store/at_rest_cipher.ts";
 import { storeUndecryptable } from "../store/run_store.ts";
 import type { LedgerAnswer, LedgerTarget } from "./ledger_target.ts";
 import { type LedgerIntent } from "../../core/mod.ts";
@@ -104,10 +105,21 @@ export async function openJournalLedgerTarget(
       memory.push({ ...entry });
       return;
     }
-    const box = toBase64Url(file.cipher.seal(name(entry.key), enc.encode(entry.body)));
+    // The line `{"key":…,"box":…}` is written a piece at a time (the body sealed and base64'd
+    // a slice at a time, text_chunks.ts), the loop serving requests between pieces; a crash
+    // midway leaves a torn last line, cut off at the next open like any torn append.
+    const sealed = sealedChunks(file.cipher, name(entry.key), utf8Slices([entry.body]));
     const fh = await open(file.path, "a", 0o600);
     try {
-      await fh.writeFile(`${JSON.stringify({ key: entry.key, box })}\n`);
+      const write = async (text: string) => {
+        const bytes = enc.encode(text);
+        for (let at = 0; at < bytes.length;) {
+          at += (await fh.write(bytes, at, bytes.length - at)).bytesWritten;
+        }
+      };
+      await write(`{"key":${JSON.stringify(entry.key)},"box":"`);
+      for await (const piece of base64UrlChunks(sealed)) await write(piece);
+      await write(`"}\n`);
       await fh.sync();
     } finally {
       await fh.close();
@@ -118,7 +130,7 @@ export async function openJournalLedgerTarget(
     send(intent, { tenant, signal }): Promise<LedgerAnswer> {
       return lock.run("journal", async () => {
         signal.throwIfAborted();
-        const digest = blake3Hex(enc.encode(intent.body));
+        const digest = await blake3HexOfTexts([intent.body]);
         const scoped = `${tenant}\u0000${intent.idempotencyKey}`;
         const seen = index.get(scoped);
         if (seen !== undefined) return seen === digest ? "duplicate" : "conflict";
@@ -128,9 +140,11 @@ export async function openJournalLedgerTarget(
         return "accepted";
       });
     },
+    // Under the appenders' lock: a line being appended is not taken for a torn one.
     async applied() {
-      return (await readAll()).map((e) => JSON.parse(e.body) as LedgerIntent);
+      const all = await lock.run("journal", readAll);
+      return all.map((e) => JSON.parse(e.body) as LedgerIntent);
     },
-    entries: readAll,
+    entries: () => lock.run("journal", readAll),
   };
 }

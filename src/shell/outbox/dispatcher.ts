@@ -20,7 +20,7 @@
  */
 import type { CidString } from "../../core/types.ts";
 import { assert } from "../../core/assert.ts";
-import { cidOf } from "../../core/cid.ts";
+import { blake3HexOfTexts } from "../files/text_chunks.ts";
 import type { OutboxEntry, RunStore } from "../store/run_store.ts";
 import type { LedgerTarget } from "../ledger/ledger_target.ts";
 import {
@@ -101,7 +101,7 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
   const inflight = new Set<string>();
   // entry → BLAKE3 of the key and body first sent by this process: a retried intent is checked
   // against a 67-byte digest, not kept whole (an intent of a large epoch is tens of MB).
-  const sentDigests = new Map<string, CidString>();
+  const sentDigests = new Map<string, string>();
   let failures = 0;
   let openUntilMs: number | undefined;
   let probing = false;
@@ -132,7 +132,8 @@ export function createOutboxDispatcher(o: DispatcherOptions): OutboxDispatcher {
   async function deliver(entry: OutboxEntry): Promise<DeliveryResult> {
     const { tenant, runKey, intent } = entry;
     assert(intent.runKey === runKey, "one intent per run");
-    const sent = cidOf(`${intent.idempotencyKey}\u0000${intent.body}`);
+    // cidOf(key \0 body), hashed a slice at a time: a large run's body is tens of MB.
+    const sent = `b3:${await blake3HexOfTexts([intent.idempotencyKey, "\u0000", intent.body])}`;
     const seen = sentDigests.get(`${tenant}\u0000${runKey}`);
     assert(seen === undefined || seen === sent, "retries must carry the identical key and body");
     sentDigests.set(`${tenant}\u0000${runKey}`, sent);
