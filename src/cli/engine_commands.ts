@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { statSync } from "node:fs";
 import { canonicalJson } from "../core/canonical_json.ts";
 import { KeyFileError, loadSigningKey, parsePublishedKeys } from "../shell/keys/key_files.ts";
 import {
@@ -171,39 +172,67 @@ export function envelopeJson(envelope: SealedEnvelope): string {
 /** Inputs at least this large are hashed on a second thread while they are parsed (bytes). */
 const HASH_ASIDE_MIN_BYTES = 4 * 1024 * 1024;
 
+/** A started `cid_worker.ts`: `ready` settles true once it listens, false if it failed. */
+interface CidThread {
+  worker: Worker;
+  ready: Promise<boolean>;
+  answer: Promise<unknown>;
+}
+
 /**
- * The inputs bytes and their CID. A large input is copied once into shared memory and hashed
- * by `cid_worker.ts` on a second thread, which the parse on this thread does not wait for
- * (measured at 1M recipients: docs/RESULTS.md); where no worker can start beside this module
- * (Node, a bundle without the worker file), the hash runs here, the same bytes either way.
+ * Starts the hashing thread for an inputs file of `size` bytes, before the file is read (its
+ * start-up overlaps the read). Null where it does not pay or cannot start: a small file, no
+ * Worker (Node), or a bundle (.mjs: no worker file beside it).
  */
-function hashAside(bytes: Uint8Array): { bytes: Uint8Array; cid: Promise<Cid> } {
-  const here = () => ({ bytes, cid: Promise.resolve(cidOf(bytes)) });
+function startCidThread(size: number): CidThread | null {
   if (
-    bytes.length < HASH_ASIDE_MIN_BYTES || typeof Worker === "undefined" ||
-    typeof SharedArrayBuffer === "undefined"
+    size < HASH_ASIDE_MIN_BYTES || typeof Worker === "undefined" ||
+    typeof SharedArrayBuffer === "undefined" || !import.meta.url.endsWith(".ts")
   ) {
-    return here();
+    return null;
   }
   let worker: Worker;
   try {
     worker = new Worker(new URL("./cid_worker.ts", import.meta.url), { type: "module" });
   } catch {
-    return here();
+    return null;
+  }
+  let onReady: (ok: boolean) => void = () => {};
+  let onAnswer: (value: unknown) => void = () => {};
+  const ready = new Promise<boolean>((resolve) => (onReady = resolve));
+  const answer = new Promise<unknown>((resolve) => (onAnswer = resolve));
+  worker.onmessage = (event: MessageEvent<unknown>) => {
+    if (event.data === "ready") onReady(true);
+    else onAnswer(event.data);
+  };
+  worker.onerror = (event: ErrorEvent) => {
+    event.preventDefault();
+    worker.terminate();
+    onReady(false);
+    onAnswer(null);
+  };
+  return { worker, ready, answer };
+}
+
+/**
+ * The inputs bytes and their CID. With a started thread, the bytes are copied once into
+ * shared memory and hashed there while this thread parses them (measured at 1M recipients:
+ * docs/RESULTS.md); otherwise (or if the thread failed) they are hashed here. The same bytes
+ * are hashed and parsed either way.
+ */
+async function hashAside(
+  bytes: Uint8Array,
+  thread: CidThread | null,
+): Promise<{ bytes: Uint8Array; cid: Promise<Cid> }> {
+  if (thread === null) return { bytes, cid: Promise.resolve(cidOf(bytes)) };
+  if (!(await thread.ready) || bytes.length < HASH_ASIDE_MIN_BYTES) {
+    thread.worker.terminate();
+    return { bytes, cid: Promise.resolve(cidOf(bytes)) };
   }
   const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
   shared.set(bytes);
-  const cid = new Promise<Cid>((resolve) => {
-    worker.onmessage = (event: MessageEvent<unknown>) => {
-      resolve(isCid(event.data) ? event.data : cidOf(shared));
-    };
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      worker.terminate();
-      resolve(cidOf(shared));
-    };
-  });
-  worker.postMessage(shared);
+  thread.worker.postMessage(shared);
+  const cid = thread.answer.then((value) => (isCid(value) ? value : cidOf(shared)));
   return { bytes: shared, cid };
 }
 
@@ -211,11 +240,10 @@ function hashAside(bytes: Uint8Array): { bytes: Uint8Array; cid: Promise<Cid> } 
 async function computeHashedAsideOrThrow(
   epochId: string,
   inputsPath: string,
-  inputsBytes: Uint8Array,
+  aside: { bytes: Uint8Array; cid: Promise<Cid> },
   policy: { policy: Policy; policyHash: string },
   salt: string | undefined,
 ) {
-  const aside = hashAside(inputsBytes);
   const result = await computeManifestHashedAside({
     epochId,
     inputsBytes: aside.bytes,
@@ -227,17 +255,34 @@ async function computeHashedAsideOrThrow(
   throw inputsFault(inputsPath, result.error);
 }
 
+/** The size of a file in bytes, or 0 when it cannot be read (the read then reports why). */
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
 /** `compute --epoch <id> --inputs <file> --policy <file> [--signing-key <file>...]`. */
 export async function computeCommand(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseArgs(args, ["epoch", "inputs", "policy", "signing-key", "pq-key"]);
   const epochId = required(parsed, "epoch");
   const inputsPath = required(parsed, "inputs");
-  const policy = await readPolicy(required(parsed, "policy"));
-  const inputs = await readBytes(inputsPath);
+  const thread = startCidThread(fileSize(inputsPath));
+  let aside: { bytes: Uint8Array; cid: Promise<Cid> };
+  let policy: { policy: Policy; policyHash: string };
+  try {
+    policy = await readPolicy(required(parsed, "policy"));
+    aside = await hashAside(await readBytes(inputsPath), thread);
+  } catch (err) {
+    thread?.worker.terminate();
+    throw err;
+  }
   const out = await computeHashedAsideOrThrow(
     epochId,
     inputsPath,
-    inputs,
+    aside,
     policy,
     io.env("IDEMPOTENCY_SALT"),
   );
