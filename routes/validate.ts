@@ -72,27 +72,46 @@ export const VALIDATED_INPUTS_REMEMBERED_MAX = 1024;
  * same text always gives the same input, so the same validated value (kept frozen). A fault is
  * never remembered: it is found again, with its 400, on every request.
  */
-function rememberingValidator<T extends z.ZodObject, K extends "param" | "query">(
+function rememberingValidator<T extends z.ZodObject, K extends "param" | "query" | "json">(
   target: K,
   schema: T,
-  keyOf: (c: Context<AppEnv>) => string,
+  keyOf: (c: Context<AppEnv>) => string | undefined | Promise<string | undefined>,
 ) {
   const inner = zValidator(target, schema, hookFor(schema));
   const memo = createLru<object>({ entriesMax: VALIDATED_INPUTS_REMEMBERED_MAX });
   const remembering: MiddlewareHandler<AppEnv> = async function rememberingValidator(c, next) {
-    const key = keyOf(c);
-    const known = memo.get(key);
+    const key = await keyOf(c);
+    const known = key === undefined ? undefined : memo.get(key);
     if (known !== undefined) {
       c.req.addValidatedData(target, known);
       await next();
       return;
     }
     await inner(c as never, async () => {
-      memo.set(key, Object.freeze(c.req.valid(target as never) as object));
+      if (key !== undefined) memo.set(key, Object.freeze(c.req.valid(target as never) as object));
       await next();
     });
   };
   return remembering as unknown as typeof inner;
+}
+
+/** Longest body text whose verdicts are remembered, chars (a compute body is ~250). */
+export const REMEMBERED_BODY_CHARS_MAX = 4096;
+
+/** Hono's validator reads a JSON body only under this media type (validator.js `jsonRegex`). */
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/**
+ * The key of a JSON body's validation: its text (what `c.req.json()` parses), when Hono's
+ * validator reads it at all (a JSON media type) and it is short enough to remember.
+ */
+async function jsonBodyKey(c: Context<AppEnv>): Promise<string | undefined> {
+  const type = c.req.header("content-type");
+  if (type === undefined || !JSON_MEDIA_TYPE.test(type.split(";")[0]!.trim().toLowerCase())) {
+    return undefined;
+  }
+  const text = await c.req.text();
+  return text.length <= REMEMBERED_BODY_CHARS_MAX ? text : undefined;
 }
 
 /** The request's query string (from `?`), or "" (Hono reads the query from `c.req.url`). */
@@ -117,27 +136,49 @@ export function validQuery<T extends z.ZodObject>(schema: T) {
 
 /** The JSON body, after {@link strictJsonBody}: `c.req.valid("json")`. */
 export function validJson<T extends z.ZodObject>(schema: T) {
-  return zValidator("json", schema, hookFor(schema));
+  return rememberingValidator("json", schema, jsonBodyKey);
 }
 
 /** Fetch's "UTF-8 decode" (a leading BOM dropped, invalid sequences replaced). */
 const utf8 = new TextDecoder();
+/** A one-to-one decoding of UTF-8 (a BOM kept); invalid UTF-8 throws. */
+const utf8Exact = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The text of `bytes` if they are valid UTF-8, one text per byte sequence; else undefined. */
+function exactText(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8Exact.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Reads the body as I-JSON (contract §1) before any validator: a body that is not → 400
  * `json` (no field: the fault is in the text, not in a member).
  */
 export function strictJsonBody(): MiddlewareHandler<AppEnv> {
+  // Bodies already read as I-JSON, by their exact text (UTF-8, a BOM kept: one text per
+  // byte sequence): the verdict is a function of the bytes, and a replay resends them.
+  const good = createLru<true>({ entriesMax: VALIDATED_INPUTS_REMEMBERED_MAX });
   return async function strictJsonBody(c, next) {
     const bytes = new Uint8Array(await c.req.arrayBuffer());
-    const parsed = parseStrictJson(bytes);
-    if (!parsed.ok) throw new RewarderError("BAD_REQUEST", "json");
+    const exact = bytes.byteLength <= REMEMBERED_BODY_CHARS_MAX ? exactText(bytes) : undefined;
+    if (exact === undefined || good.get(exact) === undefined) {
+      const parsed = parseStrictJson(bytes);
+      if (!parsed.ok) throw new RewarderError("BAD_REQUEST", "json");
+      if (exact !== undefined) good.set(exact, true);
+    }
     // The body validator's `c.req.json()` reads the text from Hono's body cache: decoded here
     // as Fetch's `text()` would (UTF-8, a leading BOM dropped), without a Response built for it.
     // (Hono keeps each read's promise in the cache; its type names the resolved values.)
-    (c.req.bodyCache as unknown as { text?: Promise<string> }).text ??= Promise.resolve(
-      utf8.decode(bytes),
-    );
+    // (For valid UTF-8 Fetch's text is the exact text without its leading BOM.)
+    const text = exact === undefined
+      ? utf8.decode(bytes)
+      : exact.charCodeAt(0) === 0xfeff
+      ? exact.slice(1)
+      : exact;
+    (c.req.bodyCache as unknown as { text?: Promise<string> }).text ??= Promise.resolve(text);
     await next();
   };
 }

@@ -88,3 +88,39 @@ Deno.test("validParam / validQuery remember a valid input by its text, never a f
   const bad = await a.request("/e/abc?other=1");
   assert.equal((await bad.json()).error.field, "");
 });
+
+Deno.test("a JSON body's verdicts are remembered by its exact bytes: the same answers on every resend", async () => {
+  let validated = 0;
+  const a = new Hono<AppEnv>();
+  a.onError(errorHandler({ jitterMsMax: 0 }));
+  a.post(
+    "/v",
+    strictJsonBody(),
+    validJson(z.object({ name: z.string(), n: z.array(z.number()) }).strict()),
+    (c) => {
+      validated += 1;
+      return c.json({ valid: c.req.valid("json"), text: "" });
+    },
+  );
+  const post = async (body: BodyInit, type = "application/json") => {
+    const res = await a.request("/v", { method: "POST", headers: { "content-type": type }, body });
+    const json = await res.json();
+    return [res.status, json.error?.reason ?? json.valid] as const;
+  };
+  const good = '{"name":"Zoë","n":[1,2]}';
+  const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(good)]);
+  const invalid = new Uint8Array([...new TextEncoder().encode('{"name":"'), 0xff, 0x22, 0x7d]);
+  for (let round = 0; round < 3; round++) {
+    assert.deepEqual(await post(good), [200, { name: "Zoë", n: [1, 2] }]);
+    assert.deepEqual(await post(bom), [400, "json"]); // the same text but a BOM: other bytes
+    assert.deepEqual(await post(invalid), [400, "json"]);
+    assert.deepEqual(await post('{"name":"a","name":"b","n":[]}'), [400, "json"]);
+    assert.deepEqual(await post('{"name":1,"n":[]}'), [400, "schema"]);
+    assert.deepEqual(await post(good, "text/plain"), [400, "schema"]); // not read as JSON
+    assert.deepEqual(await post(`{"name":"${"x".repeat(5000)}","n":[]}`), [
+      200,
+      { name: "x".repeat(5000), n: [] },
+    ]);
+  }
+  assert.equal(validated, 6);
+});
