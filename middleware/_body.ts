@@ -8,6 +8,7 @@
 import type { Context } from "hono";
 import { RewarderError } from "../src/core/errors.ts";
 import type { AppEnv } from "./context.ts";
+import { type Deadline, sharedDeadlines } from "./_deadlines.ts";
 
 /** Bytes counted in a declared `Content-Length`: digits only, ≤ 15 digits (fits a double). */
 const CONTENT_LENGTH_RE = /^[0-9]{1,15}$/;
@@ -73,9 +74,11 @@ export async function readBodyCapped(
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = readTimeoutMs === undefined ? undefined : new Promise<"expired">((resolve) => {
-    timer = setTimeout(() => resolve("expired"), readTimeoutMs);
+  // The read deadline shares one timer with every other body read (middleware/_deadlines.ts).
+  const deadlines = readTimeoutMs === undefined ? undefined : sharedDeadlines(readTimeoutMs);
+  let deadline: Deadline | undefined;
+  const expired = deadlines === undefined ? undefined : new Promise<"expired">((resolve) => {
+    deadline = deadlines.add(() => resolve("expired"));
   });
   try {
     // Bounded: each round consumes ≥ 1 byte or ends; total bytes ≤ bytesMax + one chunk.
@@ -97,7 +100,7 @@ export async function readBodyCapped(
       chunks.push(step.value);
     }
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    if (deadline !== undefined) deadlines!.settle(deadline);
   }
   return concat(chunks, size);
 }
