@@ -4,7 +4,8 @@
  *
  *   deno run --allow-all bench/load/compute_latency.ts [--epochs 120] [--recipients 10000]
  *       [--warmup 3] [--replay-rps 500] [--replay-seconds 10] [--skip-replay]
- *       [--baseline-dir <checkout>] [--service-dir <checkout>] [--no-write]
+ *       [--baseline-dir <checkout>] [--service-dir <checkout>] [--service-flags "<deno flags>"]
+ *       [--no-write]
  *
  * Workload (pinned by the defaults): one tenant (the dev token), rate caps lifted, a file store
  * under a fresh DATA_DIR, the embedded default configuration otherwise.
@@ -70,6 +71,8 @@ function args() {
     replay: !a.includes("--skip-replay"),
     baselineDir: a.includes("--baseline-dir") ? val("--baseline-dir", "") : undefined,
     serviceDir: val("--service-dir", ROOT),
+    /** Extra `deno run` flags of the measured side only (e.g. a V8 flag under test). */
+    serviceFlags: val("--service-flags", "").split(" ").filter(Boolean),
     write: !a.includes("--no-write"),
   };
 }
@@ -253,6 +256,7 @@ async function main() {
   for (const s of sides) {
     s.server = await startServer("service", "deno", { DATA_DIR: s.dataDir, ...UNCAPPED }, {
       cwd: s.dir,
+      denoFlags: s.name === "current" ? a.serviceFlags : [],
     });
     s.ms = [];
     s.errors = {};

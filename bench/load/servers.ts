@@ -61,12 +61,12 @@ export async function startServer(
   kind: "service" | "bare",
   runtime: Runtime,
   env: Record<string, string>,
-  options: { cwd?: string } = {},
+  options: { cwd?: string; denoFlags?: string[] } = {},
 ): Promise<Server> {
   const cmd = [...COMMANDS[kind][runtime]];
   // BENCH_DENO_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof": extra flags of a Deno child.
-  const extra = Deno.env.get("BENCH_DENO_FLAGS");
-  if (runtime === "deno" && extra) cmd.splice(2, 0, ...extra.split(" ").filter(Boolean));
+  const extra = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter(Boolean);
+  if (runtime === "deno") cmd.splice(2, 0, ...extra, ...(options.denoFlags ?? []));
   const child = new Deno.Command(cmd[0]!, {
     args: cmd.slice(1),
     cwd: options.cwd ?? ROOT,
