@@ -4,7 +4,10 @@
  * peak memory of each size in a fresh process.
  *
  * Run: `deno task bench` (= `deno run --allow-all bench/engine_bench.ts`).
- * Options: `--sizes 10000,100000` (default 10k,100k,1M), `--no-write` (print only).
+ * Options: `--sizes 10000,100000` (default 10k,100k,1M), `--no-write` (print only),
+ * `--cli N`: also N interleaved rounds of two whole processes per size, the floor process
+ * (read + BLAKE3 + `JSON.parse` of the file) and `rewarder compute` (signed, output to a file),
+ * each timed by `/usr/bin/time` (wall, CPU, peak RSS).
  * Internal: `--child N --input PATH` measures one end-to-end run and its peak RSS.
  *
  * Writes `bench/results/engine.json` and the "Engine" section of `docs/RESULTS.md`.
@@ -35,7 +38,7 @@ const SLOW_RUN_MS = 6_000;
 /** Child process bound: a size that takes longer than this is reported as failed. */
 const CHILD_TIMEOUT_MS = 120_000;
 /** Targets (docs/RESULTS.md; 1M recipients). */
-const TARGET_E2E_MS = 3_000;
+const TARGET_E2E_MS = 2_500;
 const TARGET_PEAK_BYTES = 1024 ** 3;
 
 const RESULTS_JSON = new URL("./results/engine.json", import.meta.url);
@@ -223,6 +226,144 @@ interface SizeResult {
   rssBeforeBytes: number;
   manifestHash: string;
   pinnedHashMatches: boolean | null;
+  cli?: CliResult;
+}
+
+/** One whole process, as `/usr/bin/time` saw it. */
+interface ProcessRun {
+  wallMs: number;
+  cpuMs: number;
+  peakRssBytes: number;
+  loadAvg: string;
+}
+
+/** Interleaved rounds of the floor process and `rewarder compute` (median of each). */
+interface CliResult {
+  rounds: number;
+  floor: ProcessRun[];
+  compute: ProcessRun[];
+  medianFloorMs: number;
+  medianComputeMs: number;
+  medianComputeCpuMs: number;
+  maxComputePeakRssBytes: number;
+  ratioToFloor: number;
+}
+
+/** The project's configuration (the floor script lives in a temp dir: its imports need it). */
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+const FLOOR_PROCESS = `
+import { blake3Hex } from ${JSON.stringify(new URL("../src/core/blake3.ts", import.meta.url).href)};
+const bytes = Deno.readFileSync(Deno.args[0]);
+blake3Hex(bytes);
+JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+`;
+/** The permissions of \`deno task rewarder\`. */
+const REWARDER_FLAGS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--deny-net",
+  "--deny-run",
+  "--deny-ffi",
+];
+
+/** Runs `args` under `/usr/bin/time`, stdout to `outPath`. */
+async function timedProcess(args: string[], outPath: string): Promise<ProcessRun> {
+  const loadAvg = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+  const timing = await Deno.makeTempFile({ prefix: "engine-bench-time-" });
+  try {
+    const out = await new Deno.Command("/usr/bin/time", {
+      args: ["-f", "%e %U %S %M", "-o", timing, "sh", "-c", '"$@" > "$0"', outPath, ...args],
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(CHILD_TIMEOUT_MS),
+    }).output();
+    if (!out.success) throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    const [wall, user, sys, kib] = (await Deno.readTextFile(timing)).trim().split("\n").pop()!
+      .split(" ").map(Number);
+    return {
+      wallMs: wall! * 1000,
+      cpuMs: (user! + sys!) * 1000,
+      peakRssBytes: kib! * 1024,
+      loadAvg,
+    };
+  } finally {
+    await Deno.remove(timing);
+  }
+}
+
+/** `rounds` × (floor process, `rewarder compute`), interleaved; checks the envelope's hash. */
+async function cliRounds(
+  recipients: number,
+  inputPath: string,
+  rounds: number,
+  manifestHash: string,
+): Promise<CliResult> {
+  const dir = await Deno.makeTempDir({ prefix: "engine-bench-cli-" });
+  try {
+    const floorScript = `${dir}/floor.ts`;
+    await Deno.writeTextFile(floorScript, FLOOR_PROCESS);
+    const policyPath = `${dir}/policy.json`;
+    await Deno.writeTextFile(policyPath, JSON.stringify(GENERATED_POLICY));
+    const keyPath = `${dir}/signing.key.json`;
+    await Deno.copyFile(
+      new URL("../vectors/keys/vector-signing.key.json", import.meta.url),
+      keyPath,
+    );
+    await Deno.chmod(keyPath, 0o600);
+    const envelopePath = `${dir}/envelope.json`;
+    const cli = new URL("../src/cli/rewarder.ts", import.meta.url).pathname;
+    const floor: ProcessRun[] = [];
+    const compute: ProcessRun[] = [];
+    for (let r = 0; r < rounds; r++) {
+      floor.push(
+        await timedProcess(
+          [Deno.execPath(), "run", "-A", "--config", CONFIG, floorScript, inputPath],
+          "/dev/null",
+        ),
+      );
+      compute.push(
+        await timedProcess([
+          Deno.execPath(),
+          "run",
+          ...REWARDER_FLAGS,
+          cli,
+          "compute",
+          "--epoch",
+          epochIdOf(recipients),
+          "--inputs",
+          inputPath,
+          "--policy",
+          policyPath,
+          "--signing-key",
+          keyPath,
+        ], envelopePath),
+      );
+      const envelope = JSON.parse(await Deno.readTextFile(envelopePath));
+      if (envelope.manifest_hash !== manifestHash) throw new Error("CLI computed another hash");
+      log(
+        `  cli round ${r + 1}: floor ${round1(floor[r]!.wallMs)} ms, compute ${
+          round1(compute[r]!.wallMs)
+        } ms (cpu ${round1(compute[r]!.cpuMs)} ms, peak ${
+          mib(compute[r]!.peakRssBytes)
+        } MiB), load ${compute[r]!.loadAvg}`,
+      );
+    }
+    const medianFloorMs = median(floor.map((x) => x.wallMs));
+    const medianComputeMs = median(compute.map((x) => x.wallMs));
+    return {
+      rounds,
+      floor,
+      compute,
+      medianFloorMs: round1(medianFloorMs),
+      medianComputeMs: round1(medianComputeMs),
+      medianComputeCpuMs: round1(median(compute.map((x) => x.cpuMs))),
+      maxComputePeakRssBytes: Math.max(...compute.map((x) => x.peakRssBytes)),
+      ratioToFloor: round1(medianComputeMs / medianFloorMs),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 async function pinnedHash(epochId: string): Promise<string | undefined> {
@@ -235,7 +376,7 @@ async function pinnedHash(epochId: string): Promise<string | undefined> {
   }
 }
 
-async function benchSize(recipients: number): Promise<SizeResult> {
+async function benchSize(recipients: number, cliRoundCount = 0): Promise<SizeResult> {
   const { policy, policyHash } = policyOrThrow();
   const epochId = epochIdOf(recipients);
   // Not timed: the inputs bytes, generated once, shared with the child through a temp file.
@@ -282,6 +423,9 @@ async function benchSize(recipients: number): Promise<SizeResult> {
     if (kid.manifestHash !== manifestHash) throw new Error("Child computed a different hash");
     log(`  child: cold ${round1(kid.coldEndToEndMs)} ms, peak RSS ${mib(kid.peakRssBytes)} MiB`);
 
+    const cli = cliRoundCount > 0
+      ? await cliRounds(recipients, inputPath, cliRoundCount, manifestHash)
+      : undefined;
     const pinned = await pinnedHash(epochId);
     const floorMs = median(floor);
     const floorHashMs = median(floorHash);
@@ -303,6 +447,7 @@ async function benchSize(recipients: number): Promise<SizeResult> {
       rssBeforeBytes: kid.rssBeforeBytes,
       manifestHash,
       pinnedHashMatches: pinned === undefined ? null : pinned === manifestHash,
+      ...(cli === undefined ? {} : { cli }),
     };
   } finally {
     await Deno.remove(inputPath);
@@ -393,11 +538,38 @@ function markdown(
     `|---:|${PHASES.map(() => "---:").join("|")}|---:|`,
     ...phaseRows,
     "",
+    ...cliTable(results),
     verdict,
     pinned.length > 0 ? `Manifest hashes vs \`vectors/generated.json\`: ${pinned.join(", ")}.` : "",
     "Raw figures: `bench/results/engine.json`.",
     "",
   ].join("\n");
+}
+
+/** The whole-process table (`--cli`), or nothing. */
+function cliTable(results: readonly SizeResult[]): string[] {
+  const rows = results.filter((r) => r.cli !== undefined).map((r) => {
+    const c = r.cli!;
+    return `| ${r.recipients.toLocaleString("en-US")} | ${c.rounds} | ${
+      c.medianFloorMs.toFixed(0)
+    } | **${c.medianComputeMs.toFixed(0)}** | ${c.medianComputeCpuMs.toFixed(0)} | ${
+      c.ratioToFloor.toFixed(1)
+    }× | ${mib(c.maxComputePeakRssBytes)} | ${
+      c.compute.map((x) => x.loadAvg.split(" ")[0]).join(", ")
+    } |`;
+  });
+  if (rows.length === 0) return [];
+  return [
+    "Whole processes (`--cli`): the floor process reads, BLAKE3-hashes and `JSON.parse`s the",
+    "file; `rewarder compute` (the permissions of `deno task rewarder`, signed, envelope written",
+    "to a file) hashes the inputs on a second thread while it parses them. Interleaved rounds,",
+    "median wall time; CPU includes both threads; peak RSS is the largest `/usr/bin/time` saw.",
+    "",
+    "| recipients | rounds | floor process ms | `rewarder compute` ms | its CPU ms | ÷ floor | peak RSS MiB | 1-min load per round |",
+    "|---:|---:|---:|---:|---:|---:|---:|---|",
+    ...rows,
+    "",
+  ];
 }
 
 async function main(): Promise<void> {
@@ -414,7 +586,9 @@ async function main(): Promise<void> {
   const at = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
   const t0 = performance.now();
   const results: SizeResult[] = [];
-  for (const n of sizes) results.push(await benchSize(n));
+  const cliAt = args.indexOf("--cli");
+  const cliRoundCount = cliAt >= 0 ? Number(args[cliAt + 1]) : 0;
+  for (const n of sizes) results.push(await benchSize(n, cliRoundCount));
   log(`total ${round1((performance.now() - t0) / 1000)} s`);
   const md = markdown(results, env, at);
   console.log(md);
