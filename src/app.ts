@@ -9,6 +9,7 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { accessLog } from "../middleware/access_log.ts";
 import { auth, routeFacts } from "../middleware/auth.ts";
 import { requestPath } from "../middleware/request_path.ts";
+import { rememberingRouter } from "../middleware/remembering_router.ts";
 import { compression } from "../middleware/compression.ts";
 import { concurrencyLimit, type ConcurrencyLimitHandler } from "../middleware/concurrency.ts";
 import type { AppEnv } from "../middleware/context.ts";
@@ -224,7 +225,8 @@ export function buildApp(
 
   // One normalised request path for routing and caveats (contract §9).
   const normalisedPath = requestPath();
-  const app = new Hono<AppEnv>({ getPath: normalisedPath.getPath });
+  // Matches remembered by method and normalised path (middleware/remembering_router.ts).
+  const app = new Hono<AppEnv>({ getPath: normalisedPath.getPath, router: rememberingRouter() });
   // Every rejection reaches onError exactly once: it is counted here and only here (the
   // middlewares get no onReject, or each rejection would be counted twice).
   const log = getLogger("http");
