@@ -2,29 +2,34 @@
  * The hostile-load scenario shared by tests/isolation_acceptance.ts (which asserts facts) and
  * bench/isolation_bench.ts (which writes the absolute figures): the REAL service (`main.ts`) on
  * loopback, an honest tenant's fresh small computes measured first alone (the baseline), then
- * again while, at the same time,
- *
- * - another tenant starts big computes and hangs up once the service reports a job started
- *   (`engine_jobs_started_total`, polled), {@link ScenarioOptions.attackers} at a time;
- * - anonymous clients send 1 MiB bodies a 64 KiB chunk at a time (trickle);
- * - anonymous clients flood GET /rewarder/runs;
- * - {@link ScenarioOptions.slowSockets} sockets that never finish their headers (silent, a
- *   partial request line and headers, headers trickled a line at a time) are held open: each
- *   one the server closes is replaced by a new one while the attack lasts;
- * - /healthz is read at a steady pace and the service's RSS sampled from /proc.
+ * again while the attack of tests/support/isolation_attack.ts runs in a process of its own
+ * (abandoned big computes of another tenant, anonymous 1 MiB bodies trickled, an anonymous GET
+ * flood, slow-header sockets held). The honest client and the `/healthz` reader run here, in a
+ * process that drives nothing else, so their latencies are the service's; `/healthz` is read at
+ * a steady pace and the service's RSS sampled from /proc.
  *
  * Every loop is bounded and stops with the attack; every wait is for an event (a response, a
- * socket's close, a metric read) and bounded. The only timers are a client's pace (the
- * trickle, the probes, a retry after Retry-After) and the bounds.
+ * line of the attack process, its exit) and bounded. The only timers are a client's pace (the
+ * probes, a retry after Retry-After) and the bounds.
  *
  * @module
  */
 import { casPut } from "../../src/shell/sources/cas.ts";
 import { generateEpochInputs } from "../../vectors/generate_epoch.ts";
 import { prepareFixtures } from "./fixtures.ts";
-import { answerOf, freshDataDir, type Service, startService, tokenMinter } from "./service.ts";
-import { type SlowKind, type SlowOutcome, slowSocket } from "./slow_socket.ts";
+import { answerOf, freshDataDir, startService, tokenMinter } from "./service.ts";
+import type { SlowKind, SlowOutcome } from "./slow_socket.ts";
+import {
+  type AttackConfig,
+  type AttackResult,
+  metric,
+  OBSERVE_MS_MAX,
+  pace,
+  REQUEST_MS_MAX,
+  SLOW_KINDS,
+} from "./isolation_attack.ts";
 export type { SlowOutcome };
+export { TRICKLE_BODY_BYTES, TRICKLE_CHUNK_BYTES } from "./isolation_attack.ts";
 
 /** What to run; every field has the default of the acceptance scenario. */
 export interface ScenarioOptions {
@@ -67,22 +72,10 @@ export const SCENARIO_DEFAULTS: ScenarioOptions = {
   log: () => {},
 };
 
-/** Size of an anonymous trickled body, bytes. */
-export const TRICKLE_BODY_BYTES = 1024 * 1024;
-/** One trickled write, bytes (the server's read chunk). */
-export const TRICKLE_CHUNK_BYTES = 64 * 1024;
-/** Pace of the trickled body chunks and slow header lines, ms (a client's pace). */
-const TRICKLE_MS = 100;
 /** Pace of the /healthz reader, ms. */
 const HEALTHZ_EVERY_MS = 100;
 /** Pace of the RSS sampler, ms. */
 const RSS_EVERY_MS = 200;
-/** Pace of the `/metrics` watcher of the attackers, ms (a poll, not a wait for time). */
-const POLL_MS = 25;
-/** Longest wait for an observed event (an attacker's job started, the sockets connected), ms. */
-const OBSERVE_MS_MAX = 30_000;
-/** Longest one request of the scenario may take, ms (an answer later than this is a failure). */
-const REQUEST_MS_MAX = 30_000;
 /** Longest wait for a Retry-After before the one retry, s. */
 const RETRY_AFTER_S_MAX = 5;
 
@@ -97,8 +90,6 @@ export interface HonestOutcome {
   ms: number;
   text: string;
 }
-
-const SLOW_KINDS: SlowKind[] = ["silent", "partial", "trickle"];
 
 /** The scenario's record. */
 export interface ScenarioResult {
@@ -138,137 +129,6 @@ export function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * q) - 1))]!;
 }
 
-/** A delay that a stop can cut short (its timer is always cleared). */
-function pace(ms: number, stop: Promise<void>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    new Promise<void>((r) => (timer = setTimeout(r, ms))),
-    stop,
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** One sample of a series from `/metrics` (labels as written); NaN when the read failed. */
-async function metric(service: Service, series: string): Promise<number> {
-  let text: string;
-  try {
-    const res = await service.fetch("/metrics", { headers: { "accept-encoding": "identity" } });
-    text = await res.text();
-  } catch {
-    return Number.NaN; // a read cut short under load: the next poll reads again
-  }
-  const line = text.split("\n").find((l) => l.startsWith(series + " "));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
-
-/**
- * One reader of `engine_jobs_started_total` shared by the attackers: `after(n)` resolves once
- * the service reports more than `n` jobs started (rejects after OBSERVE_MS_MAX).
- */
-function startedWatcher(service: Service) {
-  const waiters: { n: number; resolve: () => void; reject: (e: Error) => void; t: number }[] = [];
-  let stopped = false;
-  let last = 0;
-  let wake: () => void = () => {};
-  const stop = new Promise<void>((r) => (wake = r));
-  const loop = (async () => {
-    while (!stopped) {
-      const read = await metric(service, "engine_jobs_started_total");
-      if (!Number.isNaN(read)) last = read;
-      const now = performance.now();
-      for (const w of [...waiters]) {
-        if (last > w.n || now - w.t > OBSERVE_MS_MAX) {
-          waiters.splice(waiters.indexOf(w), 1);
-          if (last > w.n) w.resolve();
-          else w.reject(new Error("not observed: a compute job started"));
-        }
-      }
-      await pace(POLL_MS, stop);
-    }
-    for (const w of waiters) w.resolve();
-  })();
-  return {
-    current: () => last,
-    after: (n: number) =>
-      new Promise<void>((resolve, reject) =>
-        waiters.push({ n, resolve, reject, t: performance.now() })
-      ),
-    stop: async () => {
-      stopped = true;
-      wake();
-      await loop;
-    },
-  };
-}
-
-/**
- * One anonymous 1 MiB body sent a chunk per TRICKLE_MS until the server answers (or closes);
- * resolves with the answer's status ("none" without one) and the bytes sent by then.
- */
-async function trickleBody(port: number): Promise<{ status: string; sentBytes: number }> {
-  let conn: Deno.TcpConn;
-  try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  } catch {
-    return { status: "none", sentBytes: 0 };
-  }
-  let status = "none";
-  let done = false;
-  let finish: () => void = () => {};
-  const answered = new Promise<void>((r) => (finish = r));
-  const bound = setTimeout(() => {
-    done = true;
-    finish();
-  }, REQUEST_MS_MAX);
-  const reader = (async () => {
-    const buf = new Uint8Array(4096);
-    let text = "";
-    try {
-      for (;;) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        text += new TextDecoder().decode(buf.subarray(0, n));
-        const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
-        if (m) {
-          status = m[1]!;
-          break;
-        }
-      }
-    } catch { /* reset */ }
-    done = true;
-    finish();
-  })();
-  let sentBytes = 0;
-  const head = `POST /rewarder/epochs/trickle/compute HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
-    `Content-Type: application/json\r\nContent-Length: ${TRICKLE_BODY_BYTES}\r\n\r\n`;
-  const chunk = new Uint8Array(TRICKLE_CHUNK_BYTES).fill(0x20);
-  const send = async (bytes: Uint8Array): Promise<boolean> => {
-    let off = 0;
-    while (off < bytes.length && !done) {
-      const n = await Promise.race([
-        conn.write(bytes.subarray(off)).catch(() => -1),
-        answered.then(() => -1),
-      ]);
-      if (n < 0) return false;
-      off += n;
-    }
-    return !done;
-  };
-  if (await send(new TextEncoder().encode(head))) {
-    while (!done && sentBytes < TRICKLE_BODY_BYTES) {
-      if (!(await send(chunk))) break;
-      sentBytes += chunk.length;
-      await pace(TRICKLE_MS, answered);
-    }
-  }
-  await answered;
-  clearTimeout(bound);
-  try {
-    conn.close();
-  } catch { /* closed */ }
-  await reader;
-  return { status, sentBytes };
-}
-
 /** VmRSS and VmHWM of a process, bytes (0 when /proc cannot be read). */
 async function memoryOf(pid: number): Promise<{ rss: number; hwm: number }> {
   try {
@@ -278,6 +138,77 @@ async function memoryOf(pid: number): Promise<{ rss: number; hwm: number }> {
   } catch {
     return { rss: 0, hwm: 0 };
   }
+}
+
+/** Longest wait for the attack process to report after it was told to stop, ms. */
+const ATTACK_STOP_MS_MAX = 60_000;
+/** Largest output kept from the attack process, characters. */
+const ATTACK_OUTPUT_CHARS_MAX = 16 * 1024 * 1024;
+
+/**
+ * Starts tests/support/isolation_attack.ts as a process: `inForce` resolves on its
+ * `in_force` line (rejects if it exits first or OBSERVE_MS_MAX passes), `stop()` ends its
+ * standard input and resolves with its result.
+ */
+function startAttack(config: AttackConfig) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./isolation_attack.ts", import.meta.url).pathname,
+      JSON.stringify(config),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  let text = "";
+  let onLine: () => void = () => {};
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      if (text.length < ATTACK_OUTPUT_CHARS_MAX) text += decoder.decode(chunk, { stream: true });
+      onLine();
+    }
+    onLine();
+  })();
+  const events = () =>
+    text.split("\n").filter((l) => l.startsWith("{")).map((l) =>
+      JSON.parse(l) as { event: string; result?: AttackResult }
+    );
+  const waitFor = (event: string, boundMs: number) =>
+    new Promise<{ event: string; result?: AttackResult }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`attack: no ${event} line`)), boundMs);
+      const check = () => {
+        const found = events().find((e) => e.event === event);
+        if (found !== undefined) {
+          clearTimeout(timer);
+          resolve(found);
+        }
+      };
+      onLine = check;
+      check();
+      void reading.then(() => {
+        check();
+        clearTimeout(timer);
+        reject(new Error(`attack: exited without a ${event} line`));
+      });
+    });
+  const inForce = waitFor("in_force", OBSERVE_MS_MAX).then(() => undefined);
+  return {
+    inForce,
+    async stop(): Promise<AttackResult> {
+      await stdin.close().catch(() => {});
+      try {
+        const done = await waitFor("done", ATTACK_STOP_MS_MAX);
+        return done.result!;
+      } finally {
+        await reading.catch(() => {});
+        await child.status;
+      }
+    },
+  };
 }
 
 /** Runs the scenario and returns what happened; the service is stopped before it returns. */
@@ -373,76 +304,23 @@ export async function runIsolationScenario(
     for (const epochId of epochsOf("alone")) baseline.push(await honestCompute(epochId));
     o.log(`baseline done: ${baseline.map((h) => h.ms.toFixed(0)).join(" ")} ms`);
 
-    // ---- the attack ---------------------------------------------------------------------------
+    // ---- the attack, in a process of its own ----------------------------------------------------
+    const attack = startAttack({
+      port,
+      attackerToken,
+      bigEpoch,
+      bigCid,
+      policy,
+      attackers: o.attackers,
+      trickleClients: o.trickleClients,
+      floodClients: o.floodClients,
+      slowSockets: o.slowSockets,
+      headerDeadlineMs: o.headerDeadlineMs,
+      closeSlackMs: o.closeSlackMs,
+    });
     let attacking = true;
-    let stopAttack: () => void = () => {};
-    const attackStop = new Promise<void>((r) => (stopAttack = r));
-    const watcher = startedWatcher(service);
-    const startedBefore = await metric(service, "engine_jobs_started_total");
-    let hangUps = 0;
-    const attacker = async () => {
-      while (attacking) {
-        const before = watcher.current();
-        const ctrl = new AbortController();
-        const bound = setTimeout(() => ctrl.abort(), REQUEST_MS_MAX);
-        const answer = compute(attackerToken, bigEpoch, bigCid, ctrl.signal).then(
-          (res) => res.body?.cancel(),
-          () => undefined,
-        );
-        // Hang up once a job started after this one was sent (its own, or it is still queued:
-        // either way an abandoned request).
-        await watcher.after(before).catch(() => undefined);
-        ctrl.abort();
-        clearTimeout(bound);
-        hangUps++;
-        await answer;
-      }
-    };
-    const trickle: { status: string; sentBytes: number }[] = [];
-    const trickler = async () => {
-      while (attacking) {
-        const t = await trickleBody(port);
-        trickle.push(t);
-        if (t.status === "none") await pace(TRICKLE_MS, attackStop); // no spin on failures
-      }
-    };
-    const flood: Record<string, number> = {};
-    const flooder = async () => {
-      while (attacking) {
-        let key = "error";
-        try {
-          const res = await service.fetch("/rewarder/runs");
-          await res.body?.cancel();
-          key = String(res.status);
-        } catch { /* counted as error */ }
-        flood[key] = (flood[key] ?? 0) + 1;
-        if (key === "error") await pace(TRICKLE_MS, attackStop); // no spin on failures
-      }
-    };
-    const slow: SlowOutcome[] = [];
-    let connectedCount = 0;
-    let allConnected: () => void = () => {};
-    const slowConnected = new Promise<void>((r) => (allConnected = r));
-    const onConnected = () => {
-      if (++connectedCount === o.slowSockets) allConnected();
-    };
-    if (o.slowSockets === 0) allConnected();
-    const boundMs = o.headerDeadlineMs + o.closeSlackMs;
-    const slowHolder = async (slot: number) => {
-      let first = true;
-      let n = 0;
-      while (attacking || first) {
-        const kind = SLOW_KINDS[(slot + n++) % SLOW_KINDS.length]!;
-        const outcome = await slowSocket(port, kind, {
-          boundMs,
-          trickleMs: TRICKLE_MS,
-          connected: first ? onConnected : () => {},
-        });
-        slow.push(outcome);
-        first = false;
-        if (outcome.refused !== undefined) await pace(TRICKLE_MS, attackStop); // no spin
-      }
-    };
+    let stopProbes: () => void = () => {};
+    const probesStop = new Promise<void>((r) => (stopProbes = r));
     const healthzMs: number[] = [];
     let healthzFailures = 0;
     const healthz = async () => {
@@ -456,36 +334,22 @@ export async function runIsolationScenario(
         } catch {
           healthzFailures++;
         }
-        await pace(HEALTHZ_EVERY_MS, attackStop);
+        await pace(HEALTHZ_EVERY_MS, probesStop);
       }
     };
-
-    const running: Promise<unknown>[] = [];
-    for (let i = 0; i < o.slowSockets; i++) running.push(slowHolder(i));
-    for (let i = 0; i < o.attackers; i++) running.push(attacker());
-    for (let i = 0; i < o.trickleClients; i++) running.push(trickler());
-    for (let i = 0; i < o.floodClients; i++) running.push(flooder());
-    running.push(healthz());
     const underAttack: HonestOutcome[] = [];
+    let attackResult: AttackResult;
+    let prober: Promise<void> | undefined;
     try {
-      // The attack is in force once every slow socket is open and an attacker's job started.
-      let bound: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.all([slowConnected, o.attackers > 0 ? watcher.after(startedBefore) : undefined]),
-        new Promise((_, reject) =>
-          bound = setTimeout(
-            () => reject(new Error("the attack did not start")),
-            OBSERVE_MS_MAX,
-          )
-        ),
-      ]).finally(() => clearTimeout(bound));
+      await attack.inForce;
       o.log("attack in force");
+      prober = healthz();
       for (const epochId of epochsOf("attack")) underAttack.push(await honestCompute(epochId));
     } finally {
       attacking = false;
-      stopAttack();
-      await watcher.stop();
-      await Promise.all(running);
+      stopProbes();
+      await prober;
+      attackResult = await attack.stop();
     }
     o.log(`under attack done: ${underAttack.map((h) => h.ms.toFixed(0)).join(" ")} ms`);
 
@@ -497,16 +361,22 @@ export async function runIsolationScenario(
       baselineP95Ms: quantile(sortedMs(baseline), 0.95),
       attackP50Ms: quantile(sortedMs(underAttack), 0.5),
       attackP95Ms: quantile(sortedMs(underAttack), 0.95),
-      slow,
-      trickle,
-      flood,
-      hangUps,
+      slow: attackResult.slow,
+      trickle: attackResult.trickle,
+      flood: attackResult.flood,
+      hangUps: attackResult.hangUps,
       runningStopped: (await metric(
-        service,
+        service.origin,
         'engine_jobs_cancelled_total{state="running",reason="client_gone"}',
       )) +
-        (await metric(service, 'engine_jobs_cancelled_total{state="running",reason="deadline"}')),
-      workersReplaced: await metric(service, 'engine_worker_replacements_total{cause="cancelled"}'),
+        (await metric(
+          service.origin,
+          'engine_jobs_cancelled_total{state="running",reason="deadline"}',
+        )),
+      workersReplaced: await metric(
+        service.origin,
+        'engine_worker_replacements_total{cause="cancelled"}',
+      ),
       healthzMs: healthzMs.sort((a, b) => a - b),
       healthzFailures,
     });
