@@ -1,17 +1,18 @@
 /**
- * A one-shot thread for `rewarder compute`: says it is ready, hashes the inputs bytes it is sent (a
+ * A one-shot thread for `rewarder compute`: hashes the inputs bytes it is sent (a
  * SharedArrayBuffer view, so nothing is copied) into their CID (contract §1) while the main
  * thread parses them, answers and closes itself.
+ *
+ * The listener is set before anything is imported: Deno drops a message that arrives while a
+ * worker's module graph is still evaluating a top-level await (the hash's WebAssembly set-up
+ * has one), so the hash is imported inside the handler.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
-import { cidOf } from "../core/cid.ts";
 
-self.onmessage = (event: MessageEvent<Uint8Array>) => {
+self.onmessage = async (event: MessageEvent<Uint8Array>) => {
+  const { cidOf } = await import("../core/cid.ts");
   self.postMessage(cidOf(event.data));
   self.close();
 };
-// Deno drops messages that arrive before a worker's module (here: with the hash's top-level
-// await) has run, so the parent sends the bytes only after this.
-self.postMessage("ready");

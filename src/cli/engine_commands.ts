@@ -145,7 +145,6 @@ for (let c = 0; c < 128; c++) {
 }
 const PAYOUT_HEAD = new TextEncoder().encode('{"account":"');
 const PAYOUT_MIDDLE = new TextEncoder().encode('","amount_minor":"');
-const PAYOUT_TAIL = new TextEncoder().encode('"}');
 
 /**
  * The canonical JSON (RFC 8785) of a sealed envelope, byte for byte `canonicalJson(envelope)`:
@@ -170,10 +169,6 @@ export function envelopeJson(envelope: SealedEnvelope): string {
 function payoutsAscii(payouts: readonly { account: string; amount_minor: string }[]) {
   let out = new Uint8Array(payouts.length * 48);
   let n = 0;
-  const put = (bytes: Uint8Array) => {
-    out.set(bytes, n);
-    n += bytes.length;
-  };
   for (let i = 0; i < payouts.length; i++) {
     const p = payouts[i]!;
     let keys = 0;
@@ -188,19 +183,20 @@ function payoutsAscii(payouts: readonly { account: string; amount_minor: string 
       out = bigger;
     }
     if (i > 0) out[n++] = 0x2c;
-    put(PAYOUT_HEAD);
+    for (let k = 0; k < PAYOUT_HEAD.length; k++) out[n++] = PAYOUT_HEAD[k]!;
     for (let k = 0; k < account.length; k++) {
       const c = account.charCodeAt(k);
       if (c >= 128 || (PLAIN[c]! & 1) === 0) return null;
       out[n++] = c;
     }
-    put(PAYOUT_MIDDLE);
+    for (let k = 0; k < PAYOUT_MIDDLE.length; k++) out[n++] = PAYOUT_MIDDLE[k]!;
     for (let k = 0; k < amount.length; k++) {
       const c = amount.charCodeAt(k);
       if (c >= 128 || (PLAIN[c]! & 2) === 0) return null;
       out[n++] = c;
     }
-    put(PAYOUT_TAIL);
+    out[n++] = 0x22; // "
+    out[n++] = 0x7d; // }
   }
   return new TextDecoder().decode(out.subarray(0, n));
 }
@@ -208,10 +204,15 @@ function payoutsAscii(payouts: readonly { account: string; amount_minor: string 
 /** Inputs at least this large are hashed on a second thread while they are parsed (bytes). */
 const HASH_ASIDE_MIN_BYTES = 4 * 1024 * 1024;
 
-/** A started `cid_worker.ts`: `ready` settles true once it listens, false if it failed. */
+/**
+ * Longest wait for the hashing thread's answer once the parse is done (ms); past it the bytes
+ * are hashed on the main thread (a fallback: the thread answers in well under a second).
+ */
+const CID_THREAD_WAIT_MS = 30_000;
+
+/** A started `cid_worker.ts` and its one answer (null if it failed). */
 interface CidThread {
   worker: Worker;
-  ready: Promise<boolean>;
   answer: Promise<unknown>;
 }
 
@@ -233,42 +234,46 @@ function startCidThread(size: number): CidThread | null {
   } catch {
     return null;
   }
-  let onReady: (ok: boolean) => void = () => {};
-  let onAnswer: (value: unknown) => void = () => {};
-  const ready = new Promise<boolean>((resolve) => (onReady = resolve));
-  const answer = new Promise<unknown>((resolve) => (onAnswer = resolve));
-  worker.onmessage = (event: MessageEvent<unknown>) => {
-    if (event.data === "ready") onReady(true);
-    else onAnswer(event.data);
-  };
-  worker.onerror = (event: ErrorEvent) => {
-    event.preventDefault();
-    worker.terminate();
-    onReady(false);
-    onAnswer(null);
-  };
-  return { worker, ready, answer };
+  const answer = new Promise<unknown>((resolve) => {
+    worker.onmessage = (event: MessageEvent<unknown>) => resolve(event.data);
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      worker.terminate();
+      resolve(null);
+    };
+  });
+  return { worker, answer };
 }
 
 /**
  * The inputs bytes and their CID. With a started thread, the bytes are copied once into
- * shared memory and hashed there while this thread parses them (measured at 1M recipients:
- * docs/RESULTS.md); otherwise (or if the thread failed) they are hashed here. The same bytes
- * are hashed and parsed either way.
+ * shared memory and sent to it at once: it hashes them while this thread parses them
+ * (measured at 1M recipients: docs/RESULTS.md). Without one, or if it fails or does not
+ * answer within CID_THREAD_WAIT_MS, they are hashed here. The same bytes either way.
  */
-async function hashAside(
+function hashAside(
   bytes: Uint8Array,
   thread: CidThread | null,
-): Promise<{ bytes: Uint8Array; cid: Promise<Cid> }> {
+): { bytes: Uint8Array; cid: Promise<Cid> } {
   if (thread === null) return { bytes, cid: Promise.resolve(cidOf(bytes)) };
-  if (!(await thread.ready) || bytes.length < HASH_ASIDE_MIN_BYTES) {
+  if (bytes.length < HASH_ASIDE_MIN_BYTES) {
     thread.worker.terminate();
     return { bytes, cid: Promise.resolve(cidOf(bytes)) };
   }
   const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
   shared.set(bytes);
   thread.worker.postMessage(shared);
-  const cid = thread.answer.then((value) => (isCid(value) ? value : cidOf(shared)));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => {
+      thread.worker.terminate();
+      resolve(null);
+    }, CID_THREAD_WAIT_MS);
+  });
+  const cid = Promise.race([thread.answer, late]).then((value) => {
+    clearTimeout(timer);
+    return isCid(value) ? value : cidOf(shared);
+  });
   return { bytes: shared, cid };
 }
 
@@ -310,7 +315,7 @@ export async function computeCommand(args: readonly string[], io: CliIo): Promis
   let policy: { policy: Policy; policyHash: string };
   try {
     policy = await readPolicy(required(parsed, "policy"));
-    aside = await hashAside(await readBytes(inputsPath), thread);
+    aside = hashAside(await readBytes(inputsPath), thread);
   } catch (err) {
     thread?.worker.terminate();
     throw err;
