@@ -95,21 +95,45 @@ function formatAccessRecord(record: LogRecord): string | undefined {
     i += 1;
   }
   if (i !== ACCESS_KEYS.length) return undefined;
-  const value = (v: unknown) => typeof v === "string" ? redactString(v) : v;
-  const json = (v: unknown) => JSON.stringify(value(v));
-  const show = (v: unknown) => typeof v === "string" ? redactString(v) : JSON.stringify(v);
-  const message = redactString(`${show(p.method)} ${show(p.route)} ${show(p.status)}`);
-  return `{"ts":${JSON.stringify(new Date(record.timestamp).toISOString())},"level":${
+  const json = (v: unknown) => typeof v === "string" ? accessString(v).json : JSON.stringify(v);
+  const show = (v: unknown) => typeof v === "string" ? accessString(v).text : JSON.stringify(v);
+  const message = `${show(p.method)} ${show(p.route)} ${show(p.status)}`;
+  const corrId = typeof p.corr_id === "string" // unique per request: never remembered
+    ? JSON.stringify(redactString(p.corr_id))
+    : JSON.stringify(p.corr_id);
+  return `{"ts":"${new Date(record.timestamp).toISOString()}","level":${
     JSON.stringify(record.level)
   },"service":${JSON.stringify(SERVICE_NAME)},"category":${
     JSON.stringify(record.category.join("."))
-  },"message":${JSON.stringify(message)},"tenant":${json(p.tenant)},"corr_id":${
-    json(p.corr_id)
-  },"run_key":null,"policy_hash":null,"inputs_cid":null,"reason":null,"scope":${
+  },"message":${accessString(message).json},"tenant":${
+    json(p.tenant)
+  },"corr_id":${corrId},"run_key":null,"policy_hash":null,"inputs_cid":null,"reason":null,"scope":${
     json(p.scope)
   },"peer_addr":${json(p.peer_addr)},"method":${json(p.method)},"route":${json(p.route)},"status":${
     json(p.status)
   },"duration_ms":${json(p.duration_ms)}}`;
+}
+
+/** Redacted access-record strings remembered (route patterns, methods, tenants, scopes, peers). */
+const ACCESS_STRINGS_REMEMBERED_MAX = 4096;
+/** Longest access-record string remembered, chars. */
+const ACCESS_STRING_REMEMBERED_CHARS_MAX = 256;
+const accessStrings = new Map<string, { text: string; json: string }>();
+
+/**
+ * A string of an access record, redacted and as JSON: remembered (both are functions of the
+ * string) while the memo has room, the same few values recurring line after line.
+ */
+function accessString(v: string): { text: string; json: string } {
+  const known = accessStrings.get(v);
+  if (known !== undefined) return known;
+  const text = redactString(v);
+  const made = { text, json: JSON.stringify(text) };
+  if (
+    v.length <= ACCESS_STRING_REMEMBERED_CHARS_MAX &&
+    accessStrings.size < ACCESS_STRINGS_REMEMBERED_MAX
+  ) accessStrings.set(v, made);
+  return made;
 }
 
 /** {@link formatRecord} for any record: the generic redacting walk. */
