@@ -21,6 +21,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { type SlowKind, type SlowOutcome, slowSocket } from "./slow_socket.ts";
 
 /** What the attack process is told. */
@@ -46,6 +47,9 @@ export interface AttackResult {
   /** Anonymous GETs by status ("error": no answer). */
   flood: Record<string, number>;
   hangUps: number;
+  /** CPU time the attack process used, ms (user + system), and its wall time, ms. */
+  cpuMs?: number;
+  wallMs?: number;
 }
 
 /** Size of an anonymous trickled body, bytes. */
@@ -314,6 +318,12 @@ if (import.meta.main) {
     const bytes = new TextEncoder().encode(JSON.stringify(v) + "\n");
     for (let off = 0; off < bytes.length;) off += await Deno.stdout.write(bytes.subarray(off));
   };
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const result = await runAttack(config, stop, () => void line({ event: "in_force" }));
-  await line({ event: "done", result });
+  const cpu = process.cpuUsage(cpu0);
+  await line({
+    event: "done",
+    result: { ...result, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0 },
+  });
 }

@@ -78,6 +78,13 @@ const HEALTHZ_EVERY_MS = 100;
 const RSS_EVERY_MS = 200;
 /** Longest wait for a Retry-After before the one retry, s. */
 const RETRY_AFTER_S_MAX = 5;
+/**
+ * The honest tenant's pace, ms: one compute starts this long after the previous one started
+ * (or when it is answered, if later), in both phases alike. The 20 computes then sample two
+ * seconds of the attack (its start and its steady state, the slow sockets' reconnect waves
+ * included) rather than the half second back-to-back computes take.
+ */
+const HONEST_EVERY_MS = 100;
 
 /** One honest compute. */
 export interface HonestOutcome {
@@ -173,8 +180,9 @@ function startAttack(config: AttackConfig) {
     }
     onLine();
   })();
+  // Complete lines only: the last piece may be a line still being written.
   const events = () =>
-    text.split("\n").filter((l) => l.startsWith("{")).map((l) =>
+    text.split("\n").slice(0, -1).filter((l) => l.startsWith("{")).map((l) =>
       JSON.parse(l) as { event: string; result?: AttackResult }
     );
   const waitFor = (event: string, boundMs: number) =>
@@ -285,6 +293,13 @@ export async function runIsolationScenario(
     }
   };
 
+  /** Resolves with `compute`'s outcome no earlier than HONEST_EVERY_MS after it started. */
+  const paced = async (compute: Promise<HonestOutcome>): Promise<HonestOutcome> => {
+    const pace = new Promise((r) => setTimeout(r, HONEST_EVERY_MS)); // the client's pace
+    const [outcome] = await Promise.all([compute, pace]);
+    return outcome;
+  };
+
   const result: Partial<ScenarioResult> = {};
   let rssSampledPeakBytes = 0;
   let stopRss: () => void = () => {};
@@ -301,7 +316,7 @@ export async function runIsolationScenario(
     // ---- baseline: the honest tenant alone --------------------------------------------------
     await honestCompute("honest-warm"); // first compute warms the workers; not measured
     const baseline: HonestOutcome[] = [];
-    for (const epochId of epochsOf("alone")) baseline.push(await honestCompute(epochId));
+    for (const epochId of epochsOf("alone")) baseline.push(await paced(honestCompute(epochId)));
     o.log(`baseline done: ${baseline.map((h) => h.ms.toFixed(0)).join(" ")} ms`);
 
     // ---- the attack, in a process of its own ----------------------------------------------------
@@ -344,7 +359,9 @@ export async function runIsolationScenario(
       await attack.inForce;
       o.log("attack in force");
       prober = healthz();
-      for (const epochId of epochsOf("attack")) underAttack.push(await honestCompute(epochId));
+      for (const epochId of epochsOf("attack")) {
+        underAttack.push(await paced(honestCompute(epochId)));
+      }
     } finally {
       attacking = false;
       stopProbes();
@@ -352,6 +369,11 @@ export async function runIsolationScenario(
       attackResult = await attack.stop();
     }
     o.log(`under attack done: ${underAttack.map((h) => h.ms.toFixed(0)).join(" ")} ms`);
+    o.log(
+      `attack process: ${Math.round(attackResult.cpuMs ?? NaN)} ms CPU in ${
+        Math.round(attackResult.wallMs ?? NaN)
+      } ms`,
+    );
 
     const sortedMs = (hs: HonestOutcome[]) => hs.map((h) => h.ms).sort((a, b) => a - b);
     Object.assign(result, {
