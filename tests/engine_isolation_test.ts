@@ -17,6 +17,7 @@ import {
   startService,
   tokenMinter,
 } from "./support/service.ts";
+import { metric, startedWatcher } from "./support/isolation_attack.ts";
 
 /** Concurrent attacking requests. */
 const ATTACKERS = 4;
@@ -24,61 +25,8 @@ const ATTACKERS = 4;
 const HONEST_COMPUTES = 20;
 /** Recipients of the attacker's epoch (≈ 8 MB of inputs: about a second of engine time). */
 const BIG_RECIPIENTS = 100_000;
-/** Longest wait for the service to report an attacker's job as started (ms). */
-const OBSERVE_MS_MAX = 30_000;
-
-/** One sample of a counter or gauge from `/metrics` (labels as written, e.g. `{state="x"}`). */
-async function metric(service: Service, name: string): Promise<number> {
-  let text: string;
-  try {
-    const res = await service.fetch("/metrics", { headers: { "accept-encoding": "identity" } });
-    text = await res.text();
-  } catch {
-    return Number.NaN; // a read cut short under load: the next poll reads again
-  }
-  const line = text.split("\n").find((l) => l.startsWith(name + " "));
-  return line === undefined ? 0 : Number(line.slice(name.length + 1));
-}
-
-/** Interval between two reads of `/metrics` by the watcher (ms): a poll, not a wait for time. */
-const POLL_MS = 25;
-
-/**
- * One reader of `engine_jobs_started_total` shared by the attackers: `after(n)` resolves once
- * the service reports more than `n` jobs started (bounded by OBSERVE_MS_MAX).
- */
-function startedWatcher(service: Service) {
-  const waiters: { n: number; resolve: () => void; reject: (e: Error) => void; t: number }[] = [];
-  let stopped = false;
-  let last = 0;
-  const loop = (async () => {
-    while (!stopped) {
-      const read = await metric(service, "engine_jobs_started_total");
-      if (!Number.isNaN(read)) last = read;
-      const now = performance.now();
-      for (const w of [...waiters]) {
-        if (last > w.n || now - w.t > OBSERVE_MS_MAX) {
-          waiters.splice(waiters.indexOf(w), 1);
-          if (last > w.n) w.resolve();
-          else w.reject(new Error("not observed: an attacker's job started"));
-        }
-      }
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-    for (const w of waiters) w.resolve();
-  })();
-  return {
-    current: () => last,
-    after: (n: number) =>
-      new Promise<void>((resolve, reject) =>
-        waiters.push({ n, resolve, reject, t: performance.now() })
-      ),
-    stop: async () => {
-      stopped = true;
-      await loop;
-    },
-  };
-}
+/** One sample of a series from the service's `/metrics` (labels as written). */
+const metricOf = (service: Service, series: string) => metric(service.origin, series);
 
 Deno.test("one tenant abandoning big computes does not fail another tenant's small computes", async () => {
   const dataDir = await freshDataDir("isolation");
@@ -108,7 +56,7 @@ Deno.test("one tenant abandoning big computes does not fail another tenant's sma
     });
   let attacking = true;
   let hangUps = 0;
-  const watcher = startedWatcher(service);
+  const watcher = startedWatcher(service.origin);
   const attacker = async () => {
     while (attacking) {
       const before = watcher.current();
@@ -158,16 +106,16 @@ Deno.test("one tenant abandoning big computes does not fail another tenant's sma
       assert.equal(answer.body.epoch_id, `honest-${i}`);
     }
     assert.ok(hangUps >= ATTACKERS, `the attack ran: ${hangUps} hang-ups`);
-    const runningCancelled = await metric(
+    const runningCancelled = await metricOf(
       service,
       'engine_jobs_cancelled_total{state="running",reason="client_gone"}',
     );
-    const replaced = await metric(
+    const replaced = await metricOf(
       service,
       'engine_worker_replacements_total{cause="cancelled"}',
     );
     assert.ok(runningCancelled >= 1, `running attacker jobs were stopped: ${runningCancelled}`);
-    const runningDeadline = await metric(
+    const runningDeadline = await metricOf(
       service,
       'engine_jobs_cancelled_total{state="running",reason="deadline"}',
     );

@@ -93,7 +93,7 @@ export async function metric(origin: string, series: string): Promise<number> {
  * One reader of `engine_jobs_started_total` shared by the attackers: `after(n)` resolves once
  * the service reports more than `n` jobs started (rejects after OBSERVE_MS_MAX).
  */
-function startedWatcher(origin: string) {
+export function startedWatcher(origin: string) {
   const waiters: { n: number; resolve: () => void; reject: (e: Error) => void; t: number }[] = [];
   let stopped = false;
   let last = 0;
