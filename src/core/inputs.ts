@@ -95,6 +95,10 @@ const ROOT = "inputs";
  * shapes are told apart by the presence of a top-level `schema` key (contract §2). Errors
  * name the field as `inputs.<path>` (§8), never its value. `checkpoint` is called every
  * CHECKPOINT_EVERY entries (and while scanning the text); it throws to abandon the parse.
+ *
+ * A plain document is read in one pass straight into its entry table (`inputs_fast.ts`);
+ * any other (a refusal, or an unusual but valid spelling) by {@link parseInputsReference},
+ * with the same answer (`inputs_fast_test.ts`).
  */
 export function parseInputs(
   input: Uint8Array | string,
