@@ -18,10 +18,11 @@
  *
  * @module
  */
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { casPut } from "../../src/shell/sources/cas.ts";
-import { devToken, ensureDevMaterial } from "../../src/shell/keys/dev_bootstrap.ts";
+import { devToken } from "../../src/shell/keys/dev_bootstrap.ts";
+import { prepareBenchData } from "./bench_data.ts";
 import { GENERATED_POLICY, generateEpochInputs } from "../../vectors/generate_epoch.ts";
 import { type Server, startServer } from "./servers.ts";
 import { wrk } from "./wrk.ts";
@@ -103,31 +104,9 @@ function args() {
   };
 }
 
-async function cli(cmd: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), cwd: ROOT }).output();
-  if (!out.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
 /** A data directory with dev keys, a signed policy and one epoch's inputs. */
 export async function prepare(dataDir: string) {
-  await rm(dataDir, { recursive: true, force: true });
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const { paths } = await ensureDevMaterial(dataDir, join(ROOT, "vectors"));
-  const policyFile = join(dataDir, "gen-policy.json");
-  await writeFile(policyFile, JSON.stringify(GENERATED_POLICY));
-  const envelope = await cli([
-    "deno",
-    "run",
-    "-A",
-    "src/cli/rewarder.ts",
-    "policy-sign",
-    "--policy",
-    policyFile,
-    "--key",
-    join(dataDir, "keys", "gov-dev.key.json"),
-  ]);
-  await writeFile(join(dataDir, "policies", "gen.json"), envelope + "\n", { mode: 0o600 });
+  const { paths, policyHash } = await prepareBenchData(dataDir);
   const epochId = `check-${Date.now().toString(36)}`;
   const inputs = new TextEncoder().encode(generateEpochInputs(epochId, CHECK_RECIPIENTS));
   return {
@@ -136,7 +115,7 @@ export async function prepare(dataDir: string) {
     body: JSON.stringify({
       inputs_cid: await casPut(dataDir, inputs),
       policy_id: GENERATED_POLICY.policy_id,
-      policy_hash: String(JSON.parse(envelope).policy_hash),
+      policy_hash: policyHash,
     }),
   };
 }

@@ -33,7 +33,8 @@
 import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { casPut } from "../../src/shell/sources/cas.ts";
-import { devToken, ensureDevMaterial } from "../../src/shell/keys/dev_bootstrap.ts";
+import { devToken } from "../../src/shell/keys/dev_bootstrap.ts";
+import { prepareBenchData } from "./bench_data.ts";
 import { GENERATED_POLICY, generateEpochInputs } from "../../vectors/generate_epoch.ts";
 import { type Server, startServer } from "./servers.ts";
 import { openLoop } from "./open_loop.ts";
@@ -77,12 +78,6 @@ function args() {
   };
 }
 
-async function cli(cmd: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), cwd: ROOT }).output();
-  if (!out.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
 interface Epoch {
   epochId: string;
   body: string;
@@ -90,24 +85,7 @@ interface Epoch {
 
 /** A data directory with dev keys, the signed generated policy and `count` epochs' inputs. */
 async function prepare(dataDir: string, tag: string, count: number, recipients: number) {
-  await rm(dataDir, { recursive: true, force: true });
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const { paths } = await ensureDevMaterial(dataDir, join(ROOT, "vectors"));
-  const policyFile = join(dataDir, "gen-policy.json");
-  await writeFile(policyFile, JSON.stringify(GENERATED_POLICY));
-  const envelope = await cli([
-    "deno",
-    "run",
-    "-A",
-    "src/cli/rewarder.ts",
-    "policy-sign",
-    "--policy",
-    policyFile,
-    "--key",
-    join(dataDir, "keys", "gov-dev.key.json"),
-  ]);
-  await writeFile(join(dataDir, "policies", "gen.json"), envelope + "\n", { mode: 0o600 });
-  const policyHash = String(JSON.parse(envelope).policy_hash);
+  const { paths, policyHash } = await prepareBenchData(dataDir);
   const epochs: Epoch[] = [];
   for (let i = 0; i < count; i++) {
     const epochId = `lat-${tag}-${i}`;

@@ -18,10 +18,11 @@
  *
  * @module
  */
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { casPut } from "../../src/shell/sources/cas.ts";
-import { devToken, ensureDevMaterial } from "../../src/shell/keys/dev_bootstrap.ts";
+import { devToken } from "../../src/shell/keys/dev_bootstrap.ts";
+import { prepareBenchData, runIn } from "./bench_data.ts";
 import { GENERATED_POLICY, generateEpochInputs } from "../../vectors/generate_epoch.ts";
 import { renderDocs } from "./report.ts";
 import { type Runtime, type Server, startServer } from "./servers.ts";
@@ -86,13 +87,7 @@ function args() {
   };
 }
 
-async function sh(cmd: string[], env: Record<string, string> = {}): Promise<string> {
-  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), env, cwd: ROOT }).output();
-  if (!out.success) {
-    throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout).trim();
-}
+const sh = runIn;
 
 async function machine() {
   const cpu = (await readFile("/proc/cpuinfo", "utf8")).match(/model name\s*:\s*(.*)/)?.[1];
@@ -112,24 +107,7 @@ async function machine() {
 }
 
 async function prepare(runtimes: Runtime[], a: { compute: boolean }) {
-  await rm(DATA_DIR, { recursive: true, force: true });
-  await mkdir(DATA_DIR, { recursive: true, mode: 0o700 });
-  const { paths, samples } = await ensureDevMaterial(DATA_DIR, join(ROOT, "vectors"));
-  const policyFile = join(DATA_DIR, "gen-policy.json");
-  await writeFile(policyFile, JSON.stringify(GENERATED_POLICY));
-  const envelope = await sh([
-    "deno",
-    "run",
-    "-A",
-    "src/cli/rewarder.ts",
-    "policy-sign",
-    "--policy",
-    policyFile,
-    "--key",
-    join(DATA_DIR, "keys", "gov-dev.key.json"),
-  ]);
-  await writeFile(join(DATA_DIR, "policies", "gen.json"), envelope + "\n", { mode: 0o600 });
-  const policyHash = String(JSON.parse(envelope).policy_hash);
+  const { paths, samples, policyHash } = await prepareBenchData(DATA_DIR);
   const tag = Date.now().toString(36);
   const put = async (epochId: string, recipients: number): Promise<Epoch> => {
     const bytes = new TextEncoder().encode(generateEpochInputs(epochId, recipients));
