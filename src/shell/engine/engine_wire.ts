@@ -8,10 +8,11 @@
  * holds JSON values only (strings, safe integers, booleans, null, arrays, plain objects), so
  * the text gives it back as it was (engine_wire_test.ts).
  *
- * The manifest's payouts cross as a text of their own, and a sealed v2 manifest's intent
- * transfers (contract §7) as their JCS text, made here in the worker: the request loop keeps
- * both as text (src/shell/store/manifest_texts.ts) and never parses nor re-serialises a
- * million payouts; the payouts are parsed only if something reads them.
+ * The manifest's payouts cross as the UTF-8 of their JSON text, and a sealed v2 manifest's
+ * intent transfers (contract §7) as the UTF-8 of their JCS text, made here in the worker and
+ * moved, not copied ({@link transferablesOf}): the request loop keeps both as they came
+ * (src/shell/store/manifest_texts.ts) and never parses nor re-serialises a million payouts;
+ * the payouts are parsed only if something reads them.
  *
  * @module
  */
@@ -28,11 +29,23 @@ export interface EngineWireSuccess {
   ok: true;
   /** The output, its manifest's `payouts` as `[]` (in place, so the members keep their order). */
   json: string;
-  /** `JSON.stringify(manifest.payouts)`. */
-  payoutsJson?: string;
-  /** JCS of the intent's `transfers` (contract §7), for a sealed v2 manifest. */
-  transfersJcs?: string;
+  /** UTF-8 of `JSON.stringify(manifest.payouts)`. */
+  payoutsJson?: Uint8Array;
+  /** UTF-8 of the JCS of the intent's `transfers` (contract §7), for a sealed v2 manifest. */
+  transfersJcs?: Uint8Array;
 }
+
+/** The buffers a posted answer moves to the receiver instead of copying them. */
+export function transferablesOf(answer: EngineWireAnswer): ArrayBuffer[] {
+  if (!answer.ok) return [];
+  const out: ArrayBuffer[] = [];
+  for (const bytes of [answer.payoutsJson, answer.transfersJcs]) {
+    if (bytes !== undefined) out.push(bytes.buffer as ArrayBuffer);
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
 
 /** What crosses the worker boundary: {@link EngineWireSuccess} or a failure. */
 export type EngineWireAnswer = EngineWireSuccess | EngineFailure;
@@ -46,8 +59,8 @@ export function toWire(answer: EngineAnswer): EngineWireAnswer {
     id: answer.id,
     ok: true,
     json: JSON.stringify({ ...answer.value, manifest: { ...manifest, payouts: [] } }),
-    payoutsJson: JSON.stringify(manifest.payouts),
-    ...(transfersJcs === undefined ? {} : { transfersJcs }),
+    payoutsJson: encoder.encode(JSON.stringify(manifest.payouts)),
+    ...(transfersJcs === undefined ? {} : { transfersJcs: encoder.encode(transfersJcs) }),
   };
 }
 

@@ -17,7 +17,7 @@ import { type ErrorCode, type Reason, RewarderError } from "../../core/errors.ts
 import type { CodeOf } from "../../core/reasons.ts";
 import { parsePolicy } from "../../core/policy.ts";
 import { lowerThreadPriority } from "./thread_priority.ts";
-import { type EngineWireAnswer, toWire } from "./engine_wire.ts";
+import { type EngineWireAnswer, toWire, transferablesOf } from "./engine_wire.ts";
 
 /**
  * Where a job's inputs are: a local content-store object (read here; its name is its CID, so
@@ -155,13 +155,17 @@ const inNodeWorker = !inWebWorker && typeof scope.Deno === "undefined" &&
   typeof scope.Bun === "undefined" && parentPort !== null;
 if (inWebWorker) {
   scope.onmessage = async (event: MessageEvent<EngineJob>) => {
-    scope.postMessage(await answerOf(event.data));
+    const answer = await answerOf(event.data);
+    scope.postMessage(answer, transferablesOf(answer));
   };
   // Messages posted before this module finished loading (top-level await of the hash-wasm
   // compile) may be lost: tell the pool we are listening now.
   scope.postMessage({ ready: true } satisfies EngineReady);
 } else if (inNodeWorker) {
   const port = parentPort!;
-  port.on("message", async (job: EngineJob) => port.postMessage(await answerOf(job)));
+  port.on("message", async (job: EngineJob) => {
+    const answer = await answerOf(job);
+    port.postMessage(answer, transferablesOf(answer));
+  });
   port.postMessage({ ready: true } satisfies EngineReady);
 }

@@ -211,7 +211,10 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
     const pieces = jsonPieces(value);
     const first = pieces.next();
     const second = pieces.next();
-    if (first.done || second.done) return cipher.seal(name, enc(first.done ? "" : first.value));
+    if (first.done || second.done) {
+      const only = first.done ? "" : first.value;
+      return cipher.seal(name, typeof only === "string" ? enc(only) : only);
+    }
     return sealedChunks(cipher, name, utf8Of([first.value, second.value], pieces));
   }
   const writeJson = (name: string, value: unknown) =>
@@ -606,11 +609,14 @@ export async function openFileRunStore(options: FileRunStoreOptions): Promise<Ru
   }
 }
 
-/** UTF-8 of the pieces, one by one (a piece never ends inside a surrogate pair). */
-function* utf8Of(head: readonly string[], rest: Iterable<string>): Generator<Uint8Array> {
+/** UTF-8 of the pieces, one by one (a text piece never ends inside a surrogate pair). */
+function* utf8Of(
+  head: readonly (string | Uint8Array)[],
+  rest: Iterable<string | Uint8Array>,
+): Generator<Uint8Array> {
   const encoder = new TextEncoder();
-  for (const piece of head) yield encoder.encode(piece);
-  for (const piece of rest) yield encoder.encode(piece);
+  for (const piece of head) yield typeof piece === "string" ? encoder.encode(piece) : piece;
+  for (const piece of rest) yield typeof piece === "string" ? encoder.encode(piece) : piece;
 }
 
 function skipBad(err: unknown): undefined {

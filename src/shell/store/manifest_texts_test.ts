@@ -9,7 +9,7 @@ import { cidOf } from "../../core/cid.ts";
 import { intentKeyOf, intentOf, sealManifest } from "../../core/mod.ts";
 import type { Manifest, SealedEnvelope } from "../../core/types.ts";
 import { runEngineJob } from "../engine/engine_worker.ts";
-import { fromWire, toWire, transfersJcsOf } from "../engine/engine_wire.ts";
+import { fromWire, toWire, transferablesOf, transfersJcsOf } from "../engine/engine_wire.ts";
 import { createRunRegistry, queuedIntentOfEnvelope } from "../registry/run_registry.ts";
 import { createAtRestCipher, sealedChunks } from "./at_rest_cipher.ts";
 import { openFileRunStore } from "./file_run_store.ts";
@@ -19,7 +19,7 @@ import {
   jsonPieces,
   lightManifestOf,
   manifestOfTexts,
-  payoutsTextOf,
+  payoutsUtf8Of,
   transfersTextOf,
 } from "./manifest_texts.ts";
 import { queuedIntentOf } from "./run_store.ts";
@@ -27,29 +27,37 @@ import { queuedIntentOf } from "./run_store.ts";
 const KEY = new Uint8Array(32).fill(5);
 const POLICY_HASH = `b3:${"0".repeat(64)}`;
 
+const utf8 = (text: string) => new TextEncoder().encode(text);
+const textOf = (bytes: Uint8Array | undefined) =>
+  bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+
 /** A manifest-like object whose payouts are text, and the same object with parsed payouts. */
 function lazyPair(payouts: unknown[]): { lazy: Manifest; plain: Manifest } {
   const plain = { schema: "s", a: 1, payouts, z: "last" } as unknown as Manifest;
   const lazy = manifestOfTexts(
     { ...plain, payouts: [] } as unknown as Manifest,
-    JSON.stringify(payouts),
-    "[]",
+    utf8(JSON.stringify(payouts)),
+    utf8("[]"),
   );
   return { lazy, plain };
 }
 
 Deno.test("manifest texts: payouts parse on first read, in place; a write replaces the text", () => {
   const { lazy, plain } = lazyPair([{ account: "a", amount_minor: "1" }]);
-  assert.equal(payoutsTextOf(lazy), '[{"account":"a","amount_minor":"1"}]');
+  assert.equal(textOf(payoutsUtf8Of(lazy)), '[{"account":"a","amount_minor":"1"}]');
   assert.equal(transfersTextOf(lazy), "[]");
   assert.deepEqual(Object.keys(lightManifestOf(lazy)), ["schema", "a", "payouts", "z"]);
-  assert.equal(payoutsTextOf(lazy), '[{"account":"a","amount_minor":"1"}]', "light: not read");
+  assert.equal(
+    textOf(payoutsUtf8Of(lazy)),
+    '[{"account":"a","amount_minor":"1"}]',
+    "light: not read",
+  );
   assert.equal(JSON.stringify(lazy), JSON.stringify(plain), "same members, same order");
-  assert.equal(payoutsTextOf(lazy), undefined, "read once: the text is gone");
+  assert.equal(textOf(payoutsUtf8Of(lazy)), undefined, "read once: the text is gone");
   assert.deepEqual(lazy, plain);
   const other = lazyPair([]).lazy;
   (other as { payouts: unknown[] }).payouts = [1];
-  assert.equal(payoutsTextOf(other), undefined);
+  assert.equal(payoutsUtf8Of(other), undefined);
   assert.deepEqual(other.payouts, [1]);
 });
 
@@ -71,7 +79,7 @@ Deno.test("jsonPieces: the pieces join to JSON.stringify of the value (long stri
       "plain",
     ]
   ) {
-    const pieces = [...jsonPieces(value)];
+    const pieces = [...jsonPieces(value)].map((p) => typeof p === "string" ? p : textOf(p)!);
     const expected = JSON.stringify(value, (_k, v) => v); // reads (parses) the payouts
     assert.equal(pieces.join(""), expected);
     for (const p of pieces) {
@@ -81,7 +89,7 @@ Deno.test("jsonPieces: the pieces join to JSON.stringify of the value (long stri
   }
   const manifest = lazyPair(payouts).lazy;
   [...jsonPieces({ manifest })];
-  assert.ok(payoutsTextOf(manifest) !== undefined, "serialised without parsing the payouts");
+  assert.ok(payoutsUtf8Of(manifest) !== undefined, "serialised without parsing the payouts");
 });
 
 Deno.test("at-rest sealer: chunks sealed one by one open as the whole plaintext", async () => {
@@ -127,7 +135,12 @@ async function computed(
     salt: "",
   });
   assert.ok(answer.ok);
-  const back = fromWire(structuredClone(toWire(answer)));
+  // As the worker posts it: the texts' buffers are moved, not copied.
+  const wire = toWire(answer);
+  const moved = transferablesOf(wire);
+  assert.equal(moved.length, answer.value.manifest.status === "sealed" ? 2 : 1);
+  const back = fromWire(structuredClone(wire, { transfer: moved }));
+  assert.ok(moved.every((b) => b.byteLength === 0), "the sender's buffers are detached");
   assert.ok(back.ok);
   const keys = [{ alg: "ed25519" as const, kid: TEST_KID, seed: TEST_SECRET_KEY }];
   const { manifest, manifestHash } = answer.value;
@@ -152,9 +165,9 @@ Deno.test("a large run's slot and intent are byte-identical to the object path's
   const intentKey = intentKeyOf({ tenant, runKey: m.run_key as never });
   const expectedIntent = queuedIntentOf(intentOf(plain, { tenant, intentKey }));
   assert.ok(expectedIntent.body.length > JSON_BIG_STRING_CHARS, "the body is escaped in slices");
-  assert.ok(payoutsTextOf(lazy.manifest)!.length > JSON_PIECE_CHARS, "payouts in several pieces");
+  assert.ok(payoutsUtf8Of(lazy.manifest)!.length > JSON_PIECE_CHARS, "payouts in several pieces");
   assert.deepEqual(queuedIntentOfEnvelope(lazy, { tenant, intentKey }), expectedIntent);
-  assert.ok(payoutsTextOf(lazy.manifest) !== undefined, "the intent did not parse the payouts");
+  assert.ok(payoutsUtf8Of(lazy.manifest) !== undefined, "the intent did not parse the payouts");
 
   const dir = await mkdtemp(join(tmpdir(), "rw-texts-"));
   try {
@@ -171,7 +184,7 @@ Deno.test("a large run's slot and intent are byte-identical to the object path's
       inputsCid: m.inputs_cid,
     });
     assert.equal(record.intent_key, intentKey);
-    assert.ok(payoutsTextOf(lazy.manifest) !== undefined, "committed without parsing them");
+    assert.ok(payoutsUtf8Of(lazy.manifest) !== undefined, "committed without parsing them");
     const name = `tenants/${tenant}/log/000000000001.bin`;
     const text = new TextDecoder().decode(
       cipher.open(name, new Uint8Array(await readFile(join(dir, "store", name)))),
