@@ -22,7 +22,14 @@ import {
   payoutsUtf8Of,
   transfersTextOf,
 } from "./manifest_texts.ts";
-import { queuedIntentOf } from "./run_store.ts";
+import { queuedIntentOf, type RunStore } from "./run_store.ts";
+import { createMemoryRunStore } from "./memory_run_store.ts";
+import { openPostgresRunStore } from "./postgres_run_store.ts";
+import {
+  dropSchemas,
+  freshSchema,
+  withTestDatabase,
+} from "../../../tests/support/postgres_test_db.ts";
 
 const KEY = new Uint8Array(32).fill(5);
 const POLICY_HASH = `b3:${"0".repeat(64)}`;
@@ -204,4 +211,50 @@ Deno.test("a large run's slot and intent are byte-identical to the object path's
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+/** Commits a run whose payouts are text through the registry; reads it back as the object one. */
+async function roundTrip(store: RunStore): Promise<void> {
+  const { lazy, plain } = await computed(2_000);
+  const tenant = "acme";
+  const m = plain.manifest;
+  const intentKey = intentKeyOf({ tenant, runKey: m.run_key as never });
+  const registry = await createRunRegistry({ store, nowMs: () => 7 });
+  await registry.submit({
+    tenant,
+    runKey: m.run_key,
+    epochId: m.epoch_id,
+    dryRun: false,
+    envelope: lazy,
+    policyHash: m.policy_hash,
+    inputsCid: m.inputs_cid,
+  });
+  assert.deepEqual((await store.getRun(tenant, m.run_key))?.envelope, plain);
+  assert.deepEqual(
+    (await store.getOutbox(tenant, m.run_key))?.intent,
+    queuedIntentOf(intentOf(plain, { tenant, intentKey })),
+  );
+}
+
+Deno.test("memory store: a run whose payouts are text reads back as the object path's", async () => {
+  await roundTrip(createMemoryRunStore());
+});
+
+await withTestDatabase("postgres store, payouts as text", (url) => {
+  Deno.test("postgres store: a run whose payouts are text reads back as the object path's", async () => {
+    const schema = freshSchema("texts");
+    const store = await openPostgresRunStore({
+      databaseUrl: url,
+      cipher: createAtRestCipher(KEY),
+      leaseMs: 60_000,
+      schema,
+      poolMax: 2,
+    });
+    try {
+      await roundTrip(store);
+    } finally {
+      await store.close();
+      await dropSchemas(url, [schema]);
+    }
+  });
 });
