@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { allocateNumeric } from "./allocate_numeric.ts";
 import { assert } from "./assert.ts";
 import { blake3Hex } from "./blake3.ts";
 import { type Checkpoint, CHECKPOINT_MASK, NEVER_CANCELLED } from "./checkpoint.ts";
@@ -67,29 +66,6 @@ export function allocate(
   inputsCid: string,
   checkpoint: Checkpoint = NEVER_CANCELLED,
 ): Result<Allocation> {
-  return allocateWith(policy, inputs, inputsCid, checkpoint, true);
-}
-
-/**
- * {@link allocate} in bigint arithmetic only: the reference the exact double path
- * (`allocate_numeric.ts`) is tested against. Same results, slower on large epochs.
- */
-export function allocateReference(
-  policy: Policy,
-  inputs: ParsedInputs,
-  inputsCid: string,
-  checkpoint: Checkpoint = NEVER_CANCELLED,
-): Result<Allocation> {
-  return allocateWith(policy, inputs, inputsCid, checkpoint, false);
-}
-
-function allocateWith(
-  policy: Policy,
-  inputs: ParsedInputs,
-  inputsCid: string,
-  checkpoint: Checkpoint,
-  numeric: boolean,
-): Result<Allocation> {
   let poolMinor: bigint;
   if (policy.pool.source === "fixed") {
     poolMinor = policy.pool.amountMinor;
@@ -104,23 +80,6 @@ function allocateWith(
   const feeMinor = policy.fee === null ? 0n : (poolMinor * policy.fee.bps) / BPS_DENOMINATOR;
   const netMinor = poolMinor - feeMinor;
   try {
-    const exact = numeric
-      ? allocateNumeric(policy, inputs.table, inputsCid, netMinor, checkpoint)
-      : null;
-    if (exact !== null) {
-      const residual: ResidualSplit = {
-        amountMinor: exact.roundingMinor + exact.cappedMinor + exact.belowMinMinor,
-        roundingMinor: exact.roundingMinor,
-        belowMinMinor: exact.belowMinMinor,
-        cappedMinor: exact.cappedMinor,
-      };
-      checkpoint();
-      checkInvariants(poolMinor, feeMinor, exact.payoutSumMinor, residual, exact.payouts);
-      return {
-        ok: true,
-        value: { poolMinor, feeMinor, payouts: exact.payouts, residual, quarantine: null },
-      };
-    }
     return {
       ok: true,
       value: allocateNet(policy, inputs.table, inputsCid, poolMinor, feeMinor, checkpoint),
