@@ -5,7 +5,8 @@
  * manifest responses of pad_response.ts) are left alone so their size buckets survive.
  *
  * Notes: the threshold is read from `Content-Length`; responses without one (e.g. `c.json()`)
- * are compressed whatever their size. On Bun hono/compress skips `c.text()` responses
+ * are compressed whatever their size, so the hot answers carry theirs (the compute answer,
+ * routes/json_answer.ts; every error answer, error_mapper.ts). On Bun hono/compress skips `c.text()` responses
  * (RUNTIME-NOTES); JSON is compressed.
  *
  * @module

@@ -87,7 +87,10 @@ export function errorResponse(err: RewarderError, corrId: string): Response {
     const retry = s !== undefined && Number.isInteger(s) && s >= 0 ? s : RETRY_AFTER_S_DEFAULT;
     headers.set("retry-after", String(retry));
   }
-  return new Response(JSON.stringify({ error: body }), { status, headers });
+  // With its length, so that response compression leaves a small error body as it is.
+  const bytes = new TextEncoder().encode(JSON.stringify({ error: body }));
+  headers.set("content-length", String(bytes.byteLength));
+  return new Response(bytes, { status, headers });
 }
 
 /** Maps any thrown value to a RewarderError: unknown values become INTERNAL `internal`. */

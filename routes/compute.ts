@@ -11,6 +11,7 @@ import { type ComputeDeps, computeRun } from "../src/shell/registry/compute_run.
 import type { AppEnv } from "../middleware/context.ts";
 import { computeBodySchema, epochParamSchema, noQuerySchema } from "../src/api/schemas.ts";
 import { strictJsonBody, validJson, validParam, validQuery } from "./validate.ts";
+import { jsonAnswer } from "./json_answer.ts";
 
 const factory = createFactory<AppEnv>();
 const log = getLogger("compute");
@@ -46,7 +47,7 @@ export function computeHandlers(s: ComputeDeps) {
       // per-minute summary, docs/RUNBOOK.md "Audit log"), so its line is debug-level only.
       if (record.replayed) log.debug("run {outcome}", fields);
       else log.info("run {outcome}", fields());
-      return c.json(record);
+      return jsonAnswer(c, record);
     },
   );
 }
