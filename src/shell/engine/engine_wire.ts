@@ -40,7 +40,12 @@ export function transferablesOf(answer: EngineWireAnswer): ArrayBuffer[] {
   if (!answer.ok) return [];
   const out: ArrayBuffer[] = [];
   for (const bytes of [answer.payoutsJson, answer.transfersJcs]) {
-    if (bytes !== undefined) out.push(bytes.buffer as ArrayBuffer);
+    // Only a buffer the bytes own whole (a view into a shared pool would take the pool along).
+    if (
+      bytes !== undefined && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ) {
+      out.push(bytes.buffer as ArrayBuffer);
+    }
   }
   return out;
 }
