@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { allocate } from "./allocate.ts";
+import { allocate, payoutsOf } from "./allocate.ts";
 import { canonicalJson } from "./canonical_json.ts";
 import { parseInputs } from "./inputs.ts";
 import { I128_MAX } from "./limits.ts";
@@ -234,5 +234,8 @@ Deno.test("a policy scoring `constructor` reads only own metrics (no prototype l
   assert.ok(inputs.ok);
   const allocation = allocate(p.value.policy, inputs.value, CID);
   assert.ok(allocation.ok);
-  assert.deepEqual(allocation.value.payouts.map((x) => [x.account, x.amountMinor]), [["a", 10n]]);
+  assert.deepEqual(payoutsOf(allocation.value).map((x) => [x.account, x.amountMinor]), [[
+    "a",
+    10n,
+  ]]);
 });

@@ -13,7 +13,7 @@ import { canonicalJson } from "./canonical_json.ts";
 import { type Checkpoint, CHECKPOINT_MASK, NEVER_CANCELLED } from "./checkpoint.ts";
 import { type Cid, cidOf } from "./cid.ts";
 import { formatMinor } from "./money.ts";
-import { merkleRootPacked, packedLeavesOf, toHex } from "./merkle.ts";
+import { LeafHasher, merkleRootPacked, toHex } from "./merkle.ts";
 import type { Policy } from "./policy.ts";
 import type { Manifest, ManifestHeader, Payout } from "./types.ts";
 
@@ -40,18 +40,22 @@ export function buildManifest(
   allocation: Allocation,
   checkpoint: Checkpoint = NEVER_CANCELLED,
 ): Manifest {
-  const payouts: Payout[] = new Array(allocation.payouts.length);
-  let payoutMinor = 0n;
-  for (let i = 0; i < allocation.payouts.length; i++) {
+  // One pass: each amount's decimal string is made once, for its payout and its leaf, and
+  // the leaf preimage is written straight into the hasher's buffer (no per-leaf objects).
+  const { count, accounts, amountsMinor } = allocation.payouts;
+  const payouts: Payout[] = [];
+  const leaves = new LeafHasher(count, checkpoint);
+  for (let i = 0; i < count; i++) {
     if ((i & CHECKPOINT_MASK) === 0) checkpoint();
-    const p = allocation.payouts[i]!;
-    payouts[i] = { account: p.account, amount_minor: formatMinor(p.amountMinor) };
-    payoutMinor += p.amountMinor;
+    const account = accounts[i]!;
+    const amount = formatMinor(amountsMinor[i]!);
+    payouts.push({ account, amount_minor: amount });
+    leaves.add(account, amount);
   }
   checkpoint();
-  const leaves = packedLeavesOf(payouts, checkpoint);
-  checkpoint();
-  const root = merkleRootPacked(leaves, payouts.length);
+  const root = merkleRootPacked(leaves.finish(), count);
+  // Σ payouts as recounted by the allocation's conservation check (contract §4.9).
+  const payoutMinor = allocation.payouts.sumMinor;
   const r = allocation.residual;
   return {
     schema: MANIFEST_SCHEMA_V2,

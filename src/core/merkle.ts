@@ -11,7 +11,6 @@
 import { blake3 } from "./blake3.ts";
 import {
   blake3LeavesPacked,
-  leafPreimagesPacked,
   merkleLevelPacked,
   merkleRootPacked as kernelRootPacked,
 } from "./blake3_batch/mod.ts";
@@ -138,11 +137,113 @@ export function expectedProofSides(index: number, count: number): ("L" | "R")[] 
   return sides;
 }
 
+/** Longest leaf preimage (bytes): 1 + 160 (account) + 1 + 39 (amount), rounded up, minus 1. */
+const LEAF_PREIMAGE_BYTES_MAX = 255;
+
+/** Room reserved per leaf of a slice before growing (bytes): a 40-char account, 20 digits. */
+const TYPICAL_PREIMAGE_BYTES = 64;
+
+const utf8 = new TextEncoder();
+
 /**
- * Packed leaf hashes (32 bytes each, payout order) of a payout list: every preimage is packed
- * into one buffer and hashed by the batch kernel in a few WebAssembly calls (the per-leaf
- * {@link leafHash} is the reference it is tested against). Large lists go LEAVES_SLICE payouts
- * at a time with `checkpoint()` between slices (it throws to abandon; src/core/checkpoint.ts).
+ * Writes `text` as UTF-8 at `pos` with at most `end` as its end; returns the position after
+ * it, or -1 when it does not fit (ASCII byte by byte; anything else through `encodeInto`).
+ */
+function putUtf8(text: string, bytes: Uint8Array, pos: number, end: number): number {
+  // UTF-8 takes at least one byte per UTF-16 unit, so a longer string cannot fit.
+  if (pos + text.length > end) return -1;
+  for (let c = 0; c < text.length; c++) {
+    const unit = text.charCodeAt(c);
+    if (unit >= 0x80) {
+      const r = utf8.encodeInto(text.slice(c), bytes.subarray(pos, end));
+      return r.read === text.length - c ? pos + r.written : -1;
+    }
+    bytes[pos++] = unit;
+  }
+  return pos;
+}
+
+/**
+ * Leaf hashes of payouts given one at a time, in payout order: each preimage
+ * `0x00 ‖ account ‖ 0x00 ‖ amount_minor` (UTF-8, contract §6) is written straight into one
+ * reused slice buffer, and every LEAVES_SLICE leaves the slice is hashed by the batch kernel
+ * into the packed output (32 bytes per leaf). No object or string per leaf; `checkpoint()`
+ * runs between slices (each leaf is hashed alone, so slicing does not change a byte).
+ *
+ * @throws {RangeError} when a leaf preimage exceeds 255 bytes (ids are far shorter, §1).
+ */
+export class LeafHasher {
+  readonly #out: Uint8Array;
+  readonly #count: number;
+  readonly #checkpoint: Checkpoint;
+  #bytes = new Uint8Array(TYPICAL_PREIMAGE_BYTES * LEAVES_SLICE + LEAF_PREIMAGE_BYTES_MAX + 1);
+  readonly #offsets = new Uint32Array(LEAVES_SLICE + 1);
+  /** Leaves added so far, and the first of them not hashed yet. */
+  #added = 0;
+  #sliceStart = 0;
+  #pos = 0;
+
+  constructor(count: number, checkpoint: Checkpoint = NEVER_CANCELLED) {
+    this.#count = count;
+    this.#out = new Uint8Array(DIGEST_BYTES * count);
+    this.#checkpoint = checkpoint;
+  }
+
+  /** Adds the next payout's leaf. */
+  add(account: string, amountMinor: string): void {
+    if (this.#added >= this.#count) throw new RangeError("Cannot add a leaf past the count");
+    let bytes = this.#bytes;
+    let pos = this.#pos;
+    if (bytes.length - pos <= LEAF_PREIMAGE_BYTES_MAX) {
+      const grown = new Uint8Array(2 * bytes.length);
+      grown.set(bytes.subarray(0, pos));
+      this.#bytes = bytes = grown;
+    }
+    const end = pos + LEAF_PREIMAGE_BYTES_MAX;
+    bytes[pos] = 0x00;
+    const afterAccount = putUtf8(account, bytes, pos + 1, end);
+    if (afterAccount >= 0) bytes[afterAccount] = 0x00;
+    const afterAmount = afterAccount < 0 ? -1 : putUtf8(amountMinor, bytes, afterAccount + 1, end);
+    if (afterAmount < 0) {
+      throw new RangeError(
+        `Cannot pack leaf ${this.#added} as its preimage is too long: limit is ${LEAF_PREIMAGE_BYTES_MAX} bytes`,
+      );
+    }
+    pos = afterAmount;
+    this.#added++;
+    const inSlice = this.#added - this.#sliceStart;
+    this.#offsets[inSlice] = pos;
+    this.#pos = pos;
+    if (inSlice === LEAVES_SLICE) this.#flush();
+  }
+
+  #flush(): void {
+    const n = this.#added - this.#sliceStart;
+    if (n === 0) return;
+    this.#checkpoint();
+    const digests = blake3LeavesPacked(
+      { bytes: this.#bytes.subarray(0, this.#pos), offsets: this.#offsets },
+      n,
+    );
+    this.#out.set(digests, DIGEST_BYTES * this.#sliceStart);
+    this.#sliceStart = this.#added;
+    this.#pos = 0;
+  }
+
+  /** The packed leaf hashes (32 bytes each); every one of `count` leaves must have been added. */
+  finish(): Uint8Array {
+    if (this.#added !== this.#count) {
+      throw new RangeError(`Cannot finish: ${this.#added} of ${this.#count} leaves added`);
+    }
+    this.#flush();
+    return this.#out;
+  }
+}
+
+/**
+ * Packed leaf hashes (32 bytes each, payout order) of a payout list, through
+ * {@link LeafHasher} (the per-leaf {@link leafHash} is the reference it is tested against).
+ * `checkpoint()` runs between slices (it throws to abandon; src/core/checkpoint.ts).
  *
  * @throws {RangeError} when a leaf preimage exceeds 255 bytes (ids are far shorter, §1).
  */
@@ -150,16 +251,12 @@ export function packedLeavesOf(
   payouts: readonly { account: string; amount_minor: string }[],
   checkpoint: Checkpoint = NEVER_CANCELLED,
 ): Uint8Array {
-  if (payouts.length <= LEAVES_SLICE) {
-    return blake3LeavesPacked(leafPreimagesPacked(payouts), payouts.length);
+  const hasher = new LeafHasher(payouts.length, checkpoint);
+  for (let i = 0; i < payouts.length; i++) {
+    const p = payouts[i]!;
+    hasher.add(p.account, p.amount_minor);
   }
-  const out = new Uint8Array(DIGEST_BYTES * payouts.length);
-  for (let at = 0; at < payouts.length; at += LEAVES_SLICE) {
-    checkpoint();
-    const slice = payouts.slice(at, at + LEAVES_SLICE);
-    out.set(blake3LeavesPacked(leafPreimagesPacked(slice), slice.length), DIGEST_BYTES * at);
-  }
-  return out;
+  return hasher.finish();
 }
 
 /** Folds a proof from `leaf` (hex) and returns the root it implies (hex). */
