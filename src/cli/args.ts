@@ -85,6 +85,11 @@ export function required(parsed: ParsedArgs, name: string): string {
 /** Where the CLI writes; injectable for tests. */
 export interface CliIo {
   stdout: (text: string) => void;
+  /**
+   * Bytes to stdout, in order with `stdout` (a large output, e.g. a 1M-payout envelope, is
+   * written as the bytes it was built in). Absent: the command writes text through `stdout`.
+   */
+  stdoutBytes?: (bytes: Uint8Array) => void;
   stderr: (text: string) => void;
   env: (name: string) => string | undefined;
 }

@@ -155,18 +155,40 @@ const PAYOUT_MIDDLE = new TextEncoder().encode('","amount_minor":"');
  * writer whole.
  */
 export function envelopeJson(envelope: SealedEnvelope): string {
-  const payouts = envelope.manifest.payouts;
-  if (payouts.length < PAYOUTS_WRITTEN_DIRECTLY_MIN) return canonicalJson(envelope);
-  const shell = canonicalJson({ ...envelope, manifest: { ...envelope.manifest, payouts: [] } });
-  const at = shell.indexOf(EMPTY_PAYOUTS);
-  if (at < 0 || shell.indexOf(EMPTY_PAYOUTS, at + 1) >= 0) return canonicalJson(envelope);
-  const list = payoutsAscii(payouts);
-  if (list === null) return canonicalJson(envelope);
-  return `${shell.slice(0, at)}"payouts":[${list}]${shell.slice(at + EMPTY_PAYOUTS.length)}`;
+  const pieces = envelopeJsonBytes(envelope);
+  const decoder = new TextDecoder();
+  return pieces.length === 1
+    ? decoder.decode(pieces[0])
+    : pieces.map((p) => decoder.decode(p)).join("");
 }
 
-/** The payouts' JSON members, comma-separated; null when one is not plain (see above). */
-function payoutsAscii(payouts: readonly { account: string; amount_minor: string }[]) {
+const utf8 = new TextEncoder();
+
+/**
+ * {@link envelopeJson} as UTF-8 pieces to be written one after the other: for a large payout
+ * list, the text before the payouts, the payouts' bytes as written (never decoded into a
+ * string) and the text after them; otherwise one piece.
+ */
+export function envelopeJsonBytes(envelope: SealedEnvelope): Uint8Array[] {
+  const payouts = envelope.manifest.payouts;
+  const whole = () => [utf8.encode(canonicalJson(envelope))];
+  if (payouts.length < PAYOUTS_WRITTEN_DIRECTLY_MIN) return whole();
+  const shell = canonicalJson({ ...envelope, manifest: { ...envelope.manifest, payouts: [] } });
+  const at = shell.indexOf(EMPTY_PAYOUTS);
+  if (at < 0 || shell.indexOf(EMPTY_PAYOUTS, at + 1) >= 0) return whole();
+  const list = payoutsAscii(payouts);
+  if (list === null) return whole();
+  return [
+    utf8.encode(`${shell.slice(0, at)}"payouts":[`),
+    list,
+    utf8.encode(`]${shell.slice(at + EMPTY_PAYOUTS.length)}`),
+  ];
+}
+
+/** The payouts' JSON members, comma-separated (ASCII bytes); null when one is not plain. */
+function payoutsAscii(
+  payouts: readonly { account: string; amount_minor: string }[],
+): Uint8Array | null {
   let out = new Uint8Array(payouts.length * 48);
   let n = 0;
   for (let i = 0; i < payouts.length; i++) {
@@ -198,8 +220,10 @@ function payoutsAscii(payouts: readonly { account: string; amount_minor: string 
     out[n++] = 0x22; // "
     out[n++] = 0x7d; // }
   }
-  return new TextDecoder().decode(out.subarray(0, n));
+  return out.subarray(0, n);
 }
+
+const NEWLINE = new Uint8Array([0x0a]);
 
 /** Inputs at least this large are hashed on a second thread while they are parsed (bytes). */
 const HASH_ASIDE_MIN_BYTES = 4 * 1024 * 1024;
@@ -336,7 +360,11 @@ export async function computeCommand(args: readonly string[], io: CliIo): Promis
     ? await sealManifest(out.manifest, keys, out.manifestHash)
     : { manifest: out.manifest, manifest_hash: out.manifestHash, signatures: [] };
   if (keys.length === 0) io.stderr("warning: no --signing-key given; the envelope is unsigned\n");
-  io.stdout(envelopeJson(envelope) + "\n");
+  if (io.stdoutBytes === undefined) io.stdout(envelopeJson(envelope) + "\n");
+  else {
+    for (const piece of envelopeJsonBytes(envelope)) io.stdoutBytes(piece);
+    io.stdoutBytes(NEWLINE);
+  }
   return envelope.manifest.status === "sealed" ? EXIT_SEALED : EXIT_QUARANTINED;
 }
 

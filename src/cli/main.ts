@@ -33,6 +33,7 @@ import { runAuditVerify } from "./audit_verify.ts";
 import { diffCommand } from "./diff_command.ts";
 import { publishCommand } from "./publish_command.ts";
 import { runTokenCommand } from "./token_commands.ts";
+import { processStdoutStep, queuedWriter } from "./stdout_writer.ts";
 
 async function readStdin(): Promise<string> {
   const chunks: Uint8Array[] = [];
@@ -710,19 +711,29 @@ export async function runCliCaptured(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
+  const decoder = new TextDecoder();
   const code = await runCli(argv, {
     stdout: (t) => (stdout += t),
+    stdoutBytes: (bytes) => (stdout += decoder.decode(bytes, { stream: true })),
     stderr: (t) => (stderr += t),
     env: () => undefined,
   });
+  stdout += decoder.decode();
   return { code, stdout, stderr };
 }
 
-/** The process-facing io. */
-export function processIo(): CliIo {
+/**
+ * The process-facing io: stdout goes through an ordered queue of awaited writes
+ * (src/cli/stdout_writer.ts); `flush()` must be awaited before the process exits.
+ */
+export function processIo(): CliIo & { flush(): Promise<void> } {
+  const out = queuedWriter(processStdoutStep());
+  const utf8 = new TextEncoder();
   return {
-    stdout: (t) => process.stdout.write(t),
+    stdout: (t) => out.write(utf8.encode(t)),
+    stdoutBytes: (bytes) => out.write(bytes),
     stderr: (t) => process.stderr.write(t),
     env: (n) => process.env[n],
+    flush: () => out.flush(),
   };
 }

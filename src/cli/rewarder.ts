@@ -12,4 +12,13 @@
 import process from "node:process";
 import { processIo, runCli } from "./main.ts";
 
-process.exitCode = await runCli(process.argv.slice(2), processIo());
+const io = processIo();
+const code = await runCli(process.argv.slice(2), io);
+try {
+  await io.flush();
+  process.exitCode = code;
+} catch (err) {
+  // stdout could not take the output (e.g. its reader went away): not a success.
+  process.stderr.write(`error: stdout: ${err instanceof Error ? err.name : "write failed"}\n`);
+  process.exitCode = code === 0 ? 1 : code;
+}
