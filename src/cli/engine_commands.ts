@@ -145,6 +145,8 @@ for (let c = 0; c < 128; c++) {
 }
 const PAYOUT_HEAD = new TextEncoder().encode('{"account":"');
 const PAYOUT_MIDDLE = new TextEncoder().encode('","amount_minor":"');
+/** Bytes of a plain payout besides its account and amount: head, middle and `"}`. */
+const PAYOUT_FIXED_BYTES = PAYOUT_HEAD.length + PAYOUT_MIDDLE.length + 2;
 
 /**
  * The canonical JSON (RFC 8785) of a sealed envelope, byte for byte `canonicalJson(envelope)`:
@@ -189,8 +191,8 @@ export function envelopeJsonBytes(envelope: SealedEnvelope): Uint8Array[] {
 function payoutsAscii(
   payouts: readonly { account: string; amount_minor: string }[],
 ): Uint8Array | null {
-  let out = new Uint8Array(payouts.length * 48);
-  let n = 0;
+  // First the shape and the exact size (one buffer, never grown or copied), then the bytes.
+  let size = payouts.length - 1; // commas
   for (let i = 0; i < payouts.length; i++) {
     const p = payouts[i]!;
     let keys = 0;
@@ -198,12 +200,12 @@ function payoutsAscii(
     const { account, amount_minor: amount } = p;
     if (keys !== 2 || typeof account !== "string" || typeof amount !== "string") return null;
     if (account.length === 0 || amount.length === 0) return null;
-    const room = n + account.length + amount.length + 40;
-    if (room > out.length) {
-      const bigger = new Uint8Array(Math.max(room, out.length * 2));
-      bigger.set(out.subarray(0, n));
-      out = bigger;
-    }
+    size += PAYOUT_FIXED_BYTES + account.length + amount.length;
+  }
+  const out = new Uint8Array(size);
+  let n = 0;
+  for (let i = 0; i < payouts.length; i++) {
+    const { account, amount_minor: amount } = payouts[i]!;
     if (i > 0) out[n++] = 0x2c;
     for (let k = 0; k < PAYOUT_HEAD.length; k++) out[n++] = PAYOUT_HEAD[k]!;
     for (let k = 0; k < account.length; k++) {
