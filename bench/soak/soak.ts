@@ -416,9 +416,13 @@ async function drainAndReconcile(
   const drainMs = Date.now() - startedMs;
   const committed = new Set(runs.filter((r) => !r.dry_run).map((r) => r.run_key));
   const stats = await ledger.stats();
-  const applied = Object.keys(stats.applied);
-  const missing = [...committed].filter((k) => !(k in stats.applied));
+  // The ledger keys what it applied by intent key (contract §7); each entry names its run.
+  const applied = stats.entries.map((e) => e.run_key);
+  const appliedRuns = new Set(applied);
+  const missing = [...committed].filter((k) => !appliedRuns.has(k));
   const extra = applied.filter((k) => !committed.has(k));
+  const twice = Object.values(stats.applied).filter((n) => n !== 1).length;
+  if (twice > 0) failures.push(`${twice} intent keys applied more than once`);
   const lost = [...acknowledged.keys()].filter((k) => !committed.has(k));
   if (missing.length > 0) failures.push(`${missing.length} committed runs never applied`);
   if (extra.length > 0) failures.push(`${extra.length} applied intents without a committed run`);
