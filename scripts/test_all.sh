@@ -24,6 +24,12 @@ echo "suite: ${checks_passed} passed, ${checks_failed} failed"
 
 deno test --allow-all --parallel --unstable-no-legacy-abort || status=1
 
+# Tenants cannot hurt each other (tests/isolation_acceptance.ts): it compares the honest
+# tenant's latency under attack with its latency alone in the same run, so it runs alone —
+# `--parallel` above runs two test files at a time, and the other one's load would land in
+# one phase and not the other.
+deno test --allow-all --unstable-no-legacy-abort tests/isolation_acceptance.ts || status=1
+
 # Cross-runtime conformance (Deno, Deno on node:http, Bun, Node from the bundle; TCP and UDS):
 # once against the fixture server (drain of an in-flight request), once against the real
 # service (the contract block: auth, media type, compute, replay, envelope).
