@@ -21,8 +21,8 @@ export const NOTES = [
   "throughput is a floor for a dedicated machine; the service/bare ratio is the figure to compare.",
   "Compute p99 is nearest-rank over n sequential samples (n < 100: it is the slowest sample).",
   "Each compute sample is a distinct epoch (distinct run key), so it is a real compute, never a " +
-  "replay: fetch inputs from the local store, verify the CID, engine (Worker on Deno, inline on " +
-  "Node), seal, record, journal intent. Replay = the same compute body again (registry hit).",
+  "replay: fetch inputs from the local store, verify the CID, engine (the worker pool, on every " +
+  "runtime), seal, record, journal intent. Replay = the same compute body again (registry hit).",
   "Bare Hono answers the GET and the replay with the same JSON (the service's captured " +
   "answers, re-serialised with `c.json`) on the same listener code.",
 ];
