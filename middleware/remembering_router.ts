@@ -16,7 +16,7 @@ import type { Result, Router } from "hono/router";
 import { RegExpRouter } from "hono/router/reg-exp-router";
 import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
-import { createLru } from "../src/shell/registry/hot_cache.ts";
+import { createLru } from "../src/shell/cache/lru.ts";
 
 /** Matches remembered (method and path). */
 export const ROUTER_MATCHES_REMEMBERED_MAX = 1024;

@@ -30,7 +30,7 @@
 import type { MiddlewareHandler } from "hono";
 import { badRequest } from "../src/core/errors.ts";
 import type { AppEnv } from "./context.ts";
-import { createLru } from "../src/shell/registry/hot_cache.ts";
+import { createLru } from "../src/shell/cache/lru.ts";
 
 /**
  * Longest raw path accepted (chars). The longest legitimate path is a proof path: 128-char

@@ -20,7 +20,7 @@ import { RewarderError } from "../src/core/errors.ts";
 import { parseStrictJson } from "../src/core/strict_json.ts";
 import { formatPath } from "../src/core/zod_issue.ts";
 import type { AppEnv } from "../middleware/context.ts";
-import { createLru } from "../src/shell/registry/hot_cache.ts";
+import { createLru } from "../src/shell/cache/lru.ts";
 
 type Issue = z.core.$ZodIssue;
 

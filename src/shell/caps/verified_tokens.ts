@@ -26,7 +26,7 @@
 import { timingSafeEqual } from "./macaroon_v2.ts";
 import type { Caveat } from "./caveat.ts";
 import type { TokenIdentifier } from "./identifier.ts";
-import { type CacheStats, createLru } from "../registry/hot_cache.ts";
+import { type CacheStats, createLru } from "../cache/lru.ts";
 import type { Registry } from "prom-client";
 import { createCacheMetrics } from "../observe/cache_metrics.ts";
 import { VERIFIED_TOKENS_CHARS_MAX, VERIFIED_TOKENS_ENTRIES_MAX } from "./limits.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { CacheStats } from "../registry/hot_cache.ts";
+import type { CacheStats } from "../cache/lru.ts";
 
 /** Something with counters to export. */
 type StatsSource = { stats(): CacheStats };
