@@ -13,6 +13,7 @@ import {
   blake3LeavesPacked,
   merkleLevelPacked,
   merkleRootPacked as kernelRootPacked,
+  putUtf8,
 } from "./blake3_batch/mod.ts";
 import { type Checkpoint, NEVER_CANCELLED } from "./checkpoint.ts";
 import type { ProofStep } from "./types.ts";
@@ -142,26 +143,6 @@ const LEAF_PREIMAGE_BYTES_MAX = 255;
 
 /** Room reserved per leaf of a slice before growing (bytes): a 40-char account, 20 digits. */
 const TYPICAL_PREIMAGE_BYTES = 64;
-
-const utf8 = new TextEncoder();
-
-/**
- * Writes `text` as UTF-8 at `pos` with at most `end` as its end; returns the position after
- * it, or -1 when it does not fit (ASCII byte by byte; anything else through `encodeInto`).
- */
-function putUtf8(text: string, bytes: Uint8Array, pos: number, end: number): number {
-  // UTF-8 takes at least one byte per UTF-16 unit, so a longer string cannot fit.
-  if (pos + text.length > end) return -1;
-  for (let c = 0; c < text.length; c++) {
-    const unit = text.charCodeAt(c);
-    if (unit >= 0x80) {
-      const r = utf8.encodeInto(text.slice(c), bytes.subarray(pos, end));
-      return r.read === text.length - c ? pos + r.written : -1;
-    }
-    bytes[pos++] = unit;
-  }
-  return pos;
-}
 
 /**
  * Leaf hashes of payouts given one at a time, in payout order: each preimage

@@ -104,7 +104,7 @@ export function merkleRootPacked(leaves: Uint8Array, count: number): Uint8Array 
  * than two `encodeInto` calls per leaf at 1M leaves); the first non-ASCII unit hands the rest
  * to `TextEncoder.encodeInto` (lone surrogates become U+FFFD, as in `src/core/merkle.ts`).
  */
-function putUtf8(text: string, bytes: Uint8Array, pos: number, end: number): number {
+export function putUtf8(text: string, bytes: Uint8Array, pos: number, end: number): number {
   // UTF-8 takes at least one byte per UTF-16 unit, so a longer string cannot fit.
   if (pos + text.length > end) return -1;
   for (let c = 0; c < text.length; c++) {

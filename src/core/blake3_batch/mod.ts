@@ -18,4 +18,5 @@ export {
   leafPreimagesPacked,
   merkleLevelPacked,
   merkleRootPacked,
+  putUtf8,
 } from "./merkle_packed.ts";
