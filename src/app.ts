@@ -213,7 +213,7 @@ export function buildApp(
     },
   ];
   const active = routes.filter((r) => !(c.readOnly && r.write));
-  const openapi = openApiDocument(active, s.version);
+  // The document describes every active route, itself included.
   active.push({
     method: "get",
     path: "/openapi.json",
@@ -222,6 +222,7 @@ export function buildApp(
     summary: "This document",
     handlers: only((ctx) => ctx.json(openapi)),
   });
+  const openapi = openApiDocument(active, s.version);
 
   // One normalised request path for routing and caveats (contract §9).
   const normalisedPath = requestPath();
