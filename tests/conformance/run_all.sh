@@ -87,7 +87,9 @@ run_suite() {
   echo "$p $f"
 }
 
-# Start a request to /slow in the background (node client, any transport); result in $2.
+# Start a request to /slow in the background (node client, any transport); result in $2, the
+# client's pid in SLOW_PID. Called directly, not in `$(…)`: the client must be this shell's own
+# child, or `wait` returns at once and the result is read before the client has written it.
 slow_request() {
   local target=$1 out=$2
   node -e '
@@ -97,9 +99,10 @@ slow_request() {
     const req = http.get({ ...opts, path: `/slow?ms=${ms}`, timeout: 20000 }, (res) => {
       let text = ""; res.on("data", (c) => (text += c)); res.on("end", () => console.log(res.statusCode, text));
     });
+    req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "TIMEOUT" })));
     req.on("error", (e) => console.log("error", e.code));
   ' "$target" "$DRAIN_SLOW_MS" >"$out" 2>&1 &
-  echo $!
+  SLOW_PID=$!
 }
 
 run_combo() {
@@ -159,7 +162,8 @@ run_combo() {
   local slow_pid
   local marks_before
   marks_before=$(grep -c "slow request started" "$dir/server.out")
-  slow_pid=$(slow_request "$ready" "$dir/slow.out")
+  slow_request "$ready" "$dir/slow.out"
+  slow_pid=$SLOW_PID
   # SIGTERM only once the server runs this slow handler (one more marker than before; bounded
   # wait), so under load the check cannot race the client's start-up. The real service has
   # no slow route: a fixed pause, and the drain check is not made there.
@@ -176,13 +180,17 @@ run_combo() {
   done
   [ -z "$exited" ] && kill -KILL "$pid" 2>/dev/null
   wait "$pid"; local status=$?
-  wait "$slow_pid" 2>/dev/null
+  wait "$slow_pid" # the client has written its result (it ends at its own 20 s timeout at worst)
   check "server exits after SIGTERM" '[ -n "$exited" ]'
   check "exit status 0 after drain" '[ "$status" -eq 0 ]'
   [ "$CONFORMANCE_FIXTURE" = 1 ] &&
     check "in-flight request drained" 'grep -q "^200 .*\"sleptMs\":$DRAIN_SLOW_MS" "$dir/slow.out"'
   [ "$tp" = unix ] && check "socket removed on shutdown" '[ ! -e "$sock" ]'
-  if [ "$failed" -gt 0 ]; then sed 's/^/    server: /' "$dir/server.err" | tail -20; fi
+  if [ "$failed" -gt 0 ]; then
+    sed 's/^/    server: /' "$dir/server.err" | tail -20
+    sed 's/^/    server out: /' "$dir/server.out" | tail -5
+    [ -e "$dir/slow.out" ] && sed 's/^/    slow request: /' "$dir/slow.out"
+  fi
 
   local detail="conformance $rt/$tp: $passed passed, $failed failed"
   if [ "${#notes[@]}" -gt 0 ]; then detail+=" ($(IFS=';'; echo "${notes[*]}"))"; fi
